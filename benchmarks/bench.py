@@ -1,0 +1,153 @@
+"""``make bench``: what the cache costs and saves, side by side with a bare chocs app.
+
+Every variant runs in this one process, through the WSGI callable that a server would call,
+interleaved round by round (so that a slower or faster stretch of the machine hits them all
+alike); each figure is the median over rounds of the mean time per request within a round.
+Ratios are to (a), the bare app. Run with ``--quick`` for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import json
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsgi_handler
+
+from chocs_middleware.cache import CacheMiddleware, InMemoryCacheStorage
+
+BODY = json.dumps([{"id": n, "name": f"item-{n}", "tags": ["x", "y"]} for n in range(60)]).encode()[:2048]
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+
+
+def _start_response(status: str, headers: list[tuple[str, str]]) -> None:
+    pass
+
+
+def environ(path: str = "/items", headers: dict[str, str] | None = None) -> dict[str, Any]:
+    env = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "HTTP_HOST": "localhost",
+        "HTTP_ACCEPT": "application/json",
+    }
+    for name, value in (headers or {}).items():
+        env["HTTP_" + name.upper().replace("-", "_")] = value
+    return env
+
+
+def json_app(*, cached: bool, delay: float = 0.0, storage: InMemoryCacheStorage | None = None) -> WsgiApp:
+    if storage is None:
+        storage = InMemoryCacheStorage()
+    app = Application(CacheMiddleware(storage)) if cached else Application()
+    keywords = {"cache_expiry": 3600} if cached else {}
+
+    @app.get("/items", **keywords)
+    @app.get("/items/{item_id}", **keywords)
+    def items(request: HttpRequest) -> HttpResponse:
+        if delay:
+            time.sleep(delay)
+        return HttpResponse(BODY, HttpStatus.OK, headers={"content-type": "application/json"})
+
+    return create_wsgi_handler(app)
+
+
+@dataclass
+class Variant:
+    label: str
+    wsgi: WsgiApp
+    environ: dict[str, Any]
+    requests_per_round: int
+
+    def mean_microseconds(self) -> float:
+        wsgi, template = self.wsgi, self.environ
+        started = time.perf_counter()
+        for _ in range(self.requests_per_round):
+            env = dict(template)
+            env["wsgi.input"] = io.BytesIO(b"")
+            wsgi(env, _start_response).read()
+        return (time.perf_counter() - started) / self.requests_per_round * 1e6
+
+
+def warm(variant: Variant) -> Variant:
+    variant.requests_per_round, count = 1, variant.requests_per_round
+    variant.mean_microseconds()  # the first request of a cached variant is its miss
+    variant.requests_per_round = count
+    return variant
+
+
+def request_costs(quick: bool) -> list[Variant]:
+    rounds, n = (5, 200) if quick else (41, 2000)
+    variants = [
+        warm(Variant("(a) bare chocs, 2 KB JSON", json_app(cached=False), environ(), n)),
+        warm(Variant("(b) cache hit, same route", json_app(cached=True), environ(), n)),
+        warm(Variant("(c) 1 ms handler, no cache", json_app(cached=False, delay=0.001), environ(), max(1, n // 50))),
+    ]
+    samples: dict[str, list[float]] = {variant.label: [] for variant in variants}
+    for _ in range(rounds):
+        for variant in variants:
+            samples[variant.label].append(variant.mean_microseconds())
+    medians = {label: statistics.median(values) for label, values in samples.items()}
+    bare = medians[variants[0].label]
+    print(f"Per-request cost through the WSGI callable (median of {rounds} interleaved rounds)")
+    for variant in variants:
+        median = medians[variant.label]
+        print(f"  {variant.label:34s} {median:9.1f} us   {median / bare:6.2f} x (a)")
+    ratio = medians[variants[1].label] / bare
+    print(f"  hit / bare = {ratio:.2f} (target <= 1.30): {'met' if ratio <= 1.30 else 'NOT met'}")
+    return variants
+
+
+def _memory_after_filling(cached: bool, count: int) -> int:
+    storage = InMemoryCacheStorage(max_items=1_000_000, max_bytes=1 << 40)
+    wsgi = json_app(cached=cached, storage=storage)
+    fill(wsgi, range(-50, 0))  # imports, memos and first-use allocations are not per entry
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    fill(wsgi, range(count))
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used
+
+
+def fill(wsgi: WsgiApp, numbers: Iterable[int]) -> None:
+    for number in numbers:
+        env = environ(f"/items/{number}")
+        env["wsgi.input"] = io.BytesIO(b"")
+        wsgi(env, _start_response).read()
+
+
+def memory_per_entry(quick: bool) -> float:
+    small, large = (1200, 2400) if quick else (2000, 10000)
+
+    def slope(cached: bool) -> float:
+        return (_memory_after_filling(cached, large) - _memory_after_filling(cached, small)) / (large - small)
+
+    per_entry = slope(True) - slope(False)
+    print(f"Memory per cached {len(BODY)}-byte entry (tracemalloc, marginal over {small}..{large} entries,")
+    print("net of the same requests without the cache)")
+    print(f"  {per_entry / 1024:.2f} KB (target <= 3 KB): {'met' if per_entry <= 3 * 1024 else 'NOT met'}")
+    return per_entry
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few rounds only: checks that it runs")
+    options = parser.parse_args()
+    request_costs(options.quick)
+    print()
+    memory_per_entry(options.quick)
+
+
+if __name__ == "__main__":
+    main()

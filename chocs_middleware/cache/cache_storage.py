@@ -1,0 +1,120 @@
+"""The storage contract: ``CacheItem`` and the protocols a storage implements.
+
+A storage only moves opaque ``CacheItem`` objects; everything HTTP lives in the middleware.
+The protocols are runtime-checkable so that a user class that merely has the methods
+qualifies (as in chocs-middleware.cache 1.0).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "CacheItem",
+    "ICacheStorage",
+    "ICollectableCacheStorage",
+    "IMultiGetCacheStorage",
+]
+
+
+def _naive_utc(timestamp: float) -> datetime:
+    # 1.0 exposed naive UTC datetimes (from datetime.utcnow); keep that shape for existing callers.
+    return datetime.fromtimestamp(timestamp, timezone.utc).replace(tzinfo=None)
+
+
+class CacheItem:
+    """An opaque blob under an id, kept for ``ttl`` seconds after it was last written.
+
+    Timestamps are kept as epoch seconds (cheap to compare on every request) and shown as
+    naive UTC datetimes through the 1.0 properties.
+    """
+
+    __slots__ = ("_body", "_created_at", "_id", "_updated_at", "ttl")
+
+    def __init__(self, item_id: str, body: bytes, ttl: int = 30) -> None:
+        now = time.time()
+        self._id = item_id
+        self._body = body
+        self.ttl = ttl
+        self._created_at = now
+        self._updated_at = now
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self._body = value
+        self._updated_at = time.time()
+
+    @property
+    def created_at(self) -> datetime:
+        return _naive_utc(self._created_at)
+
+    @property
+    def updated_at(self) -> datetime:
+        return _naive_utc(self._updated_at)
+
+    @property
+    def expires_at(self) -> datetime:
+        return _naive_utc(self.expires_at_timestamp)
+
+    @property
+    def expires_at_timestamp(self) -> float:
+        """When the item expires, in epoch seconds."""
+        return self._updated_at + self.ttl
+
+    @property
+    def is_expired(self) -> bool:
+        return self._updated_at + self.ttl < time.time()
+
+    def __bool__(self) -> bool:
+        return self._body != b""
+
+    def __repr__(self) -> str:
+        return f"CacheItem({self._id!r}, <{len(self._body)} bytes>, ttl={self.ttl})"
+
+    @classmethod
+    def empty(cls, item_id: str) -> CacheItem:
+        """A falsy, already-expired item: what a removed entry looks like (a tombstone)."""
+        return cls(item_id, b"", 0)
+
+
+@runtime_checkable
+class ICacheStorage(Protocol):
+    """``get`` returns the item or raises on a miss (``CacheError`` is the documented exception)."""
+
+    @abstractmethod
+    def get(self, item_id: str) -> CacheItem: ...
+
+    @abstractmethod
+    def set(self, item: CacheItem) -> None: ...
+
+
+@runtime_checkable
+class ICollectableCacheStorage(ICacheStorage, Protocol):
+    """A storage that can remove an item (used for invalidation; without it a tombstone is written)."""
+
+    @abstractmethod
+    def collect(self, item: CacheItem) -> None: ...
+
+
+@runtime_checkable
+class IMultiGetCacheStorage(Protocol):
+    """Optional capability: fetch several items in one call (one round trip on a network storage).
+
+    ``get_many`` returns one entry per id, in order: the item, or ``None`` for a miss. A cache hit
+    reads a resource's index and one of its variants; with this the two cost one call.
+    """
+
+    @abstractmethod
+    def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]: ...

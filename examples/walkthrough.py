@@ -1,0 +1,80 @@
+"""What ``make demo`` tells you to try, as data: printed as curl commands, and replayed by the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    method: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: str = ""
+    expect_status: int = 200
+    expect_cache_status: str = ""
+    """The start of the ``Cache-Status`` the step shows."""
+    copy_etag: bool = False
+    """Use the ``ETag`` of the previous step in ``If-None-Match``."""
+
+    def curl(self, base_url: str, etag: str = '"<ETag from the step before>"') -> str:
+        parts = ["curl -i"]
+        if self.method != "GET":
+            parts.append(f"-X {self.method}")
+        headers = dict(self.headers)
+        if self.copy_etag:
+            headers["If-None-Match"] = etag
+        parts.extend(f"-H '{name}: {value}'" for name, value in headers.items())
+        if self.body:
+            parts.append(f"-d '{self.body}'")
+        parts.append(base_url + self.path)
+        return " ".join(parts)
+
+
+STEPS = (
+    Step(
+        "A miss: the handler runs (200 ms) and the response is stored",
+        "GET",
+        "/articles/1",
+        expect_cache_status="chocs-cache; fwd=uri-miss; fwd-status=200; stored",
+    ),
+    Step(
+        "A hit: served from the cache at once, with Age",
+        "GET",
+        "/articles/1",
+        expect_cache_status="chocs-cache; hit",
+    ),
+    Step(
+        "Another language is another variant: a miss, then stored",
+        "GET",
+        "/articles/1",
+        headers={"Accept-Language": "de"},
+        expect_cache_status="chocs-cache; fwd=vary-miss",
+    ),
+    Step(
+        "A write: PATCH succeeds and invalidates every variant of /articles/1",
+        "PATCH",
+        "/articles/1",
+        headers={"Content-Type": "application/json"},
+        body='{"title": "Caching, revised"}',
+        expect_cache_status="chocs-cache; fwd=method; fwd-status=200; detail=invalidated",
+    ),
+    Step(
+        "After the write: a miss again, with the new title",
+        "GET",
+        "/articles/1",
+        expect_cache_status="chocs-cache; fwd=uri-miss",
+    ),
+)
+
+
+def render(base_url: str) -> str:
+    lines = [f"chocs-cache demo on {base_url} (in-memory storage). Try, in order:", ""]
+    for number, step in enumerate(STEPS, start=1):
+        lines.append(f"{number}. {step.title}")
+        lines.append(f"   {step.curl(base_url)}")
+        lines.append(f"   -> {step.expect_status}, Cache-Status: {step.expect_cache_status}...")
+        lines.append("")
+    lines.append("Stop the server with Ctrl+C.")
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""Pins the chocs 1.6 behaviour the adapter relies on (DESIGN.md §8), so an upgrade shows here first."""
+
+from __future__ import annotations
+
+from chocs import HttpHeaders, HttpResponse, HttpStatus
+
+from chocs_middleware.cache.adapter import build_response, header_fields
+from chocs_middleware.cache.entries import StoredResponse
+
+
+def test_chocs_keeps_headers_as_a_dict_of_lower_case_names_to_lists() -> None:
+    headers = HttpHeaders({"Content-Type": "text/plain"})
+    headers.set("X-Multi", "a")
+    headers.set("x-multi", "b")
+
+    assert headers._headers == {"content-type": ["text/plain"], "x-multi": ["a", "b"]}
+
+
+def test_a_str_value_is_sent_one_character_per_line_by_chocs_and_once_after_header_fields() -> None:
+    response = HttpResponse("x")
+    response.headers["X-Thing"] = "abc"
+    assert list(response.headers.items())[-3:] == [("x-thing", "a"), ("x-thing", "b"), ("x-thing", "c")]
+
+    fields = header_fields(response)
+
+    assert ("x-thing", ("abc",)) in fields
+    assert [line for line in response.headers.items() if line[0] == "x-thing"] == [("x-thing", "abc")]
+
+
+def test_a_built_response_has_the_stored_parts_and_its_own_header_lists() -> None:
+    stored = StoredResponse(201, (("content-type", ("application/json",)),), b"{}", 0.0, 60)
+
+    first = build_response(stored, 3, "chocs-cache; hit")
+    first.headers.set("content-type", "changed")
+    second = build_response(stored, 4, "chocs-cache; hit", with_body=False)
+
+    assert first.status_code is HttpStatus.CREATED
+    assert first.body.getvalue() == b"{}"
+    assert list(second.headers.items()) == [
+        ("content-type", "application/json"),
+        ("age", "4"),
+        ("cache-status", "chocs-cache; hit"),
+    ]
+    assert second.body.getvalue() == b""

@@ -1,0 +1,78 @@
+"""``make demo``: the server starts, and the walk-through it prints does what it says."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.walkthrough import STEPS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def demo_server() -> Iterator[tuple[int, str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "examples.serve"],
+        cwd=ROOT,
+        env={**os.environ, "PORT": str(port)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("the demo server did not start")
+        yield port, process.stdout.readline() if process.stdout else ""
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout:
+            process.stdout.close()
+
+
+def test_demo_prints_where_it_serves(demo_server: tuple[int, str]) -> None:
+    port, first_line = demo_server
+    assert f"http://127.0.0.1:{port}" in first_line
+
+
+def test_the_walkthrough_does_what_it_says(demo_server: tuple[int, str]) -> None:
+    port, _ = demo_server
+    etag = ""
+    for step in STEPS:
+        headers = dict(step.headers)
+        if step.copy_etag:
+            headers["If-None-Match"] = etag
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request(step.method, step.path, body=step.body or None, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+
+        assert response.status == step.expect_status, step.title
+        assert (response.getheader("Cache-Status") or "").startswith(step.expect_cache_status), step.title
+        if step.expect_status == 304:
+            assert body == b""
+        etag = response.getheader("ETag") or etag

@@ -1,0 +1,141 @@
+"""The built-in in-memory storages: bounded, LRU with expiry, thread-safe."""
+
+from __future__ import annotations
+
+import random
+import threading
+from contextlib import suppress
+
+import pytest
+
+from chocs_middleware.cache import (
+    CacheError,
+    CacheItem,
+    CollectableInMemoryCacheStorage,
+    InMemoryCacheStorage,
+)
+from tests.conftest import Clock
+
+
+def test_a_miss_raises_cache_error() -> None:
+    with pytest.raises(CacheError):
+        InMemoryCacheStorage().get("nothing")
+
+
+def test_an_expired_item_is_not_returned(clock: Clock) -> None:
+    storage = InMemoryCacheStorage()
+    storage.set(CacheItem("a", b"x", ttl=10))
+
+    clock.advance(11)
+
+    with pytest.raises(CacheError):
+        storage.get("a")
+    assert len(storage) == 0
+
+
+def test_item_count_is_bounded_least_recently_used_first() -> None:
+    storage = InMemoryCacheStorage(max_items=3)
+    for name in "abc":
+        storage.set(CacheItem(name, b"x", 60))
+    storage.get("a")
+
+    storage.set(CacheItem("d", b"x", 60))
+
+    assert len(storage) == 3
+    with pytest.raises(CacheError):
+        storage.get("b")
+    assert [storage.get(name).id for name in "acd"] == ["a", "c", "d"]
+
+
+def test_bytes_are_bounded() -> None:
+    storage = InMemoryCacheStorage(max_bytes=1000)
+    for number in range(20):
+        storage.set(CacheItem(f"k{number:02}", b"x" * 97, 60))
+
+    assert storage.size_bytes <= 1000
+    assert len(storage) == 10
+    assert storage.get("k19").body == b"x" * 97
+
+
+def test_expired_items_are_evicted_before_live_ones(clock: Clock) -> None:
+    storage = InMemoryCacheStorage(max_items=4)
+    storage.set(CacheItem("live-old", b"x", 600))
+    storage.set(CacheItem("short-1", b"x", 5))
+    storage.set(CacheItem("short-2", b"x", 5))
+    storage.set(CacheItem("live", b"x", 600))
+    clock.advance(6)
+
+    storage.set(CacheItem("new", b"x", 600))
+
+    assert {storage.get(name).id for name in ("live-old", "live", "new")} == {"live-old", "live", "new"}
+
+
+def test_an_item_larger_than_the_byte_bound_is_not_stored_and_replaces_nothing() -> None:
+    storage = InMemoryCacheStorage(max_bytes=100)
+    storage.set(CacheItem("a", b"small", 60))
+
+    storage.set(CacheItem("a", b"x" * 200, 60))
+
+    with pytest.raises(CacheError):
+        storage.get("a")
+    assert storage.size_bytes == 0
+
+
+def test_is_empty_and_len_are_kept_from_1_0() -> None:
+    storage = InMemoryCacheStorage()
+    assert storage.is_empty and len(storage) == 0
+
+    storage.set(CacheItem("a", b"x", 60))
+
+    assert not storage.is_empty and len(storage) == 1
+
+
+def test_collect_of_a_missing_item_is_harmless() -> None:
+    storage = CollectableInMemoryCacheStorage()
+
+    storage.collect(CacheItem.empty("never stored"))
+
+    assert storage.is_empty
+
+
+@pytest.mark.parametrize(("name", "value"), [("max_items", 0), ("max_bytes", -5)])
+def test_bounds_must_be_positive(name: str, value: int) -> None:
+    with pytest.raises(ValueError, match=name):
+        InMemoryCacheStorage(**{name: value})
+
+
+def test_bounds_must_be_whole_numbers() -> None:
+    with pytest.raises(TypeError, match="max_items"):
+        InMemoryCacheStorage(max_items="10")  # type: ignore[arg-type]
+
+
+def test_concurrent_use_keeps_the_bounds_and_the_byte_count() -> None:
+    storage = CollectableInMemoryCacheStorage(max_items=200, max_bytes=40_000)
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(5000):
+                key = f"k{rng.randrange(500)}"
+                action = rng.random()
+                if action < 0.5:
+                    storage.set(CacheItem(key, b"x" * rng.randrange(1, 400), 60))
+                elif action < 0.9:
+                    with suppress(CacheError):
+                        assert storage.get(key).id == key
+                else:
+                    storage.collect(CacheItem.empty(key))
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert len(storage) <= 200
+    assert storage.size_bytes <= 40_000
+    assert storage.size_bytes == sum(len(item.body) + len(key) for key, item in storage._items.items())
