@@ -18,7 +18,7 @@ class Step:
     copy_etag: bool = False
     """Use the ``ETag`` of the previous step in ``If-None-Match``."""
 
-    def curl(self, base_url: str, etag: str = '"<ETag from the step before>"') -> str:
+    def curl(self, base_url: str, etag: str = '"<the ETag step 2 showed>"') -> str:
         parts = ["curl -i"]
         if self.method != "GET":
             parts.append(f"-X {self.method}")
@@ -44,6 +44,14 @@ STEPS = (
         "GET",
         "/articles/1",
         expect_cache_status="chocs-cache; hit",
+    ),
+    Step(
+        "Revalidation: send the ETag of step 2 back and get 304 Not Modified, no body",
+        "GET",
+        "/articles/1",
+        expect_status=304,
+        expect_cache_status="chocs-cache; hit",
+        copy_etag=True,
     ),
     Step(
         "Another language is another variant: a miss, then stored",

@@ -42,3 +42,38 @@ def test_a_built_response_has_the_stored_parts_and_its_own_header_lists() -> Non
         ("cache-status", "chocs-cache; hit"),
     ]
     assert second.body.getvalue() == b""
+
+
+def test_responses_are_built_without_chocs_constructor_while_that_gives_the_same_state() -> None:
+    from chocs_middleware.cache import adapter
+
+    assert adapter._builds_the_same_state()
+    assert adapter._new_response is adapter._direct_response
+
+
+def wsgi_output(response: HttpResponse) -> tuple[str, list[tuple[str, str]], bytes]:
+    from chocs import Application, create_wsgi_handler
+
+    app = Application()
+
+    @app.get("/r")
+    def route(request: object) -> HttpResponse:
+        return response
+
+    captured: list[tuple[str, list[tuple[str, str]]]] = []
+    body = create_wsgi_handler(app)(
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/r"}, lambda status, headers: captured.append((status, headers))
+    ).read()
+    return captured[0][0], captured[0][1], body
+
+
+def test_both_ways_of_building_a_response_send_the_same_bytes() -> None:
+    from chocs_middleware.cache import adapter
+
+    for fields in ({"content-type": ["application/json"], "etag": ['"x"']}, {"etag": ['"x"']}):
+        direct = adapter._direct_response(HttpStatus.NOT_MODIFIED, dict(fields), b"")
+        public = adapter._public_response(HttpStatus.NOT_MODIFIED, dict(fields), b"")
+        assert wsgi_output(direct) == wsgi_output(public)
+    direct = adapter._direct_response(HttpStatus.OK, {"content-type": ["text/plain"]}, b"body")
+    public = adapter._public_response(HttpStatus.OK, {"content-type": ["text/plain"]}, b"body")
+    assert wsgi_output(direct) == wsgi_output(public) == ("200", [("content-type", "text/plain")], b"body")

@@ -7,6 +7,8 @@ import pickle
 import pytest
 
 from chocs_middleware.cache.entries import ResourceIndex, StoredResponse, VaryRecipe
+from chocs_middleware.cache.semantics.dates import format_http_date
+from chocs_middleware.cache.semantics.entity_tags import generate_entity_tag
 from chocs_middleware.cache.serialisation import (
     DecodeError,
     decode_index,
@@ -74,3 +76,49 @@ def test_an_index_is_not_a_response_and_the_other_way_round() -> None:
 def test_an_index_with_trailing_bytes_does_not_decode() -> None:
     with pytest.raises(DecodeError):
         decode_index(encode_index(INDEX) + b"\nextra")
+
+
+def generated_response(**changes: object) -> StoredResponse:
+    stored_at = 1_800_000_000.125
+    body = b"representation"
+    headers = (
+        ("content-type", ("text/plain",)),
+        ("cache-control", ("max-age=60",)),
+        ("date", (format_http_date(stored_at),)),
+        ("etag", (generate_entity_tag(body),)),
+        ("last-modified", (format_http_date(stored_at),)),
+    )
+    fields: dict[str, object] = {
+        "status": 200,
+        "headers": headers,
+        "body": body,
+        "stored_at": stored_at,
+        "lifetime": 60,
+        "generation": "g",
+    }
+    fields.update(changes)
+    return StoredResponse(**fields)  # type: ignore[arg-type]
+
+
+def test_generated_validators_are_rebuilt_not_stored_as_text() -> None:
+    response = generated_response()
+
+    blob = encode_response(response)
+
+    assert format_http_date(response.stored_at).encode() not in blob
+    assert generate_entity_tag(response.body).encode() not in blob
+    assert decode_response(blob) == response
+
+
+def test_validators_set_by_the_handler_are_kept_as_they_are() -> None:
+    response = generated_response()
+    headers = (
+        *response.headers[:2],
+        ("date", ("Sun, 06 Nov 1994 08:49:37 GMT",)),
+        ("etag", ('W/"handler"',)),
+        ("last-modified", ("Sun, 06 Nov 1994 08:49:37 GMT",)),
+        ("x-after", ("1",)),
+    )
+    handler_set = generated_response(headers=headers)
+
+    assert decode_response(encode_response(handler_set)) == handler_set

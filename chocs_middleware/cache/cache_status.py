@@ -10,9 +10,9 @@ CACHE_NAME = "chocs-cache"
 
 
 @lru_cache(maxsize=4096)
-def hit(ttl: int) -> str:
-    """Served from storage; ``ttl`` is the freshness left in seconds (RFC 9211 §2.1, §2.5)."""
-    return f"{CACHE_NAME}; hit; ttl={ttl}"
+def hit(ttl: int, detail: str | None = None) -> str:
+    """Answered from storage; ``ttl`` is the freshness left in seconds (RFC 9211 §2.1, §2.5)."""
+    return f"{CACHE_NAME}; hit; ttl={ttl}" + (f"; detail={detail}" if detail else "")
 
 
 def forwarded(reason: str, status: int | None = None, stored: bool = False, detail: str | None = None) -> str:

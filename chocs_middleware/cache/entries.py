@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-__all__ = ["HeaderFields", "ResourceIndex", "StoredResponse", "VaryRecipe"]
+__all__ = ["HeaderFields", "ResourceIndex", "StoredResponse", "VaryRecipe", "first_value"]
 
 HeaderFields = tuple[tuple[str, tuple[str, ...]], ...]
 """Response headers as (lower-case name, values), in sending order."""
+
+
+def first_value(fields: HeaderFields, name: str) -> str | None:
+    """The first value of header ``name`` (lower case), or ``None``."""
+    for field_name, values in fields:
+        if field_name == name:
+            return values[0] if values else None
+    return None
+
 
 MAX_VARIANTS_PER_RESOURCE = 32
 MAX_RECIPES_PER_RESOURCE = 4
@@ -35,13 +44,6 @@ class StoredResponse:
     """Freshness lifetime in seconds (RFC 9111 §4.2.1)."""
     generation: str = ""
     """The generation of the resource index this response belongs to (see ``ResourceIndex``)."""
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (lower case), or ``None``."""
-        for field_name, values in self.headers:
-            if field_name == name:
-                return values[0] if values else None
-        return None
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.stored_at)

@@ -123,13 +123,18 @@ class EntryStore:
 
     def _read(self, item_id: str, decode: Callable[[bytes], _Decoded], route: str) -> _Decoded | None:
         try:
-            item: CacheItem | None = self._storage.get(item_id)
+            item = self._storage.get(item_id)
+            blob = item.body
+            if not blob or (self._returns_expired and item.is_expired):
+                return None  # a tombstone, or an item its storage kept too long
+            return decode(blob)  # two reads per hit: the common path makes no further call
         except (CacheError, KeyError):
             return None
+        except DecodeError as error:
+            self._drop_undecodable(item_id, error, route)
         except Exception as error:
             self._faults.report("get", error, route)
-            return None
-        return self._decode_item(item_id, item, decode, route)
+        return None
 
     def _read_pair(self, resource: str, variant: str, route: str) -> tuple[ResourceIndex | None, StoredResponse | None]:
         assert self._multi is not None
@@ -146,12 +151,12 @@ class EntryStore:
     def _decode_item(
         self, item_id: str, item: CacheItem | None, decode: Callable[[bytes], _Decoded], route: str
     ) -> _Decoded | None:
+        if item is None:
+            return None
         try:
-            if item is None:
-                return None
             blob = item.body
             if not blob or (self._returns_expired and item.is_expired):
-                return None  # a tombstone, or an item its storage kept too long
+                return None
             return decode(blob)
         except DecodeError as error:
             self._drop_undecodable(item_id, error, route)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 from datetime import datetime
+from functools import lru_cache
 
 __all__ = ["format_http_date", "parse_http_date"]
 
@@ -13,6 +14,7 @@ def format_http_date(timestamp: float) -> str:
     return email.utils.formatdate(timestamp, usegmt=True)
 
 
+@lru_cache(maxsize=1024)  # a resource's Last-Modified and its clients' dates repeat
 def parse_http_date(value: str) -> float | None:
     """Epoch seconds of an HTTP-date in any of the three RFC 9110 formats, or ``None``.
 
