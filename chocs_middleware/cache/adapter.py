@@ -31,11 +31,13 @@ from .semantics.vary import normalise_field_value
 
 __all__ = [
     "RequestTarget",
+    "build_gateway_timeout",
     "build_not_modified",
     "build_precondition_failed",
     "build_response",
     "header_fields",
     "is_representable",
+    "response_lines",
     "sets_cookie",
 ]
 
@@ -45,16 +47,32 @@ _STATUS_BY_CODE = {member.value[0]: member for member in HttpStatus}
 class RequestTarget:
     """What the cache needs of a request: its resource, its variant values, its preconditions."""
 
-    __slots__ = ("_fields", "resource")
+    __slots__ = ("_fields", "has_authorization", "host", "path", "resource")
 
     def __init__(self, request: HttpRequest) -> None:
-        self._fields: dict[str, list[str]] = request.headers._headers
-        host = _field_value(self._fields.get("host")) or ""
-        self.resource = resource_id(host, request.path, str(request.query_string))
+        fields: dict[str, list[str]] = request.headers._headers
+        self._fields = fields
+        self.host = _field_value(fields.get("host")) or ""
+        self.path = request.path
+        self.resource = resource_id(self.host, self.path, str(request.query_string))
+        self.has_authorization = "authorization" in fields
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.has_authorization or "cookie" in self._fields
 
     def variant(self, recipe: VaryRecipe) -> str:
         names = recipe.field_names
-        return variant_id(self.resource, names, tuple(map(_field_value, map(self._fields.get, names))))
+        values = tuple(map(_field_value, map(self._fields.get, names)))
+        if recipe.per_credentials:
+            credentials = (_field_value(self._fields.get("authorization")), _field_value(self._fields.get("cookie")))
+            return variant_id(self.resource, names, values, credentials)
+        return variant_id(self.resource, names, values)
+
+    def field_lines(self, name: str) -> list[str]:
+        """Every line of request field ``name`` (lower case), as sent."""
+        raw = self._fields.get(name)
+        return [] if raw is None else [raw] if isinstance(raw, str) else list(raw)
 
     def conditions(self) -> Conditions | None:
         """The request's precondition fields, or ``None`` when it has none (the usual case)."""
@@ -116,6 +134,12 @@ def header_fields(response: HttpResponse) -> HeaderFields:
     return tuple(fields)
 
 
+def response_lines(response: HttpResponse, name: str) -> list[str]:
+    """Every line of response header ``name`` (lower case)."""
+    raw = response.headers._headers.get(name)
+    return [] if raw is None else [raw] if isinstance(raw, str) else list(raw)
+
+
 def sets_cookie(response: HttpResponse) -> bool:
     """True when the response sets a cookie, through chocs' cookie jar or a raw header."""
     return len(response.cookies) > 0 or "set-cookie" in response.headers
@@ -141,6 +165,13 @@ def build_precondition_failed(field: str, extra: dict[str, list[str]]) -> HttpRe
     body = f"Precondition Failed: {field} does not hold for the current representation.\n"
     fields = {"content-type": ["text/plain; charset=utf-8"], **extra}
     return _new_response(HttpStatus.PRECONDITION_FAILED, fields, body.encode())
+
+
+def build_gateway_timeout(extra: dict[str, list[str]]) -> HttpResponse:
+    """A 504 for ``Cache-Control: only-if-cached`` when nothing usable is stored (RFC 9111 §5.2.1.7)."""
+    body = b"Gateway Timeout: nothing fresh is stored for this request, and it asked for only-if-cached.\n"
+    fields = {"content-type": ["text/plain; charset=utf-8"], **extra}
+    return _new_response(HttpStatus.GATEWAY_TIMEOUT, fields, body)
 
 
 def _headers_from(fields: dict[str, list[str]]) -> HttpHeaders:

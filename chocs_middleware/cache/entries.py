@@ -28,6 +28,8 @@ class VaryRecipe:
 
     field_names: tuple[str, ...]
     """Lower-cased and sorted, so that the same set always gives the same variant ids."""
+    per_credentials: bool = False
+    """Also by the request's credentials (``Authorization`` and ``Cookie``): served back only to them."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class StoredResponse:
     """Freshness lifetime in seconds (RFC 9111 §4.2.1)."""
     generation: str = ""
     """The generation of the resource index this response belongs to (see ``ResourceIndex``)."""
+    public: bool = False
+    """Explicitly shareable (``public``, ``s-maxage`` or a public route): may be served to a
+    request with credentials although it was not stored for them."""
+    no_cache: bool = False
+    """``no-cache``: never served without asking the handler first."""
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.stored_at)

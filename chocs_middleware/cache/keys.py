@@ -53,12 +53,13 @@ def variant_id(
     resource: str,
     field_names: tuple[str, ...],
     field_values: tuple[str | None, ...],
-    credentials: str | None = None,
+    credentials: tuple[str | None, ...] | None = None,
 ) -> str:
     """The id of one stored response of ``resource``.
 
     ``field_values`` are the request's normalised values of ``field_names`` (``None`` when the
     request lacks the field, which differs from an empty value, RFC 9111 §4.1); ``credentials``
-    is set only for responses stored per user.
+    (the request's ``Authorization`` and ``Cookie``) only for responses stored per user. They
+    end up in the digest, never in a storage key as text.
     """
     return "v" + _digest((resource, field_names, field_values, credentials))

@@ -12,22 +12,25 @@ from chocs.middleware import Middleware, MiddlewareHandler
 from . import cache_status
 from .adapter import (
     RequestTarget,
+    build_gateway_timeout,
     build_not_modified,
     build_precondition_failed,
     build_response,
     header_fields,
-    is_representable,
+    response_lines,
     sets_cookie,
 )
 from .cache_storage import ICacheStorage
-from .entries import HeaderFields, StoredResponse, VaryRecipe, first_value
+from .entries import HeaderFields, StoredResponse, first_value
 from .faults import FaultLog, logger
+from .keys import resource_id
 from .policy import PolicyDefaults, RoutePolicy, build_policy, validate_vary
-from .semantics.dates import format_http_date
-from .semantics.entity_tags import generate_entity_tag
+from .semantics.cache_control import CacheControl, parse_cache_control
+from .semantics.freshness import request_allows_reuse
 from .semantics.preconditions import PROCEED, Conditions, Outcome, Verdict, evaluate
-from .semantics.vary import ANY, merge_field_names, parse_vary
-from .store import EntryStore, Target, miss_reason
+from .semantics.uris import same_origin_references
+from .store import EntryStore, Lookup, miss_reason
+from .storing import StoragePlan, capture, decorate, plan_storage
 
 __all__ = ["CacheMiddleware"]
 
@@ -35,19 +38,23 @@ DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 GET, HEAD = HttpMethod.GET, HttpMethod.HEAD  # a module global is 0.07 µs cheaper than enum access
 UNSAFE_METHODS = frozenset((HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE))
 CACHEABLE_METHODS = frozenset((HttpMethod.GET, HttpMethod.HEAD))
-_NOT_STORED_HEADERS = frozenset(("age", "cache-status"))
 _UNKNOWN: Any = object()
 """A route the middleware has not seen yet (``None`` means: seen, and not cached)."""
-NEVER_STORED = frozenset((206, 304, 412))
-"""Partial content, and the handler's own conditional answers: never a representation to keep."""
 
 
 class CacheMiddleware(Middleware):
     """HTTP response cache and conditional-request middleware for chocs.
 
     ``cache_vary``, ``safe_methods`` and ``successful_responses`` are the 1.0 options; new
-    options are keyword-only. Routes opt in with ``cache_expiry``, ``cache_vary``,
-    ``cache_control`` and ``cache`` (see ``policy.py``).
+    options are keyword-only:
+
+    - ``max_body_size``: larger bodies are not stored (default 1 MiB).
+    - ``honour_request_cache_control``: obey the request's ``Cache-Control`` (``no-cache``,
+      ``max-age``, ``min-fresh``, ``no-store``, ``only-if-cached``). Off by default, as in
+      Varnish and nginx: otherwise any client can make the handler run on every request.
+
+    Routes opt in with ``cache_expiry``, ``cache_vary``, ``cache_control`` and ``cache`` (see
+    ``policy.py``).
     """
 
     def __init__(
@@ -58,6 +65,7 @@ class CacheMiddleware(Middleware):
         successful_responses: Iterable[HttpStatus | int] = (HttpStatus.OK, HttpStatus.CREATED),
         *,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        honour_request_cache_control: bool = False,
     ) -> None:
         _check_storage(cache_storage)
         self._safe_methods = tuple(_check_safe_methods(safe_methods))
@@ -66,6 +74,9 @@ class CacheMiddleware(Middleware):
             successful_statuses=frozenset(_status_codes(successful_responses)),
             max_body_size=_check_max_body_size(max_body_size),
         )
+        if not isinstance(honour_request_cache_control, bool):
+            raise TypeError("CacheMiddleware(honour_request_cache_control=...) must be True or False")
+        self._honour_request_cache_control = honour_request_cache_control
         self._faults = FaultLog()
         self._entries = EntryStore(cache_storage, self._faults)
         self._policies: dict[tuple[int, str], RoutePolicy | None] = {}
@@ -94,29 +105,55 @@ class CacheMiddleware(Middleware):
 
     def _lookup(self, request: HttpRequest, next: MiddlewareHandler, policy: RoutePolicy) -> HttpResponse:
         target = RequestTarget(request)
-        index, stored = self._entries.find(target, policy.recipe, policy.route)
-        if stored is not None:
+        asked = self._request_directives(target) if self._honour_request_cache_control else None
+        index, stored = self._find(target, policy)
+        refused_by_request = False
+        if stored is not None and not stored.no_cache:
             age = time.time() - stored.stored_at
             if age < stored.lifetime:
-                return _respond_from_storage(request, target, stored, int(age) if age > 0.0 else 0)
-        return self._fetch(request, next, policy, target, miss_reason(index, stored))
+                whole_age = int(age) if age > 0.0 else 0
+                if asked is None or request_allows_reuse(asked, whole_age, stored.lifetime):
+                    return _respond_from_storage(request, target, stored, whole_age)
+                refused_by_request = True
+        reason = "request" if refused_by_request else miss_reason(index, stored)
+        if asked is not None and asked.has("only-if-cached"):
+            return build_gateway_timeout({"cache-status": [cache_status.forwarded(reason, detail="only-if-cached")]})
+        return self._fetch(request, next, policy, target, reason, may_store=asked is None or not asked.no_store)
 
     def _fetch(
-        self, request: HttpRequest, next: MiddlewareHandler, policy: RoutePolicy, target: RequestTarget, reason: str
+        self,
+        request: HttpRequest,
+        next: MiddlewareHandler,
+        policy: RoutePolicy,
+        target: RequestTarget,
+        reason: str,
+        may_store: bool = True,
     ) -> HttpResponse:
         response = next(request)
         header_fields(response)  # sends str-valued headers once, stored or not
-        refusal = _why_not_storable(request, response, policy)
-        stored = refusal is None and self._store(response, policy, target)
-        detail = refusal if request.method is GET else None
+        stored, detail = False, None
+        if request.method is GET:
+            stored, detail = self._store(target, response, policy, may_store)
         status = cache_status.forwarded(reason, int(response.status_code), stored, detail)
         response.headers.override("cache-status", status)
         return _answer_preconditions(target, response, status)
 
-    def _store(self, response: HttpResponse, policy: RoutePolicy, target: Target) -> bool:
+    def _store(
+        self, target: RequestTarget, response: HttpResponse, policy: RoutePolicy, may_store: bool
+    ) -> tuple[bool, str | None]:
+        """Store the response if it may be; return whether it was, and why not (for ``Cache-Status``)."""
+        if not policy.stores:
+            return False, "no-lifetime"
         now = time.time()
-        recipe = _decorate_for_storage(response, policy, now)
-        return self._entries.save(target, recipe, _capture(response, policy, now), policy.route)
+        plan = plan_storage(target, response, policy, now)
+        if not isinstance(plan, StoragePlan):
+            return False, plan
+        decorate(response, plan, policy, now)
+        if plan.refusal is not None:
+            return False, plan.refusal
+        if not may_store:
+            return False, "request-no-store"
+        return self._entries.save(target, plan.recipe, capture(response, plan, now), policy.route), None
 
     def _pass_and_invalidate(self, request: HttpRequest, next: MiddlewareHandler, policy: RoutePolicy) -> HttpResponse:
         target = RequestTarget(request)
@@ -129,7 +166,8 @@ class CacheMiddleware(Middleware):
         status = int(response.status_code)
         invalidated = 200 <= status < 400
         if invalidated:
-            self._entries.invalidate(target.resource, policy.route)
+            for resource in _changed_resources(target, response):
+                self._entries.invalidate(resource, policy.route)
         header_fields(response)
         response.headers.override(
             "cache-status",
@@ -137,18 +175,35 @@ class CacheMiddleware(Middleware):
         )
         return response
 
-    def _refuse_failed_write(self, target: Target, policy: RoutePolicy, conditions: Conditions) -> HttpResponse | None:
+    def _refuse_failed_write(
+        self, target: RequestTarget, policy: RoutePolicy, conditions: Conditions
+    ) -> HttpResponse | None:
         """A 412 without running the handler when the write's preconditions fail against the
         fresh stored representation (lost-update protection); ``None`` to let the handler decide."""
-        _, stored = self._entries.find(target, policy.recipe, policy.route)
-        age = None if stored is None else _fresh_age(stored, time.time())
-        if stored is None or age is None:
+        _, stored = self._find(target, policy)
+        if stored is None:
+            return None
+        age = max(0, int(time.time() - stored.stored_at))
+        if stored.no_cache or age >= stored.lifetime:
             return None
         verdict = _evaluate(conditions, False, stored.status, stored.headers)
         if verdict.outcome is not Outcome.PRECONDITION_FAILED:
             return None
         status = cache_status.hit(stored.lifetime - age, detail="precondition-failed")
         return build_precondition_failed(verdict.decided_by, {"cache-status": [status]})
+
+    def _find(self, target: RequestTarget, policy: RoutePolicy) -> Lookup:
+        """The stored representation this request may be given (see ``docs/security.md``)."""
+        return self._entries.find(
+            target,
+            policy.expected_recipe(target.has_authorization),
+            policy.route,
+            shared_allowed=not target.has_authorization or policy.control == "public",
+        )
+
+    def _request_directives(self, target: RequestTarget) -> CacheControl | None:
+        lines = target.field_lines("cache-control")
+        return parse_cache_control(lines) if lines else None
 
     def _build_policy(self, method: HttpMethod, route: Route) -> RoutePolicy | None:
         """The route's policy, built and validated on its first request, then remembered."""
@@ -160,14 +215,6 @@ class CacheMiddleware(Middleware):
             raise
         self._policies[(id(method), route.route)] = policy
         return policy
-
-
-def _fresh_age(stored: StoredResponse, now: float) -> int | None:
-    """The stored response's age in whole seconds while it is fresh, else ``None``."""
-    age = now - stored.stored_at
-    if age < 0.0:
-        age = 0.0  # stored by a process whose clock runs ahead
-    return int(age) if age < stored.lifetime else None
 
 
 def _respond_from_storage(
@@ -207,53 +254,11 @@ def _answer(verdict: Verdict, fields: HeaderFields, extra: dict[str, list[str]])
     return None
 
 
-def _why_not_storable(request: HttpRequest, response: HttpResponse, policy: RoutePolicy) -> str | None:
-    """``None`` when the response may be stored, else a short reason for ``Cache-Status``."""
-    if request.method is not GET:
-        return "method"
-    if not policy.stores:
-        return "no-lifetime"
-    status = int(response.status_code)
-    if status not in policy.successful_statuses or status in NEVER_STORED or not is_representable(status):
-        return "status"
-    if response.body.getbuffer().nbytes > policy.max_body_size:
-        return "too-large"
-    if ANY in _response_vary(response):
-        return "vary-star"
-    return None
-
-
-def _response_vary(response: HttpResponse) -> tuple[str, ...]:
-    value = response.headers.get("vary")
-    return parse_vary([value] if isinstance(value, str) else value)
-
-
-def _decorate_for_storage(response: HttpResponse, policy: RoutePolicy, now: float) -> VaryRecipe:
-    """Add what a stored response carries when the handler did not set it; return its variant recipe."""
-    headers = response.headers
-    recipe = VaryRecipe(tuple(sorted(merge_field_names(policy.vary, _response_vary(response)))))
-    if "cache-control" not in headers:
-        headers.override("cache-control", [policy.cache_control_header])
-    if "vary" not in headers and policy.vary:
-        headers.override("vary", [policy.vary_header])
-    generated_at = format_http_date(now)
-    if "date" not in headers:
-        headers.override("date", [generated_at])
-    if "etag" not in headers:
-        headers.override("etag", [generate_entity_tag(response.body.getvalue())])
-    if "last-modified" not in headers:
-        headers.override("last-modified", [generated_at])
-    return recipe
-
-
-def _capture(response: HttpResponse, policy: RoutePolicy, now: float) -> StoredResponse:
-    return StoredResponse(
-        status=int(response.status_code),
-        headers=tuple(field for field in header_fields(response) if field[0] not in _NOT_STORED_HEADERS),
-        body=response.body.getvalue(),
-        stored_at=now,
-        lifetime=policy.expiry,
-    )
+def _changed_resources(target: RequestTarget, response: HttpResponse) -> list[str]:
+    """The target of a successful write, and the same-origin URIs its answer names (RFC 9111 §4.4)."""
+    named = response_lines(response, "location") + response_lines(response, "content-location")
+    references = same_origin_references(target.host, target.path, named)
+    return [target.resource, *(resource_id(target.host, path, query) for path, query in references)]
 
 
 def _check_storage(storage: object) -> None:

@@ -36,7 +36,10 @@ class RoutePolicy:
     route: str
     """The route's path pattern, as registered (``/users/{user_id}``)."""
     expiry: int
-    """``cache_expiry``: seconds a stored response stays fresh; 0 stores nothing."""
+    """``cache_expiry``: seconds a stored response stays fresh, unless its own headers say."""
+    standards_mode: bool
+    """``cache=True`` on a route without ``cache_expiry``: a response is stored for exactly as
+    long as its own ``Cache-Control`` / ``Expires`` make it fresh."""
     vary: tuple[str, ...]
     control: str | None
     """``cache_control``: ``"public"``, ``"private"`` or unset."""
@@ -45,18 +48,23 @@ class RoutePolicy:
 
     @property
     def stores(self) -> bool:
-        return self.expiry > 0
+        return self.expiry > 0 or self.standards_mode
 
     @cached_property
-    def recipe(self) -> VaryRecipe:
-        """The variant recipe of a response that adds no ``Vary`` of its own."""
+    def shared_recipe(self) -> VaryRecipe:
+        """The variant recipe of a shared response that adds no ``Vary`` of its own."""
         return VaryRecipe(tuple(sorted(self.vary)))
 
-    @property
-    def cache_control_header(self) -> str:
-        """The ``Cache-Control`` the middleware adds when the handler sets none."""
-        max_age = f"max-age={self.expiry}"
-        return f"{self.control}, {max_age}" if self.control else max_age
+    @cached_property
+    def credentials_recipe(self) -> VaryRecipe:
+        """The same, for responses kept per user."""
+        return VaryRecipe(tuple(sorted(self.vary)), per_credentials=True)
+
+    def expected_recipe(self, has_authorization: bool) -> VaryRecipe:
+        """The recipe a request's response is most likely stored under (a guess that saves a read)."""
+        if self.control == "private" or (has_authorization and self.control != "public"):
+            return self.credentials_recipe
+        return self.shared_recipe
 
     @property
     def vary_header(self) -> str:
@@ -76,6 +84,7 @@ def build_policy(route: str, attributes: Mapping[str, object], defaults: PolicyD
     return RoutePolicy(
         route=route,
         expiry=expiry,
+        standards_mode=expiry == 0 and enabled,
         vary=defaults.vary if vary is None else validate_vary(vary, f"cache_vary on route {route!r}"),
         control=_control(route, attributes.get("cache_control")),
         successful_statuses=defaults.successful_statuses,

@@ -3,7 +3,7 @@ r"""The stored form of index entries and responses: versioned, code-free, strict
 Layout (bytes)::
 
     chocs-cache 2 response\n{"s":200,"h":{"content-type":["text/plain"]},"t":1795240587.617,...}\n<body>
-    chocs-cache 2 index\n{"g":"6eb4a5c2757a","r":[["accept"]],"v":[["v7eb9...",1795244187]]}
+    chocs-cache 2 index\n{"g":"6eb4a5c2757a","r":[[["accept"],0]],"v":[["v7eb9...",1795244187]]}
 
 The first line names the format version and the kind of entry; the metadata is JSON (it holds
 no code, unlike the pickles of 1.0: whoever can write to a shared storage cannot run code in
@@ -15,15 +15,16 @@ is a product target):
 
 - response: ``s`` status, ``h`` headers (name to list of values), ``t`` stored at (epoch
   seconds, ms precision), ``l`` freshness lifetime (s), ``g`` index generation, ``d`` derived
-  headers (below).
+  headers (below); ``p`` 1 when explicitly shareable and ``n`` 1 when ``no-cache``, both left
+  out when 0.
 
 The validators the middleware generates are not kept as text: ``Date`` and ``Last-Modified``
 are the stored-at time and the ``ETag`` a digest of the body, so when the last headers of a
 response are exactly those values they are left out and named in ``d`` (``D`` date, ``E``
 etag, ``L`` last-modified), and decoding puts them back, in that order, at the end. That is
 ~120 bytes less per entry; a header that differs in any way is kept as it is.
-- index: ``g`` generation, ``r`` vary recipes (lists of field names), ``v`` variants as
-  [id, expires at (epoch seconds)].
+- index: ``g`` generation, ``r`` vary recipes as [field names, 1 when per credentials else 0],
+  ``v`` variants as [id, expires at (epoch seconds)].
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def encode_response(response: StoredResponse) -> bytes:
     }
     if derived:
         meta["d"] = derived
+    if response.public:
+        meta["p"] = 1
+    if response.no_cache:
+        meta["n"] = 1
     return b"".join((_RESPONSE_TAG, _dump(meta), b"\n", response.body))
 
 
@@ -98,6 +103,8 @@ def decode_response(blob: bytes) -> StoredResponse:
             stored_at=stored_at,
             lifetime=_int(meta["l"]),
             generation=_str(meta["g"]),
+            public=_flag(meta.get("p", 0)),
+            no_cache=_flag(meta.get("n", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None
@@ -106,7 +113,7 @@ def decode_response(blob: bytes) -> StoredResponse:
 def encode_index(index: ResourceIndex) -> bytes:
     meta = {
         "g": index.generation,
-        "r": [list(recipe.field_names) for recipe in index.recipes],
+        "r": [(recipe.field_names, int(recipe.per_credentials)) for recipe in index.recipes],
         "v": [(variant, math.ceil(expires_at)) for variant, expires_at in index.variants],
     }
     return _INDEX_TAG + _dump(meta)
@@ -119,7 +126,10 @@ def decode_index(blob: bytes) -> ResourceIndex:
     try:
         return ResourceIndex(
             generation=_str(meta["g"]),
-            recipes=tuple(VaryRecipe(tuple(_str(name) for name in _list(names))) for names in _list(meta["r"])),
+            recipes=tuple(
+                VaryRecipe(tuple(_str(name) for name in _list(names)), _flag(per_credentials))
+                for names, per_credentials in _list(meta["r"])
+            ),
             variants=tuple((_str(vid), _number(expires)) for vid, expires in _list(meta["v"])),
         )
     except (KeyError, TypeError, ValueError) as error:
@@ -157,6 +167,12 @@ def _number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected a number, got {type(value).__name__}")
     return float(value)
+
+
+def _flag(value: object) -> bool:
+    if value not in (0, 1) or isinstance(value, float):
+        raise TypeError(f"expected 0 or 1, got {value!r}")
+    return bool(value)
 
 
 def _dict(value: object) -> dict[str, Any]:

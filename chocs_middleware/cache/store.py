@@ -57,6 +57,12 @@ def miss_reason(index: ResourceIndex | None, stored: StoredResponse | None) -> s
     return "stale"
 
 
+def _usable(stored: StoredResponse | None, index: ResourceIndex, recipe: VaryRecipe, shared_allowed: bool) -> bool:
+    if stored is None or stored.generation != index.generation:
+        return False  # nothing, or a response of an invalidated generation
+    return shared_allowed or recipe.per_credentials or stored.public
+
+
 class EntryStore:
     def __init__(self, storage: ICacheStorage, faults: FaultLog) -> None:
         self._storage = storage
@@ -67,12 +73,14 @@ class EntryStore:
         self._faults = faults
         self._index_locks = [threading.Lock() for _ in range(64)]
 
-    def find(self, target: Target, expected: VaryRecipe, route: str) -> Lookup:
+    def find(self, target: Target, expected: VaryRecipe, route: str, shared_allowed: bool = True) -> Lookup:
         """The stored response for the request's variant, if the resource has one.
 
         ``expected`` is how the route says its responses vary. Where the storage has
         ``get_many``, that variant is fetched with the index in one call (one round trip); a
         variant stored under another recipe (the handler added a ``Vary``) costs one more read.
+        Without ``shared_allowed`` (a request with credentials on a route that is not public),
+        only responses kept for its credentials, or explicitly shareable ones, are found.
         """
         expected_variant = target.variant(expected)
         if self._multi is not None:
@@ -82,12 +90,12 @@ class EntryStore:
             stored = None if index is None else self._read(expected_variant, _decode_response, route)
         if index is None:
             return None, None
-        if stored is not None and stored.generation == index.generation:
+        if _usable(stored, index, expected, shared_allowed):
             return index, stored
         for recipe in reversed(index.recipes):  # the newest way of varying first
             if recipe != expected:
                 stored = self._read(target.variant(recipe), _decode_response, route)
-                if stored is not None and stored.generation == index.generation:
+                if _usable(stored, index, recipe, shared_allowed):
                     return index, stored
         return index, None
 
