@@ -13,6 +13,7 @@ import gc
 import io
 import json
 import statistics
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterable
@@ -160,6 +161,69 @@ def memory_per_entry(quick: bool) -> float:
     return per_entry
 
 
+def _busy(seconds: float) -> None:
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        pass
+
+
+def stampede_app(cached: bool, work: Callable[[], None], calls: list[int]) -> WsgiApp:
+    app = Application(CacheMiddleware(InMemoryCacheStorage())) if cached else Application()
+    keywords = {"cache_expiry": 3600} if cached else {}
+
+    @app.get("/report/{round}", **keywords)
+    def report(request: HttpRequest) -> HttpResponse:
+        calls.append(1)
+        work()
+        return HttpResponse(BODY, HttpStatus.OK, headers={"content-type": "application/json"})
+
+    return create_wsgi_handler(app)
+
+
+def one_stampede(wsgi: WsgiApp, path: str, clients: int) -> list[float]:
+    """``clients`` threads released at once on one cold key; each one's latency in ms."""
+    barrier = threading.Barrier(clients)
+    latencies: list[float] = []
+
+    def client() -> None:
+        env = environ(path)
+        env["wsgi.input"] = io.BytesIO(b"")
+        barrier.wait()
+        started = time.perf_counter()
+        wsgi(env, _start_response).read()
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def stampedes(quick: bool) -> None:
+    clients, rounds = 32, (2 if quick else 15)
+    print(f"Stampede: {clients} concurrent requests on one cold key, {rounds} rounds (a new key each round)")
+    handlers: list[tuple[str, Callable[[], None]]] = [
+        ("I/O-bound 50 ms handler", lambda: time.sleep(0.05)),
+        ("CPU-bound 10 ms handler", lambda: _busy(0.01)),
+    ]
+    for kind, work in handlers:
+        for label, cached in (("no cache", False), ("chocs-cache", True)):
+            calls: list[int] = []
+            wsgi = stampede_app(cached, work, calls)
+            invocations, latencies = [], []
+            for number in range(rounds):
+                before = len(calls)
+                latencies += one_stampede(wsgi, f"/report/{number}", clients)
+                invocations.append(len(calls) - before)
+            p99 = statistics.quantiles(latencies, n=100)[98]
+            print(
+                f"  {kind}, {label:11s}: handler runs per stampede {statistics.median(invocations):4.0f}, "
+                f"latency median {statistics.median(latencies):6.1f} ms, p99 {p99:6.1f} ms"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few rounds only: checks that it runs")
@@ -167,6 +231,8 @@ def main() -> None:
     request_costs(options.quick)
     print()
     memory_per_entry(options.quick)
+    print()
+    stampedes(options.quick)
 
 
 if __name__ == "__main__":

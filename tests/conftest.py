@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import http.client
 import logging
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import waitress
 from chocs import Application, create_wsgi_handler
 from webtest import TestApp
 
@@ -58,6 +61,74 @@ def harness() -> Harness:
 def cache_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
     caplog.set_level(logging.WARNING, logger="chocs_middleware.cache")
     yield caplog
+
+
+class LiveServer:
+    """The app behind a real multi-threaded WSGI server (waitress) on a free loopback port."""
+
+    def __init__(self, app: Application, threads: int = 48) -> None:
+        self._server = waitress.create_server(create_wsgi_handler(app), host="127.0.0.1", port=0, threads=threads)
+        self.port = int(self._server.effective_port)
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self._server.run()
+        except (OSError, ValueError):
+            if not self._closing:  # closing the sockets under the loop ends it this way
+                raise
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request("GET", path, headers=headers or {})
+            response = connection.getresponse()
+            return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+        finally:
+            connection.close()
+
+    def close(self) -> None:
+        self._closing = True
+        self._server.close()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture
+def live() -> Iterator[Callable[[Harness], LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(harness: Harness) -> LiveServer:
+        servers.append(LiveServer(harness.app))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def concurrently(count: int, task: Callable[[int], Any]) -> list[Any]:
+    """Run ``task(0..count-1)`` on ``count`` threads released at the same moment; their results."""
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+    errors: list[BaseException] = []
+
+    def run(number: int) -> None:
+        barrier.wait()
+        try:
+            results[number] = task(number)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def header_lines(response: Any) -> list[tuple[str, str]]:

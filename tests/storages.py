@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+import threading
+import time
 from collections.abc import Callable
 
 from chocs_middleware.cache import (
@@ -32,9 +35,37 @@ class CollectableDictStorage(DictStorage):
         del self._cache[item.id]
 
 
+class LockingDictStorage(CollectableDictStorage):
+    """A collectable dict storage with the cross-process lock capability, as a shared storage has it.
+
+    Two middleware instances (two apps) on one of these behave like two processes on one Redis.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._locks: dict[str, tuple[str, float]] = {}
+        self._guard = threading.Lock()
+
+    def acquire_lock(self, name: str, ttl: float) -> str | None:
+        with self._guard:
+            held = self._locks.get(name)
+            if held is not None and held[1] > time.monotonic():
+                return None
+            token = secrets.token_hex(8)
+            self._locks[name] = (token, time.monotonic() + ttl)
+            return token
+
+    def release_lock(self, name: str, token: str) -> None:
+        with self._guard:
+            held = self._locks.get(name)
+            if held is not None and held[0] == token:
+                del self._locks[name]
+
+
 STORAGE_FACTORIES: dict[str, Callable[[], ICacheStorage]] = {
     "in-memory": InMemoryCacheStorage,
     "collectable-in-memory": CollectableInMemoryCacheStorage,
     "user-dict": DictStorage,
     "user-collectable-dict": CollectableDictStorage,
+    "user-locking-dict": LockingDictStorage,
 }

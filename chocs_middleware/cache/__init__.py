@@ -5,7 +5,13 @@ The 1.0 public surface, unchanged: ``CacheMiddleware``, ``CacheItem``, ``ICacheS
 and ``CacheError``.
 """
 
-from .cache_storage import CacheItem, ICacheStorage, ICollectableCacheStorage
+from .cache_storage import (
+    CacheItem,
+    ICacheStorage,
+    ICollectableCacheStorage,
+    ILockableCacheStorage,
+    IMultiGetCacheStorage,
+)
 from .error import CacheError
 from .memory_storage import CollectableInMemoryCacheStorage, InMemoryCacheStorage
 from .middleware import CacheMiddleware
@@ -17,5 +23,7 @@ __all__ = [
     "CollectableInMemoryCacheStorage",
     "ICacheStorage",
     "ICollectableCacheStorage",
+    "ILockableCacheStorage",
+    "IMultiGetCacheStorage",
     "InMemoryCacheStorage",
 ]

@@ -19,6 +19,8 @@ Every chocs detail the cache depends on lives here (DESIGN.md §8):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import BytesIO
 
 from chocs import HttpHeaders, HttpRequest, HttpResponse, HttpStatus
@@ -34,11 +36,13 @@ __all__ = [
     "build_gateway_timeout",
     "build_not_modified",
     "build_precondition_failed",
+    "build_refreshed",
     "build_response",
     "header_fields",
     "is_representable",
     "response_lines",
     "sets_cookie",
+    "validating",
 ]
 
 _STATUS_BY_CODE = {member.value[0]: member for member in HttpStatus}
@@ -111,6 +115,31 @@ def _joined(raw: list[str] | str | None) -> str | None:
     return ", ".join(raw)
 
 
+_PRECONDITION_FIELDS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range")
+
+
+@contextmanager
+def validating(request: HttpRequest, etag: str | None, last_modified: str | None) -> Iterator[None]:
+    """While inside, the request asks the handler whether the stored representation is current.
+
+    Its ``If-None-Match`` / ``If-Modified-Since`` carry the stored validators (RFC 9111 §4.3.1);
+    the client's own preconditions are set aside, and put back afterwards for the cache to
+    evaluate against whatever representation is current then.
+    """
+    fields = request.headers._headers
+    saved = {name: fields.pop(name) for name in _PRECONDITION_FIELDS if name in fields}
+    if etag:
+        fields["if-none-match"] = [etag]
+    if last_modified:
+        fields["if-modified-since"] = [last_modified]
+    try:
+        yield
+    finally:
+        for name in _PRECONDITION_FIELDS:
+            fields.pop(name, None)
+        fields.update(saved)
+
+
 def is_representable(status: int) -> bool:
     """True when chocs can build a response with this status code."""
     return status in _STATUS_BY_CODE
@@ -151,6 +180,31 @@ def build_response(stored: StoredResponse, age: int, cache_status: str, with_bod
     fields["age"] = [str(age)]
     fields["cache-status"] = [cache_status]
     return _new_response(_STATUS_BY_CODE[stored.status], fields, stored.body if with_body else b"")
+
+
+# Not taken from a 304 that refreshes a stored response: the stored body defines them (and chocs
+# gives every response, a 304 included, a Content-Type of text/plain).
+_KEPT_ON_REFRESH = frozenset(
+    ("content-type", "content-length", "content-encoding", "transfer-encoding", "content-range", "age", "cache-status")
+)
+
+
+def build_refreshed(stored: StoredResponse, not_modified: HttpResponse, date: str) -> HttpResponse:
+    """The stored response updated by the handler's 304 (RFC 9111 §4.3.4), as a full response.
+
+    The 304's header fields replace the stored ones, except those the stored body defines; its
+    cookies come along (and keep the result out of storage). ``date`` is the ``Date`` to carry
+    when the 304 has none: the representation was confirmed current just now.
+    """
+    fields = {name: [*values] for name, values in stored.headers}
+    for name, values in header_fields(not_modified):
+        if name not in _KEPT_ON_REFRESH:
+            fields[name] = list(values)
+    if "date" not in not_modified.headers._headers:
+        fields["date"] = [date]
+    response = _new_response(_STATUS_BY_CODE[stored.status], fields, stored.body)
+    response.cookies = not_modified.cookies
+    return response
 
 
 def build_not_modified(fields: HeaderFields, extra: dict[str, list[str]]) -> HttpResponse:

@@ -17,6 +17,7 @@ __all__ = [
     "CacheItem",
     "ICacheStorage",
     "ICollectableCacheStorage",
+    "ILockableCacheStorage",
     "IMultiGetCacheStorage",
 ]
 
@@ -118,3 +119,20 @@ class IMultiGetCacheStorage(Protocol):
 
     @abstractmethod
     def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]: ...
+
+
+@runtime_checkable
+class ILockableCacheStorage(Protocol):
+    """Optional capability: a lock shared by every process that uses the storage.
+
+    With it, a stampede on a cold key runs the handler once across processes, not once per
+    process. ``acquire_lock`` returns a token when the caller took the lock (it expires by
+    itself after ``ttl`` seconds, so an owner that dies blocks no one for longer) and ``None``
+    when someone else holds it. ``release_lock`` releases it only while ``token`` still owns it.
+    """
+
+    @abstractmethod
+    def acquire_lock(self, name: str, ttl: float) -> str | None: ...
+
+    @abstractmethod
+    def release_lock(self, name: str, token: str) -> None: ...

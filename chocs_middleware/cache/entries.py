@@ -51,21 +51,35 @@ class StoredResponse:
     request with credentials although it was not stored for them."""
     no_cache: bool = False
     """``no-cache``: never served without asking the handler first."""
+    stale_while_revalidate: int = 0
+    """Seconds after the lifetime during which it is served while one caller refreshes it (RFC 5861)."""
+    stale_if_error: int = 0
+    """Seconds after the lifetime during which it is served when the handler fails (RFC 5861)."""
 
     def age(self, now: float) -> float:
         return max(0.0, now - self.stored_at)
 
-    def is_fresh(self, now: float) -> bool:
-        return self.age(now) < self.lifetime
+    def is_fresh(self, age: float) -> bool:
+        return not self.no_cache and age < self.lifetime
 
-    def ttl(self, now: float) -> int:
-        """Whole seconds of freshness left (negative once stale), for ``Cache-Status``."""
-        return self.lifetime - int(self.age(now))
+    def serves_while_revalidating(self, age: float) -> bool:
+        """Stale, but within its stale-while-revalidate window."""
+        return self.lifetime <= age < self.lifetime + self.stale_while_revalidate
+
+    def serves_on_error(self, age: float) -> bool:
+        """May answer when the handler fails: fresh, or within its stale-if-error window (never
+        ``no-cache``, which must not be served without the handler)."""
+        return not self.no_cache and age < self.lifetime + self.stale_if_error
 
     @property
-    def expires_at(self) -> float:
-        """When the cache may drop the response: the end of its freshness."""
-        return self.stored_at + self.lifetime
+    def retention(self) -> int:
+        """Seconds the storage keeps it: its lifetime and the longer stale window."""
+        window = max(self.stale_while_revalidate, self.stale_if_error)
+        return self.lifetime + window if window else self.lifetime  # no new int per entry without one
+
+    @property
+    def retained_until(self) -> float:
+        return self.stored_at + self.retention
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from chocs import HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
 from chocs.middleware import Middleware, MiddlewareHandler
@@ -15,26 +15,31 @@ from .adapter import (
     build_gateway_timeout,
     build_not_modified,
     build_precondition_failed,
+    build_refreshed,
     build_response,
     header_fields,
     response_lines,
     sets_cookie,
+    validating,
 )
-from .cache_storage import ICacheStorage
-from .entries import HeaderFields, StoredResponse, first_value
+from .cache_storage import ICacheStorage, ILockableCacheStorage
+from .entries import HeaderFields, StoredResponse, VaryRecipe, first_value
 from .faults import FaultLog, logger
 from .keys import resource_id
 from .policy import PolicyDefaults, RoutePolicy, build_policy, validate_vary
 from .semantics.cache_control import CacheControl, parse_cache_control
+from .semantics.dates import format_http_date
 from .semantics.freshness import request_allows_reuse
 from .semantics.preconditions import PROCEED, Conditions, Outcome, Verdict, evaluate
 from .semantics.uris import same_origin_references
-from .store import EntryStore, Lookup, miss_reason
+from .single_flight import SingleFlight
+from .store import EntryStore, Lookup, may_serve, miss_reason
 from .storing import StoragePlan, capture, decorate, plan_storage
 
 __all__ = ["CacheMiddleware"]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+DEFAULT_LOCK_TIMEOUT = 5.0
 GET, HEAD = HttpMethod.GET, HttpMethod.HEAD  # a module global is 0.07 µs cheaper than enum access
 UNSAFE_METHODS = frozenset((HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE))
 CACHEABLE_METHODS = frozenset((HttpMethod.GET, HttpMethod.HEAD))
@@ -52,6 +57,8 @@ class CacheMiddleware(Middleware):
     - ``honour_request_cache_control``: obey the request's ``Cache-Control`` (``no-cache``,
       ``max-age``, ``min-fresh``, ``no-store``, ``only-if-cached``). Off by default, as in
       Varnish and nginx: otherwise any client can make the handler run on every request.
+    - ``lock_timeout``: how long (seconds) concurrent misses for one key wait for the one
+      caller that runs the handler, before running it themselves (default 5).
 
     Routes opt in with ``cache_expiry``, ``cache_vary``, ``cache_control`` and ``cache`` (see
     ``policy.py``).
@@ -66,6 +73,7 @@ class CacheMiddleware(Middleware):
         *,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         honour_request_cache_control: bool = False,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         _check_storage(cache_storage)
         self._safe_methods = tuple(_check_safe_methods(safe_methods))
@@ -77,8 +85,11 @@ class CacheMiddleware(Middleware):
         if not isinstance(honour_request_cache_control, bool):
             raise TypeError("CacheMiddleware(honour_request_cache_control=...) must be True or False")
         self._honour_request_cache_control = honour_request_cache_control
+        self._lock_timeout = _check_lock_timeout(lock_timeout)
         self._faults = FaultLog()
         self._entries = EntryStore(cache_storage, self._faults)
+        self._flights: SingleFlight[Fetched] = SingleFlight()
+        self._shared_locks = cache_storage if isinstance(cache_storage, ILockableCacheStorage) else None
         self._policies: dict[tuple[int, str], RoutePolicy | None] = {}
 
     @property
@@ -108,52 +119,169 @@ class CacheMiddleware(Middleware):
         asked = self._request_directives(target) if self._honour_request_cache_control else None
         index, stored = self._find(target, policy)
         refused_by_request = False
-        if stored is not None and not stored.no_cache:
+        if stored is not None:
             age = time.time() - stored.stored_at
-            if age < stored.lifetime:
-                whole_age = int(age) if age > 0.0 else 0
-                if asked is None or request_allows_reuse(asked, whole_age, stored.lifetime):
-                    return _respond_from_storage(request, target, stored, whole_age)
+            if age < 0.0:
+                age = 0.0  # stored by a process whose clock runs ahead
+            if age < stored.lifetime and not stored.no_cache:
+                if asked is None or request_allows_reuse(asked, int(age), stored.lifetime):
+                    return _respond_from_storage(request, target, stored, int(age))
                 refused_by_request = True
+            elif asked is None and stored.serves_while_revalidating(age):
+                miss = Miss(request, next, policy, target, "stale", stored)
+                return self._serve_while_revalidating(miss, int(age))
         reason = "request" if refused_by_request else miss_reason(index, stored)
         if asked is not None and asked.has("only-if-cached"):
             return build_gateway_timeout({"cache-status": [cache_status.forwarded(reason, detail="only-if-cached")]})
-        return self._fetch(request, next, policy, target, reason, may_store=asked is None or not asked.no_store)
+        may_store = asked is None or not asked.no_store
+        return self._fetch_once(Miss(request, next, policy, target, reason, stored, may_store))
 
-    def _fetch(
-        self,
-        request: HttpRequest,
-        next: MiddlewareHandler,
-        policy: RoutePolicy,
-        target: RequestTarget,
-        reason: str,
-        may_store: bool = True,
-    ) -> HttpResponse:
-        response = next(request)
+    def _serve_while_revalidating(self, miss: Miss, age: int) -> HttpResponse:
+        """One caller refreshes the stale response; meanwhile everyone else gets it at once."""
+        stale = miss.stale
+        assert stale is not None
+        key = self._flight_key(miss)
+        flight, leader = self._flights.join(key)
+        if not leader:
+            status = cache_status.forwarded("stale", ttl=stale.lifetime - age, detail="stale-while-revalidate")
+            return _respond_from_storage(miss.request, miss.target, stale, age, status)
+        fetched = None
+        try:
+            response, fetched = self._fetch(miss)
+            return response
+        finally:
+            self._flights.finish(key, flight, fetched)
+
+    def _fetch_once(self, miss: Miss) -> HttpResponse:
+        """Single-flight: concurrent misses for one variant run the handler once."""
+        key = self._flight_key(miss)
+        flight, leader = self._flights.join(key)
+        if not leader:
+            if flight.wait(self._lock_timeout):
+                answer = self._answer_from_flight(miss, flight.result)
+                if answer is not None:
+                    return answer
+            # The leader took too long, or its answer is not this request's to have: run the handler.
+            return self._fetch(miss)[0]
+        fetched = None
+        try:
+            response, fetched = self._fetch_across_processes(miss, key)
+            return response
+        finally:
+            self._flights.finish(key, flight, fetched)
+
+    def _fetch_across_processes(self, miss: Miss, key: str) -> tuple[HttpResponse, Fetched | None]:
+        """With a storage that has locks, one process runs the handler and the others wait for its entry."""
+        if self._shared_locks is None:
+            return self._fetch(miss)
+        token, found = self._lock_or_wait(miss, key)
+        if found is not None:
+            return _collapsed(miss, found), None
+        try:
+            return self._fetch(miss)
+        finally:
+            if token is not None:
+                self._release_lock(key, token, miss.policy.route)
+
+    def _fetch(self, miss: Miss) -> tuple[HttpResponse, Fetched | None]:
+        """Run the handler (revalidating the stale response), store what may be stored, answer."""
+        try:
+            response, upstream_status = _call_handler(miss.request, miss.next, miss.stale)
+        except Exception as error:
+            fallback = _serve_stale_on_error(miss, None, error)
+            if fallback is None:
+                raise
+            return fallback, FAILED
+        if upstream_status >= 500:
+            fallback = _serve_stale_on_error(miss, upstream_status, None)
+            if fallback is not None:
+                return fallback, FAILED
         header_fields(response)  # sends str-valued headers once, stored or not
-        stored, detail = False, None
-        if request.method is GET:
-            stored, detail = self._store(target, response, policy, may_store)
-        status = cache_status.forwarded(reason, int(response.status_code), stored, detail)
+        fetched, stored, detail = None, False, None
+        if miss.request.method is GET:
+            fetched, stored, detail = self._store(miss, response)
+        status = cache_status.forwarded(miss.reason, upstream_status, stored, detail)
         response.headers.override("cache-status", status)
-        return _answer_preconditions(target, response, status)
+        return _answer_preconditions(miss.target, response, status), fetched
 
-    def _store(
-        self, target: RequestTarget, response: HttpResponse, policy: RoutePolicy, may_store: bool
-    ) -> tuple[bool, str | None]:
-        """Store the response if it may be; return whether it was, and why not (for ``Cache-Status``)."""
+    def _store(self, miss: Miss, response: HttpResponse) -> tuple[Fetched | None, bool, str | None]:
+        """Store the response if it may be. Returns what waiting callers may be given, whether
+        it was stored, and why not (for ``Cache-Status``)."""
+        policy, target = miss.policy, miss.target
         if not policy.stores:
-            return False, "no-lifetime"
+            return None, False, "no-lifetime"
         now = time.time()
         plan = plan_storage(target, response, policy, now)
         if not isinstance(plan, StoragePlan):
-            return False, plan
+            return None, False, plan
         decorate(response, plan, policy, now)
         if plan.refusal is not None:
-            return False, plan.refusal
-        if not may_store:
-            return False, "request-no-store"
-        return self._entries.save(target, plan.recipe, capture(response, plan, now), policy.route), None
+            return None, False, plan.refusal
+        entry = capture(response, plan, now)
+        fetched = Fetched(entry, plan.recipe, target.variant(plan.recipe))  # shared even if storing fails
+        if not miss.may_store:
+            return fetched, False, "request-no-store"
+        return fetched, self._entries.save(target, plan.recipe, entry, policy.route), None
+
+    def _answer_from_flight(self, miss: Miss, fetched: Fetched | None) -> HttpResponse | None:
+        """What a waiting caller gets once the leader is done, if there is something that is its to have."""
+        if fetched is not None and fetched.stored is not None and fetched.recipe is not None:
+            same_variant = miss.target.variant(fetched.recipe) == fetched.variant
+            if same_variant and may_serve(fetched.recipe, fetched.stored, _shared_allowed(miss.target, miss.policy)):
+                return _collapsed(miss, fetched.stored)
+        if fetched is not None and fetched.failed:
+            return _serve_stale_on_error(miss, None, None, collapsed=True)
+        found = self._stored_meanwhile(miss)  # e.g. the leader was given another process's response
+        return None if found is None else _collapsed(miss, found)
+
+    def _lock_or_wait(self, miss: Miss, key: str) -> tuple[str | None, StoredResponse | None]:
+        """Take the storage's lock for ``key`` (a token), or wait for the process holding it to
+        store a fresh response (the response). Neither, after ``lock_timeout``: run the handler."""
+        deadline = time.monotonic() + self._lock_timeout
+        delay = 0.005
+        token, held_elsewhere = self._acquire_lock(key, miss.policy.route)
+        waited = held_elsewhere
+        while held_elsewhere:
+            if time.monotonic() + delay > deadline:
+                return None, None
+            time.sleep(delay)  # backing off: waiting costs the storage a few calls, not a busy loop
+            delay = min(delay * 2, 0.1)
+            found = self._stored_meanwhile(miss)
+            if found is not None:
+                return None, found
+            token, held_elsewhere = self._acquire_lock(key, miss.policy.route)
+        found = self._stored_meanwhile(miss) if waited else None  # the holder may have just finished
+        if found is not None and token is not None:
+            self._release_lock(key, token, miss.policy.route)
+            return None, found
+        return token, None
+
+    def _stored_meanwhile(self, miss: Miss) -> StoredResponse | None:
+        """A fresh response stored since this request looked (not the stale one it already had)."""
+        _, found = self._find(miss.target, miss.policy)
+        if found is None or not found.is_fresh(time.time() - found.stored_at):
+            return None
+        return found if miss.stale is None or found.stored_at > miss.stale.stored_at else None
+
+    def _acquire_lock(self, key: str, route: str) -> tuple[str | None, bool]:
+        """(our token, whether another process holds the lock); a failing storage locks nothing."""
+        assert self._shared_locks is not None
+        try:
+            token = self._shared_locks.acquire_lock(key, self._lock_timeout)
+        except Exception as error:
+            self._faults.report("lock", error, route)
+            return None, False
+        return token, token is None
+
+    def _release_lock(self, key: str, token: str, route: str) -> None:
+        assert self._shared_locks is not None
+        try:
+            self._shared_locks.release_lock(key, token)
+        except Exception as error:
+            self._faults.report("unlock", error, route)
+
+    def _flight_key(self, miss: Miss) -> str:
+        return miss.target.variant(miss.policy.expected_recipe(miss.target.has_authorization))
 
     def _pass_and_invalidate(self, request: HttpRequest, next: MiddlewareHandler, policy: RoutePolicy) -> HttpResponse:
         target = RequestTarget(request)
@@ -198,7 +326,7 @@ class CacheMiddleware(Middleware):
             target,
             policy.expected_recipe(target.has_authorization),
             policy.route,
-            shared_allowed=not target.has_authorization or policy.control == "public",
+            shared_allowed=_shared_allowed(target, policy),
         )
 
     def _request_directives(self, target: RequestTarget) -> CacheControl | None:
@@ -217,10 +345,61 @@ class CacheMiddleware(Middleware):
         return policy
 
 
+class Miss:
+    """A request the cache could not answer from storage at once, on its way to the handler."""
+
+    __slots__ = ("may_store", "next", "policy", "reason", "request", "stale", "target")
+
+    def __init__(
+        self,
+        request: HttpRequest,
+        next: MiddlewareHandler,
+        policy: RoutePolicy,
+        target: RequestTarget,
+        reason: str,
+        stale: StoredResponse | None = None,
+        may_store: bool = True,
+    ) -> None:
+        self.request = request
+        self.next = next
+        self.policy = policy
+        self.target = target
+        self.reason = reason
+        """RFC 9211 ``fwd`` value: why the request goes to the handler."""
+        self.stale = stale
+        """What storage had for this request, no longer fresh (or ``no-cache``): to revalidate, or
+        to serve when the handler fails."""
+        self.may_store = may_store
+
+
+class Fetched(NamedTuple):
+    """What the caller that ran the handler shares with the callers that waited for it."""
+
+    stored: StoredResponse | None = None
+    recipe: VaryRecipe | None = None
+    variant: str | None = None
+    failed: bool = False
+    """The handler raised or answered 5xx."""
+
+
+FAILED = Fetched(failed=True)
+
+
+def _collapsed(miss: Miss, stored: StoredResponse) -> HttpResponse:
+    """A waiting caller's answer from the response another caller fetched."""
+    status = cache_status.forwarded(miss.reason, stored.status, collapsed=True)
+    return _respond_from_storage(miss.request, miss.target, stored, 0, status)
+
+
+def _shared_allowed(target: RequestTarget, policy: RoutePolicy) -> bool:
+    return not target.has_authorization or policy.control == "public"
+
+
 def _respond_from_storage(
-    request: HttpRequest, target: RequestTarget, stored: StoredResponse, age: int
+    request: HttpRequest, target: RequestTarget, stored: StoredResponse, age: int, status: str | None = None
 ) -> HttpResponse:
-    status = cache_status.hit(stored.lifetime - age)
+    if status is None:
+        status = cache_status.hit(stored.lifetime - age)
     conditions = target.conditions()
     if conditions is not None:
         verdict = _evaluate(conditions, True, stored.status, stored.headers)
@@ -228,6 +407,53 @@ def _respond_from_storage(
         if answer is not None:
             return answer
     return build_response(stored, age, status, with_body=request.method is not HEAD)
+
+
+def _call_handler(
+    request: HttpRequest, next: MiddlewareHandler, stale: StoredResponse | None
+) -> tuple[HttpResponse, int]:
+    """The handler's answer, and the status it gave.
+
+    With a stale stored response that has validators, the handler is asked whether it is still
+    current (``If-None-Match`` / ``If-Modified-Since``); a 304 refreshes it (RFC 9111 §4.3.4)
+    and the refreshed full response is returned.
+    """
+    etag = first_value(stale.headers, "etag") if stale is not None else None
+    last_modified = first_value(stale.headers, "last-modified") if stale is not None else None
+    if stale is None or request.method is not GET or not (etag or last_modified):
+        response = next(request)
+        return response, int(response.status_code)
+    with validating(request, etag, last_modified):
+        response = next(request)
+    status = int(response.status_code)
+    if status == 304:
+        response = build_refreshed(stale, response, format_http_date(time.time()))
+    return response, status
+
+
+def _serve_stale_on_error(
+    miss: Miss, upstream_status: int | None, error: Exception | None, collapsed: bool = False
+) -> HttpResponse | None:
+    """The stale response within its stale-if-error window (RFC 5861), with its true age; else ``None``."""
+    stale = miss.stale
+    if stale is None:
+        return None
+    age = max(0, int(time.time() - stale.stored_at))
+    if not stale.serves_on_error(age):
+        return None
+    if not collapsed:
+        failure = f"answered {upstream_status}" if upstream_status is not None else f"raised {error!r}"
+        logger.error(
+            "handler of %s %s; serving the stored response, %ss old, within its stale-if-error window",
+            miss.policy.route,
+            failure,
+            age,
+            exc_info=error,
+        )
+    status = cache_status.forwarded(
+        "stale", upstream_status, ttl=stale.lifetime - age, collapsed=collapsed, detail="stale-if-error"
+    )
+    return _respond_from_storage(miss.request, miss.target, stale, age, status)
 
 
 def _answer_preconditions(target: RequestTarget, response: HttpResponse, status: str) -> HttpResponse:
@@ -292,6 +518,14 @@ def _status_codes(statuses: Iterable[HttpStatus | int]) -> list[int]:
             raise TypeError(f"CacheMiddleware(successful_responses=...) must hold statuses, got {status!r}")
         codes.append(int(status))
     return codes
+
+
+def _check_lock_timeout(seconds: float) -> float:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError(f"CacheMiddleware(lock_timeout=...) must be a number of seconds, got {seconds!r}")
+    if seconds <= 0:
+        raise ValueError(f"CacheMiddleware(lock_timeout=...) must be more than 0 seconds, got {seconds}")
+    return float(seconds)
 
 
 def _check_max_body_size(size: int) -> int:

@@ -16,7 +16,14 @@ from .semantics.vary import ANY, is_field_name
 
 __all__ = ["PolicyDefaults", "RoutePolicy", "build_policy", "validate_vary"]
 
-ROUTE_KEYWORDS = ("cache", "cache_control", "cache_expiry", "cache_vary")
+ROUTE_KEYWORDS = (
+    "cache",
+    "cache_control",
+    "cache_expiry",
+    "cache_stale_if_error",
+    "cache_stale_while_revalidate",
+    "cache_vary",
+)
 CACHE_CONTROL_VALUES = ("public", "private")
 
 
@@ -43,6 +50,12 @@ class RoutePolicy:
     vary: tuple[str, ...]
     control: str | None
     """``cache_control``: ``"public"``, ``"private"`` or unset."""
+    stale_while_revalidate: int
+    """``cache_stale_while_revalidate``: seconds a stale response is served while one caller
+    refreshes it; a response's own ``stale-while-revalidate`` wins."""
+    stale_if_error: int
+    """``cache_stale_if_error``: seconds a stale response is served when the handler fails; a
+    response's own ``stale-if-error`` wins."""
     successful_statuses: frozenset[int]
     max_body_size: int
 
@@ -74,7 +87,7 @@ class RoutePolicy:
 def build_policy(route: str, attributes: Mapping[str, object], defaults: PolicyDefaults) -> RoutePolicy | None:
     """The policy for a route, or ``None`` when the route does not use the cache."""
     _reject_unknown_keywords(route, attributes)
-    expiry = _expiry(route, attributes.get("cache_expiry"))
+    expiry = _seconds(route, "cache_expiry", attributes.get("cache_expiry"))
     enabled = attributes.get("cache", False)
     if not isinstance(enabled, bool):
         raise TypeError(f"cache on route {route!r} must be True or False, got {enabled!r}")
@@ -87,6 +100,10 @@ def build_policy(route: str, attributes: Mapping[str, object], defaults: PolicyD
         standards_mode=expiry == 0 and enabled,
         vary=defaults.vary if vary is None else validate_vary(vary, f"cache_vary on route {route!r}"),
         control=_control(route, attributes.get("cache_control")),
+        stale_while_revalidate=_seconds(
+            route, "cache_stale_while_revalidate", attributes.get("cache_stale_while_revalidate")
+        ),
+        stale_if_error=_seconds(route, "cache_stale_if_error", attributes.get("cache_stale_if_error")),
         successful_statuses=defaults.successful_statuses,
         max_body_size=defaults.max_body_size,
     )
@@ -124,19 +141,19 @@ def validate_vary(value: object, where: str) -> tuple[str, ...]:
     return tuple(result)
 
 
-def _expiry(route: str, value: object) -> int:
+def _seconds(route: str, keyword: str, value: object) -> int:
     if value is None:
         return 0
     if isinstance(value, float):
         if not value.is_integer():
-            raise ValueError(f"cache_expiry on route {route!r} must be whole seconds, got {value}")
+            raise ValueError(f"{keyword} on route {route!r} must be whole seconds, got {value}")
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
-            f"cache_expiry on route {route!r} must be a whole number of seconds, got {value!r} ({type(value).__name__})"
+            f"{keyword} on route {route!r} must be a whole number of seconds, got {value!r} ({type(value).__name__})"
         )
     if value < 0:
-        raise ValueError(f"cache_expiry on route {route!r} must be 0 or more seconds, got {value}")
+        raise ValueError(f"{keyword} on route {route!r} must be 0 or more seconds, got {value}")
     return value
 
 

@@ -15,8 +15,8 @@ is a product target):
 
 - response: ``s`` status, ``h`` headers (name to list of values), ``t`` stored at (epoch
   seconds, ms precision), ``l`` freshness lifetime (s), ``g`` index generation, ``d`` derived
-  headers (below); ``p`` 1 when explicitly shareable and ``n`` 1 when ``no-cache``, both left
-  out when 0.
+  headers (below); ``p`` 1 when explicitly shareable, ``n`` 1 when ``no-cache``, ``w`` and ``e``
+  the stale-while-revalidate and stale-if-error seconds; all four left out when 0.
 
 The validators the middleware generates are not kept as text: ``Date`` and ``Last-Modified``
 are the stored-at time and the ``ETag`` a digest of the body, so when the last headers of a
@@ -82,6 +82,10 @@ def encode_response(response: StoredResponse) -> bytes:
         meta["p"] = 1
     if response.no_cache:
         meta["n"] = 1
+    if response.stale_while_revalidate:
+        meta["w"] = response.stale_while_revalidate
+    if response.stale_if_error:
+        meta["e"] = response.stale_if_error
     return b"".join((_RESPONSE_TAG, _dump(meta), b"\n", response.body))
 
 
@@ -105,6 +109,8 @@ def decode_response(blob: bytes) -> StoredResponse:
             generation=_str(meta["g"]),
             public=_flag(meta.get("p", 0)),
             no_cache=_flag(meta.get("n", 0)),
+            stale_while_revalidate=_int(meta.get("w", 0)),
+            stale_if_error=_int(meta.get("e", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None

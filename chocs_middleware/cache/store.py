@@ -23,7 +23,7 @@ from .faults import FaultLog
 from .memory_storage import InMemoryCacheStorage
 from .serialisation import DecodeError, decode_index, decode_response, encode_index, encode_response
 
-__all__ = ["EntryStore", "Lookup", "Target", "miss_reason"]
+__all__ = ["EntryStore", "Lookup", "Target", "may_serve", "miss_reason"]
 
 # Hot entries are decoded once: a storage returns the same bytes again on every hit.
 _decode_response = lru_cache(maxsize=256)(decode_response)
@@ -57,10 +57,17 @@ def miss_reason(index: ResourceIndex | None, stored: StoredResponse | None) -> s
     return "stale"
 
 
+def may_serve(recipe: VaryRecipe, stored: StoredResponse, shared_allowed: bool) -> bool:
+    """Whether a response stored under ``recipe`` may answer a request (see ``docs/security.md``):
+    one kept per credentials was found with the request's own, a shared one only when the
+    request may have shared responses or the response is explicitly shareable."""
+    return shared_allowed or recipe.per_credentials or stored.public
+
+
 def _usable(stored: StoredResponse | None, index: ResourceIndex, recipe: VaryRecipe, shared_allowed: bool) -> bool:
     if stored is None or stored.generation != index.generation:
         return False  # nothing, or a response of an invalidated generation
-    return shared_allowed or recipe.per_credentials or stored.public
+    return may_serve(recipe, stored, shared_allowed)
 
 
 class EntryStore:
@@ -108,10 +115,10 @@ class EntryStore:
             index = self._read_index(target.resource, route) or ResourceIndex(secrets.token_hex(6))
             variant = target.variant(recipe)
             response = replace(response, generation=index.generation)
-            retention = response.lifetime  # stored just now; the same int object, not a new one per item
+            retention = response.retention  # stored just now; often the route's own int object, not a new one
             if not self._write(variant, encode_response(response), retention, route):
                 return False
-            updated = index.with_variant(recipe, variant, response.expires_at, now)
+            updated = index.with_variant(recipe, variant, response.retained_until, now)
             index_retention = max(retention, math.ceil(updated.expires_at - now))
             if not self._write(target.resource, encode_index(updated), index_retention, route):
                 return False

@@ -37,6 +37,8 @@ class StoragePlan:
     public: bool
     private: bool
     no_cache: bool
+    stale_while_revalidate: int = 0
+    stale_if_error: int = 0
     refusal: str | None = field(default=None)
     """Set when the response is cacheable but this shared cache must not keep it."""
 
@@ -87,8 +89,25 @@ def _plan(
         public=shareable,
         private=per_credentials,
         no_cache=directives.no_cache,
+        stale_while_revalidate=_stale_window(directives, "stale-while-revalidate", policy.stale_while_revalidate),
+        stale_if_error=_stale_window(directives, "stale-if-error", policy.stale_if_error),
         refusal=refusal,
     )
+
+
+def _stale_window(directives: CacheControl, name: str, route_default: int) -> int:
+    """Seconds a stale response may still be served (RFC 5861), 0 where RFC 9111 §4.2.4 forbids it.
+
+    ``no-cache``, ``must-revalidate`` and ``proxy-revalidate`` forbid serving stale. A window the
+    response states itself is explicit permission and wins over the route's; ``s-maxage`` (which
+    implies ``proxy-revalidate`` for a shared cache) cancels the route's default.
+    """
+    if directives.no_cache or directives.has("must-revalidate") or directives.has("proxy-revalidate"):
+        return 0
+    stated = directives.seconds(name)
+    if stated is not None:
+        return stated
+    return 0 if directives.has("s-maxage") else route_default
 
 
 def decorate(response: HttpResponse, plan: StoragePlan, policy: RoutePolicy, now: float) -> None:
@@ -122,6 +141,8 @@ def capture(response: HttpResponse, plan: StoragePlan, now: float) -> StoredResp
         lifetime=plan.lifetime,
         public=plan.public,
         no_cache=plan.no_cache,
+        stale_while_revalidate=plan.stale_while_revalidate,
+        stale_if_error=plan.stale_if_error,
     )
 
 
