@@ -4,6 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The Redis tests start redis-server themselves; `make bench` also runs wrk. Both come from the
+# system's packages: apt-get installs them when they are missing (as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+define require
+	@command -v $(1) >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $(2) with apt-get"; \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(2) >/dev/null; \
+	  else \
+	    echo "$(1) is missing and apt-get is not available: install $(2) and run again"; exit 1; \
+	  fi; }
+endef
+
 .PHONY: demo test lint bench clean
 
 $(STAMP): setup.cfg pyproject.toml
@@ -15,7 +29,8 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)  ## serve examples/ on http://127.0.0.1:8000 and print what to curl
 	$(BIN)/python -m examples.serve
 
-test: $(STAMP)  ## the whole test suite
+test: $(STAMP)  ## the whole test suite (starts its own redis-server)
+	$(call require,redis-server,redis-server)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff and mypy --strict
@@ -23,7 +38,9 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(STAMP)  ## what a hit costs next to bare chocs, and memory per entry
+bench: $(STAMP)  ## what a hit costs next to bare chocs, memory per entry, stampedes, throughput
+	$(call require,redis-server,redis-server)
+	$(call require,wrk,wrk)
 	$(BIN)/python -m benchmarks.bench
 
 clean:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import gc
 import io
-import json
+import os
+import re
+import shutil
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
@@ -22,9 +26,11 @@ from typing import Any
 
 from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsgi_handler
 
-from chocs_middleware.cache import CacheMiddleware, InMemoryCacheStorage
+from benchmarks.payload import BODY
+from chocs_middleware.cache import CacheMiddleware, ICacheStorage, InMemoryCacheStorage, RedisCacheStorage
+from tests.processes import free_port, wait_for_port
+from tests.redis_server import RedisServer
 
-BODY = json.dumps([{"id": n, "name": f"item-{n}", "tags": ["x", "y"]} for n in range(60)]).encode()[:2048]
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 
 
@@ -45,7 +51,7 @@ def environ(path: str = "/items", headers: dict[str, str] | None = None) -> dict
     return env
 
 
-def json_app(*, cached: bool, delay: float = 0.0, storage: InMemoryCacheStorage | None = None) -> WsgiApp:
+def json_app(*, cached: bool, delay: float = 0.0, storage: ICacheStorage | None = None) -> WsgiApp:
     if storage is None:
         storage = InMemoryCacheStorage()
     app = Application(CacheMiddleware(storage)) if cached else Application()
@@ -107,7 +113,7 @@ def ratio_to(samples: dict[str, list[float]], label: str, baseline: str) -> floa
     return statistics.median(value / base for value, base in zip(samples[label], samples[baseline]))
 
 
-def request_costs(quick: bool) -> None:
+def request_costs(quick: bool, redis_url: str) -> None:
     rounds, n = (5, 200) if quick else (61, 2000)
     bare = warm(Variant("(a) bare chocs, 2 KB JSON", json_app(cached=False), environ(), n))
     hit = warm(Variant("(b) cache hit, same route", json_app(cached=True), environ(), n))
@@ -115,7 +121,11 @@ def request_costs(quick: bool) -> None:
     cached = json_app(cached=True)
     etag = first_response_header(cached, "etag")
     not_modified = warm(Variant("(d) conditional GET, 304", cached, environ(headers={"If-None-Match": etag}), n))
-    variants = [bare, hit, slow, not_modified]
+    redis_storage = RedisCacheStorage.from_url(redis_url, prefix="bench-in-process:")
+    redis_hit = warm(
+        Variant("(e) cache hit, Redis storage", json_app(cached=True, storage=redis_storage), environ(), n // 4)
+    )
+    variants = [bare, hit, slow, not_modified, redis_hit]
     samples = interleaved(variants, rounds)
     print(f"Per-request cost through the WSGI callable ({rounds} interleaved rounds; median, and median")
     print("of the per-round ratio to (a))")
@@ -125,6 +135,7 @@ def request_costs(quick: bool) -> None:
         print(f"  {variant.label:34s} {median:9.1f} us   {ratio:6.2f} x (a)")
     ratio = ratio_to(samples, hit.label, bare.label)
     print(f"  hit / bare = {ratio:.2f} (target <= 1.30): {'met' if ratio <= 1.30 else 'NOT met'}")
+    redis_storage.close()
 
 
 def _memory_after_filling(cached: bool, count: int) -> int:
@@ -224,15 +235,62 @@ def stampedes(quick: bool) -> None:
             )
 
 
+def throughput(quick: bool, redis_url: str) -> None:
+    """gunicorn, 2 sync workers, loaded by wrk on loopback: requests/s of each route."""
+    if shutil.which("wrk") is None:
+        print("Throughput: wrk is not installed (`make bench` installs it with apt-get); skipped")
+        return
+    seconds = 1 if quick else 8
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "benchmarks.served_apps:application",
+        ],
+        env={**os.environ, "REDIS_URL": redis_url},
+    )
+    try:
+        wait_for_port(port)
+        print(f"Throughput: gunicorn (2 sync workers) and wrk (2 threads, 16 connections, {seconds} s) on loopback")
+        routes = [("bare chocs route", "/bare"), ("Redis-cached hit", "/cached"), ("1 ms handler, no cache", "/slow")]
+        for label, path in routes:
+            subprocess.run(["wrk", "-t1", "-c2", "-d1s", f"http://127.0.0.1:{port}{path}"], capture_output=True)
+            result = subprocess.run(
+                ["wrk", "-t2", "-c16", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            rate = float(re.search(r"Requests/sec:\s+([\d.]+)", result.stdout).group(1))  # type: ignore[union-attr]
+            print(f"  {label:26s} {rate:9.0f} requests/s")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few rounds only: checks that it runs")
     options = parser.parse_args()
-    request_costs(options.quick)
-    print()
-    memory_per_entry(options.quick)
-    print()
-    stampedes(options.quick)
+    redis_server = RedisServer()
+    try:
+        request_costs(options.quick, redis_server.url)
+        print()
+        memory_per_entry(options.quick)
+        print()
+        stampedes(options.quick)
+        print()
+        throughput(options.quick, redis_server.url)
+    finally:
+        redis_server.close()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import http.client
 import logging
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from chocs import Application, create_wsgi_handler
 from webtest import TestApp
 
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage
+from tests.redis_server import RedisServer, RedisServerMissing
 
 
 class Clock:
@@ -55,6 +57,34 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 @pytest.fixture
 def harness() -> Harness:
     return Harness()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the whole run; tests keep apart by key prefix."""
+    server = start_redis()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, which it may stop and start."""
+    server = start_redis()
+    yield server
+    server.close()
+
+
+def start_redis() -> RedisServer:
+    try:
+        return RedisServer()
+    except RedisServerMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture

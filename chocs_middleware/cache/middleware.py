@@ -22,7 +22,7 @@ from .adapter import (
     sets_cookie,
     validating,
 )
-from .cache_storage import ICacheStorage, ILockableCacheStorage
+from .cache_storage import ICacheStorage
 from .entries import HeaderFields, StoredResponse, VaryRecipe, first_value
 from .faults import FaultLog, logger
 from .keys import resource_id
@@ -89,7 +89,6 @@ class CacheMiddleware(Middleware):
         self._faults = FaultLog()
         self._entries = EntryStore(cache_storage, self._faults)
         self._flights: SingleFlight[Fetched] = SingleFlight()
-        self._shared_locks = cache_storage if isinstance(cache_storage, ILockableCacheStorage) else None
         self._policies: dict[tuple[int, str], RoutePolicy | None] = {}
 
     @property
@@ -172,7 +171,7 @@ class CacheMiddleware(Middleware):
 
     def _fetch_across_processes(self, miss: Miss, key: str) -> tuple[HttpResponse, Fetched | None]:
         """With a storage that has locks, one process runs the handler and the others wait for its entry."""
-        if self._shared_locks is None:
+        if not self._entries.has_locks:
             return self._fetch(miss)
         token, found = self._lock_or_wait(miss, key)
         if found is not None:
@@ -181,7 +180,7 @@ class CacheMiddleware(Middleware):
             return self._fetch(miss)
         finally:
             if token is not None:
-                self._release_lock(key, token, miss.policy.route)
+                self._entries.release_lock(key, token, miss.policy.route)
 
     def _fetch(self, miss: Miss) -> tuple[HttpResponse, Fetched | None]:
         """Run the handler (revalidating the stale response), store what may be stored, answer."""
@@ -239,7 +238,7 @@ class CacheMiddleware(Middleware):
         store a fresh response (the response). Neither, after ``lock_timeout``: run the handler."""
         deadline = time.monotonic() + self._lock_timeout
         delay = 0.005
-        token, held_elsewhere = self._acquire_lock(key, miss.policy.route)
+        token, held_elsewhere = self._entries.acquire_lock(key, self._lock_timeout, miss.policy.route)
         waited = held_elsewhere
         while held_elsewhere:
             if time.monotonic() + delay > deadline:
@@ -249,10 +248,10 @@ class CacheMiddleware(Middleware):
             found = self._stored_meanwhile(miss)
             if found is not None:
                 return None, found
-            token, held_elsewhere = self._acquire_lock(key, miss.policy.route)
+            token, held_elsewhere = self._entries.acquire_lock(key, self._lock_timeout, miss.policy.route)
         found = self._stored_meanwhile(miss) if waited else None  # the holder may have just finished
         if found is not None and token is not None:
-            self._release_lock(key, token, miss.policy.route)
+            self._entries.release_lock(key, token, miss.policy.route)
             return None, found
         return token, None
 
@@ -262,23 +261,6 @@ class CacheMiddleware(Middleware):
         if found is None or not found.is_fresh(time.time() - found.stored_at):
             return None
         return found if miss.stale is None or found.stored_at > miss.stale.stored_at else None
-
-    def _acquire_lock(self, key: str, route: str) -> tuple[str | None, bool]:
-        """(our token, whether another process holds the lock); a failing storage locks nothing."""
-        assert self._shared_locks is not None
-        try:
-            token = self._shared_locks.acquire_lock(key, self._lock_timeout)
-        except Exception as error:
-            self._faults.report("lock", error, route)
-            return None, False
-        return token, token is None
-
-    def _release_lock(self, key: str, token: str, route: str) -> None:
-        assert self._shared_locks is not None
-        try:
-            self._shared_locks.release_lock(key, token)
-        except Exception as error:
-            self._faults.report("unlock", error, route)
 
     def _flight_key(self, miss: Miss) -> str:
         return miss.target.variant(miss.policy.expected_recipe(miss.target.has_authorization))
@@ -321,13 +303,12 @@ class CacheMiddleware(Middleware):
         return build_precondition_failed(verdict.decided_by, {"cache-status": [status]})
 
     def _find(self, target: RequestTarget, policy: RoutePolicy) -> Lookup:
-        """The stored representation this request may be given (see ``docs/security.md``)."""
-        return self._entries.find(
-            target,
-            policy.expected_recipe(target.has_authorization),
-            policy.route,
-            shared_allowed=_shared_allowed(target, policy),
-        )
+        """The stored representation this request may be given (see ``docs/security.md``): a request
+        with credentials, on a route that is not public, only gets responses kept for its
+        credentials or explicitly shareable ones."""
+        if target.has_authorization and policy.control != "public":
+            return self._entries.find(target, policy.credentials_recipe, policy.route, shared_allowed=False)
+        return self._entries.find(target, policy.expected_recipe(False), policy.route)
 
     def _request_directives(self, target: RequestTarget) -> CacheControl | None:
         lines = target.field_lines("cache-control")

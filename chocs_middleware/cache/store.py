@@ -16,7 +16,13 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Protocol, TypeVar
 
-from .cache_storage import CacheItem, ICacheStorage, ICollectableCacheStorage, IMultiGetCacheStorage
+from .cache_storage import (
+    CacheItem,
+    ICacheStorage,
+    ICollectableCacheStorage,
+    ILockableCacheStorage,
+    IMultiGetCacheStorage,
+)
 from .entries import ResourceIndex, StoredResponse, VaryRecipe
 from .error import CacheError
 from .faults import FaultLog
@@ -67,7 +73,13 @@ def may_serve(recipe: VaryRecipe, stored: StoredResponse, shared_allowed: bool) 
 def _usable(stored: StoredResponse | None, index: ResourceIndex, recipe: VaryRecipe, shared_allowed: bool) -> bool:
     if stored is None or stored.generation != index.generation:
         return False  # nothing, or a response of an invalidated generation
-    return may_serve(recipe, stored, shared_allowed)
+    return shared_allowed or may_serve(recipe, stored, shared_allowed)
+
+
+FAULT_REST_SECONDS = 1.0
+"""After a storage fault, entries are neither read nor written for this long: a Redis that is down
+or stalled then costs a request at most one timeout, not one per storage call, and is not
+hammered while it recovers. Invalidations are always attempted."""
 
 
 class EntryStore:
@@ -77,7 +89,9 @@ class EntryStore:
         self._returns_expired = not isinstance(storage, InMemoryCacheStorage)
         self._collector = storage if isinstance(storage, ICollectableCacheStorage) else None
         self._multi = storage if isinstance(storage, IMultiGetCacheStorage) else None
+        self._locks = storage if isinstance(storage, ILockableCacheStorage) else None
         self._faults = faults
+        self._resting_until = 0.0  # monotonic; 0.0 while the storage works
         self._index_locks = [threading.Lock() for _ in range(64)]
 
     def find(self, target: Target, expected: VaryRecipe, route: str, shared_allowed: bool = True) -> Lookup:
@@ -89,6 +103,8 @@ class EntryStore:
         Without ``shared_allowed`` (a request with credentials on a route that is not public),
         only responses kept for its credentials, or explicitly shareable ones, are found.
         """
+        if self._resting_until and self._resting():
+            return None, None
         expected_variant = target.variant(expected)
         if self._multi is not None:
             index, stored = self._read_pair(target.resource, expected_variant, route)
@@ -108,6 +124,8 @@ class EntryStore:
 
     def save(self, target: Target, recipe: VaryRecipe, response: StoredResponse, route: str) -> bool:
         """Store ``response`` as the variant ``recipe`` selects, and list it in the index."""
+        if self._resting_until and self._resting():
+            return False
         now = time.time()
         # Read-modify-write of the index: serialise it within this process. Across processes the
         # generation check keeps a lost update harmless (an unlisted variant is still invalidated).
@@ -125,6 +143,28 @@ class EntryStore:
         for dropped in index.dropped_by(updated):
             self._remove(dropped, route)
         return True
+
+    @property
+    def has_locks(self) -> bool:
+        return self._locks is not None
+
+    def acquire_lock(self, name: str, ttl: float, route: str) -> tuple[str | None, bool]:
+        """(our token, whether another process holds the lock); a failing storage locks nothing."""
+        if self._locks is None or (self._resting_until and self._resting()):
+            return None, False
+        try:
+            token = self._locks.acquire_lock(name, ttl)
+        except Exception as error:
+            self._fault("lock", error, route)
+            return None, False
+        return token, token is None
+
+    def release_lock(self, name: str, token: str, route: str) -> None:
+        assert self._locks is not None
+        try:
+            self._locks.release_lock(name, token)
+        except Exception as error:
+            self._fault("unlock", error, route)
 
     def invalidate(self, resource: str, route: str) -> None:
         """Make every stored variant of ``resource`` unusable, and remove what can be found."""
@@ -148,7 +188,7 @@ class EntryStore:
         except DecodeError as error:
             self._drop_undecodable(item_id, error, route)
         except Exception as error:
-            self._faults.report("get", error, route)
+            self._fault("get", error, route)
         return None
 
     def _read_pair(self, resource: str, variant: str, route: str) -> tuple[ResourceIndex | None, StoredResponse | None]:
@@ -156,7 +196,7 @@ class EntryStore:
         try:
             index_item, variant_item = self._multi.get_many((resource, variant))
         except Exception as error:
-            self._faults.report("get", error, route)
+            self._fault("get", error, route)
             return None, None
         return (
             self._decode_item(resource, index_item, _decode_index, route),
@@ -179,6 +219,16 @@ class EntryStore:
             self._faults.report("get", error, route)
         return None
 
+    def _fault(self, operation: str, error: Exception, route: str) -> None:
+        self._faults.report(operation, error, route)
+        self._resting_until = time.monotonic() + FAULT_REST_SECONDS
+
+    def _resting(self) -> bool:
+        if time.monotonic() < self._resting_until:
+            return True
+        self._resting_until = 0.0  # rested: the next call tries the storage again
+        return False
+
     def _drop_undecodable(self, item_id: str, error: DecodeError, route: str) -> None:
         # Logged, then removed: the next request misses quietly and stores a good entry.
         self._faults.report("decode", error, route)
@@ -188,7 +238,7 @@ class EntryStore:
         try:
             self._storage.set(CacheItem(item_id, blob, max(1, seconds)))
         except Exception as error:
-            self._faults.report("set", error, route)
+            self._fault("set", error, route)
             return False
         return True
 

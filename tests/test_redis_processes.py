@@ -1,0 +1,104 @@
+"""Several processes, one Redis: one cache for all of them (a real redis-server, real processes)."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.conftest import concurrently
+from tests.processes import free_port, wait_for_port
+from tests.redis_server import RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = {"Host": "api.example"}  # the processes stand behind one address, as workers do
+
+
+class AppProcess:
+    def __init__(self, redis_url: str, prefix: str, delay: float) -> None:
+        self.port = free_port()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tests.redis_app"],
+            cwd=ROOT,
+            env={**os.environ, "REDIS_URL": redis_url, "PREFIX": prefix, "PORT": str(self.port), "DELAY": str(delay)},
+        )
+        wait_for_port(self.port)
+
+    def request(self, method: str, path: str) -> tuple[int, str, str]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            connection.request(method, path, body="{}" if method != "GET" else None, headers=HOST)
+            response = connection.getresponse()
+            return response.status, response.read().decode(), response.getheader("Cache-Status") or ""
+        finally:
+            connection.close()
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=10)
+
+
+@pytest.fixture
+def processes(redis_server: RedisServer, redis_prefix: str) -> Iterator[Callable[[float], list[AppProcess]]]:
+    started: list[AppProcess] = []
+
+    def start(delay: float = 0.0) -> list[AppProcess]:
+        started.extend(AppProcess(redis_server.url, redis_prefix, delay) for _ in range(2))
+        return started[-2:]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def runs(redis_server: RedisServer, redis_prefix: str) -> Iterator[Callable[[str], int]]:
+    client = redis.Redis.from_url(redis_server.url)
+    yield lambda article: int(client.get(f"{redis_prefix}runs:{article}") or 0)
+    client.close()
+
+
+def test_the_handler_runs_once_for_a_key_across_processes(
+    processes: Callable[[float], list[AppProcess]], runs: Callable[[str], int]
+) -> None:
+    first, second = processes(0.0)
+
+    _, body, _ = first.request("GET", "/articles/1")
+    _, from_second, cache_status = second.request("GET", "/articles/1")
+
+    assert from_second == body
+    assert cache_status.startswith("chocs-cache; hit")
+    assert runs("1") == 1
+
+
+def test_a_patch_on_one_process_invalidates_the_other(
+    processes: Callable[[float], list[AppProcess]], runs: Callable[[str], int]
+) -> None:
+    first, second = processes(0.0)
+    first.request("GET", "/articles/7")
+    assert second.request("GET", "/articles/7")[2].startswith("chocs-cache; hit")
+
+    first.request("PATCH", "/articles/7")
+    _, body, cache_status = second.request("GET", "/articles/7")
+
+    assert "v2" in body
+    assert cache_status.startswith("chocs-cache; fwd=uri-miss")
+    assert runs("7") == 2
+
+
+def test_a_stampede_across_processes_runs_the_handler_once(
+    processes: Callable[[float], list[AppProcess]], runs: Callable[[str], int]
+) -> None:
+    pair = processes(0.3)
+
+    results = concurrently(24, lambda n: pair[n % 2].request("GET", "/articles/42"))
+
+    assert {status for status, _, _ in results} == {200}
+    assert len({body for _, body, _ in results}) == 1
+    assert runs("42") == 1
