@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from chocs_middleware.cache import CacheItem
 from tests.conftest import Clock
@@ -40,7 +40,8 @@ def test_timestamps_are_naive_utc_datetimes_as_in_1_0() -> None:
     item = CacheItem("id", b"body")
 
     assert item.created_at.tzinfo is None
-    assert abs(item.created_at - datetime.utcnow()) < timedelta(seconds=5)
+    now_utc = datetime.now(timezone.utc).replace(tzinfo=None)
+    assert abs(item.created_at - now_utc) < timedelta(seconds=5)
 
 
 def test_an_empty_item_is_falsy_and_already_expired(clock: Clock) -> None:

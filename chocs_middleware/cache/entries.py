@@ -56,9 +56,6 @@ class StoredResponse:
     stale_if_error: int = 0
     """Seconds after the lifetime during which it is served when the handler fails (RFC 5861)."""
 
-    def age(self, now: float) -> float:
-        return max(0.0, now - self.stored_at)
-
     def is_fresh(self, age: float) -> bool:
         return not self.no_cache and age < self.lifetime
 
