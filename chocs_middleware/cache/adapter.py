@@ -148,7 +148,7 @@ def is_representable(status: int) -> bool:
 def header_fields(response: HttpResponse) -> HeaderFields:
     """Every header ``response`` will send, as (lower-case name, values) in sending order.
 
-    A value the handler assigned as a bare ``str`` (``headers["X"] = "v"``) is rewritten as a
+    A value the handler assigned as a bare ``str`` (through ``HttpHeaders.__setitem__``) is rewritten as a
     one-item list on the response itself, so that it is sent as one line and not one per
     character.
     """
@@ -156,7 +156,7 @@ def header_fields(response: HttpResponse) -> HeaderFields:
     fields: list[tuple[str, tuple[str, ...]]] = []
     for name, raw in list(headers._headers.items()):
         if isinstance(raw, str):
-            headers._headers[name] = [raw]
+            headers.override(name, [raw])
             fields.append((name, (raw,)))
         else:
             fields.append((name, tuple(str(value) for value in raw)))

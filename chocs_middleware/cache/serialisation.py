@@ -63,15 +63,15 @@ _DERIVED_HEADERS: tuple[tuple[str, str, Callable[[float, bytes], str]], ...] = (
 
 def encode_response(response: StoredResponse) -> bytes:
     stored_at = round(response.stored_at, 3)
-    headers = list(response.headers)
+    fields = list(response.headers)
     derived = ""
     for code, name, derive in reversed(_DERIVED_HEADERS):
-        if headers and headers[-1] == (name, (derive(stored_at, response.body),)):
-            headers.pop()
+        if fields and fields[-1] == (name, (derive(stored_at, response.body),)):
+            fields.pop()
             derived = code + derived
     meta: dict[str, Any] = {
         "s": response.status,
-        "h": dict(headers),
+        "h": dict(fields),
         "t": stored_at,
         "l": response.lifetime,
         "g": response.generation,
