@@ -226,7 +226,8 @@ class CacheMiddleware(Middleware):
         """What a waiting caller gets once the leader is done, if there is something that is its to have."""
         if fetched is not None and fetched.stored is not None and fetched.recipe is not None:
             same_variant = miss.target.variant(fetched.recipe) == fetched.variant
-            if same_variant and may_serve(fetched.recipe, fetched.stored, _shared_allowed(miss.target, miss.policy)):
+            shared_allowed = miss.policy.lookups[miss.target.has_authorization].shared_allowed
+            if same_variant and may_serve(fetched.recipe, fetched.stored, shared_allowed):
                 return _collapsed(miss, fetched.stored)
         if fetched is not None and fetched.failed:
             return _serve_stale_on_error(miss, None, None, collapsed=True)
@@ -263,7 +264,7 @@ class CacheMiddleware(Middleware):
         return found if miss.stale is None or found.stored_at > miss.stale.stored_at else None
 
     def _flight_key(self, miss: Miss) -> str:
-        return miss.target.variant(miss.policy.expected_recipe(miss.target.has_authorization))
+        return miss.target.variant(miss.policy.lookups[miss.target.has_authorization].recipe)
 
     def _pass_and_invalidate(self, request: HttpRequest, next: MiddlewareHandler, policy: RoutePolicy) -> HttpResponse:
         target = RequestTarget(request)
@@ -303,12 +304,9 @@ class CacheMiddleware(Middleware):
         return build_precondition_failed(verdict.decided_by, {"cache-status": [status]})
 
     def _find(self, target: RequestTarget, policy: RoutePolicy) -> Lookup:
-        """The stored representation this request may be given (see ``docs/security.md``): a request
-        with credentials, on a route that is not public, only gets responses kept for its
-        credentials or explicitly shareable ones."""
-        if target.has_authorization and policy.control != "public":
-            return self._entries.find(target, policy.credentials_recipe, policy.route, shared_allowed=False)
-        return self._entries.find(target, policy.expected_recipe(False), policy.route)
+        """The stored representation this request may be given (see ``RoutePolicy.lookups``)."""
+        recipe, shared_allowed = policy.lookups[target.has_authorization]
+        return self._entries.find(target, recipe, policy.route, shared_allowed)
 
     def _request_directives(self, target: RequestTarget) -> CacheControl | None:
         lines = target.field_lines("cache-control")
@@ -370,10 +368,6 @@ def _collapsed(miss: Miss, stored: StoredResponse) -> HttpResponse:
     """A waiting caller's answer from the response another caller fetched."""
     status = cache_status.forwarded(miss.reason, stored.status, collapsed=True)
     return _respond_from_storage(miss.request, miss.target, stored, 0, status)
-
-
-def _shared_allowed(target: RequestTarget, policy: RoutePolicy) -> bool:
-    return not target.has_authorization or policy.control == "public"
 
 
 def _respond_from_storage(

@@ -10,6 +10,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import NamedTuple
 
 from .entries import VaryRecipe
 from .semantics.vary import ANY, is_field_name
@@ -34,6 +35,13 @@ class PolicyDefaults:
     vary: tuple[str, ...]
     successful_statuses: frozenset[int]
     max_body_size: int
+
+
+class Lookup(NamedTuple):
+    recipe: VaryRecipe
+    """The recipe the request's response is most likely stored under (a guess that saves a read)."""
+    shared_allowed: bool
+    """Whether a shared response that is not explicitly shareable may answer the request."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +81,18 @@ class RoutePolicy:
         """The same, for responses kept per user."""
         return VaryRecipe(tuple(sorted(self.vary)), per_credentials=True)
 
-    def expected_recipe(self, has_authorization: bool) -> VaryRecipe:
-        """The recipe a request's response is most likely stored under (a guess that saves a read)."""
-        if self.control == "private" or (has_authorization and self.control != "public"):
-            return self.credentials_recipe
-        return self.shared_recipe
+    @cached_property
+    def lookups(self) -> tuple[Lookup, Lookup]:
+        """How to look up a request without (``[False]``) and with (``[True]``) ``Authorization``.
+
+        The one place of the rule in ``docs/security.md``: a request with credentials, on a route
+        that is not public, is looked up per credentials, and gets a shared response only when it
+        is explicitly shareable. A private route keeps everything per credentials.
+        """
+        anonymous = Lookup(self.credentials_recipe if self.control == "private" else self.shared_recipe, True)
+        if self.control == "public":
+            return anonymous, anonymous
+        return anonymous, Lookup(self.credentials_recipe, False)
 
     @property
     def vary_header(self) -> str:
