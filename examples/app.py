@@ -1,4 +1,4 @@
-"""The demo API: articles, cached per language, invalidated by PATCH.
+"""The demo API: articles, cached per language, invalidated by PATCH, protected from lost updates.
 
 Run it with ``make demo`` (waitress on http://127.0.0.1:8000, in-memory storage).
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from chocs import Application, HttpRequest, HttpResponse, HttpStatus
@@ -22,8 +23,16 @@ _lock = threading.Lock()
 _GREETINGS = {"de": "Hallo", "pl": "Cześć"}
 
 
-def _json(data: object, status: HttpStatus = HttpStatus.OK) -> HttpResponse:
-    return HttpResponse(json.dumps(data), status, headers={"content-type": "application/json"})
+def _json(data: object, status: HttpStatus = HttpStatus.OK, etag: str | None = None) -> HttpResponse:
+    headers: dict[str, str | Sequence[str]] = {"content-type": "application/json"}
+    if etag is not None:
+        headers["etag"] = etag
+    return HttpResponse(json.dumps(data), status, headers=headers)
+
+
+def _etag(article: dict[str, Any]) -> str:
+    """A version number makes a good entity tag: the same in every process, and cheap to check."""
+    return f'"article-{article["id"]}-v{article["version"]}"'
 
 
 @app.get("/articles/{article_id}", cache_expiry=60, cache_vary=("accept-language",))
@@ -35,7 +44,7 @@ def read_article(request: HttpRequest) -> HttpResponse:
         return _json({"error": "no such article"}, HttpStatus.NOT_FOUND)
     language = str(request.headers.get("accept-language", "en"))[:2]
     article["greeting"] = _GREETINGS.get(language, "Hello")
-    return _json(article)
+    return _json(article, etag=_etag(article))
 
 
 @app.patch("/articles/{article_id}", cache=True)
@@ -45,6 +54,9 @@ def update_article(request: HttpRequest) -> HttpResponse:
         article = _articles.get(str(request.path_parameters["article_id"]))
         if article is None:
             return _json({"error": "no such article"}, HttpStatus.NOT_FOUND)
+        expected = request.headers.get("if-match")
+        if expected and expected != _etag(article):  # the handler stays the authority on its own data
+            return _json({"error": "the article changed meanwhile"}, HttpStatus.PRECONDITION_FAILED)
         article["title"] = str(changes.get("title", article["title"]))
         article["version"] = int(article["version"]) + 1
-        return _json(article)
+        return _json(article, etag=_etag(article))

@@ -61,18 +61,27 @@ STEPS = (
         expect_cache_status="chocs-cache; fwd=vary-miss",
     ),
     Step(
-        "A write: PATCH succeeds and invalidates every variant of /articles/1",
+        "A write, sure of what it changes: PATCH with If-Match succeeds and invalidates every variant",
         "PATCH",
         "/articles/1",
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", "If-Match": '"article-1-v1"'},
         body='{"title": "Caching, revised"}',
         expect_cache_status="chocs-cache; fwd=method; fwd-status=200; detail=invalidated",
     ),
     Step(
-        "After the write: a miss again, with the new title",
+        'After the write: a miss again, with the new title and ETag "article-1-v2"',
         "GET",
         "/articles/1",
         expect_cache_status="chocs-cache; fwd=uri-miss",
+    ),
+    Step(
+        "A lost update stopped: a PATCH still holding version 1 gets 412 from the cache, without the handler",
+        "PATCH",
+        "/articles/1",
+        headers={"Content-Type": "application/json", "If-Match": '"article-1-v1"'},
+        body='{"title": "Overwrites the revision"}',
+        expect_status=412,
+        expect_cache_status="chocs-cache; hit",
     ),
 )
 

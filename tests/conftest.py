@@ -17,28 +17,44 @@ from chocs import Application, create_wsgi_handler
 from webtest import TestApp
 
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage
+from chocs_middleware.cache import clock as clocks
 from tests.redis_server import RedisServer, RedisServerMissing
 
 
-class Clock:
-    """Stands in for ``time.time`` so that tests can move time forward without sleeping."""
+class Clock(clocks.Clock):
+    """A clock the tests move instead of sleeping.
 
-    def __init__(self, now: float) -> None:
+    Wall time stands still unless ``advance``d, so ages and dates are exact; monotonic time runs
+    as the system's does (waits and timeouts still end) and jumps forward with ``advance`` too.
+    """
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
         self.now = now
+        self._jumped = 0.0
 
-    def __call__(self) -> float:
+    def time(self) -> float:
         return self.now
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self._jumped
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+        self._jumped += seconds
 
 
 class Harness:
-    """An app with the cache middleware, a WSGI client for it, and a count of handler runs."""
+    """An app with the cache middleware, a WSGI client for it, and a count of handler runs.
 
-    def __init__(self, storage: ICacheStorage | None = None, **options: Any) -> None:
-        self.storage: ICacheStorage = storage if storage is not None else CollectableInMemoryCacheStorage()
-        self.middleware = CacheMiddleware(self.storage, **options)
+    ``clock`` drives the middleware and the default in-memory storage (default: the system's).
+    """
+
+    def __init__(
+        self, storage: ICacheStorage | None = None, clock: clocks.Clock = clocks.SYSTEM_CLOCK, **options: Any
+    ) -> None:
+        self.clock = clock
+        self.storage: ICacheStorage = storage if storage is not None else CollectableInMemoryCacheStorage(clock=clock)
+        self.middleware = CacheMiddleware(self.storage, clock=clock, **options)
         self.app = Application(self.middleware)
         self.calls: Counter[str] = Counter()
         self.client = TestApp(create_wsgi_handler(self.app), lint=False)
@@ -48,15 +64,13 @@ class Harness:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(1_800_000_000.0)
-    monkeypatch.setattr(time, "time", fake)
-    return fake
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def harness() -> Harness:
-    return Harness()
+def harness(clock: Clock) -> Harness:
+    return Harness(clock=clock)
 
 
 @pytest.fixture(scope="session")

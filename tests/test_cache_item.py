@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from chocs_middleware.cache import CacheItem
 from tests.conftest import Clock
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """``CacheItem``'s 1.0 properties read the system clock itself, so here it is the one moved."""
+    moved = Clock()
+    monkeypatch.setattr(time, "time", moved.time)
+    return moved
 
 
 def test_item_keeps_id_body_and_ttl() -> None:

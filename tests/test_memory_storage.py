@@ -23,7 +23,7 @@ def test_a_miss_raises_cache_error() -> None:
 
 
 def test_an_expired_item_is_not_returned(clock: Clock) -> None:
-    storage = InMemoryCacheStorage()
+    storage = InMemoryCacheStorage(clock=clock)
     storage.set(CacheItem("a", b"x", ttl=10))
 
     clock.advance(11)
@@ -58,7 +58,7 @@ def test_bytes_are_bounded() -> None:
 
 
 def test_expired_items_are_evicted_before_live_ones(clock: Clock) -> None:
-    storage = InMemoryCacheStorage(max_items=4)
+    storage = InMemoryCacheStorage(max_items=4, clock=clock)
     storage.set(CacheItem("live-old", b"x", 600))
     storage.set(CacheItem("short-1", b"x", 5))
     storage.set(CacheItem("short-2", b"x", 5))
@@ -101,7 +101,7 @@ def test_collect_of_a_missing_item_is_harmless() -> None:
 @pytest.mark.parametrize(("name", "value"), [("max_items", 0), ("max_bytes", -5)])
 def test_bounds_must_be_positive(name: str, value: int) -> None:
     with pytest.raises(ValueError, match=name):
-        InMemoryCacheStorage(**{name: value})
+        InMemoryCacheStorage(**{name: value})  # type: ignore[arg-type]
 
 
 def test_bounds_must_be_whole_numbers() -> None:
@@ -138,4 +138,4 @@ def test_concurrent_use_keeps_the_bounds_and_the_byte_count() -> None:
     assert errors == []
     assert len(storage) <= 200
     assert storage.size_bytes <= 40_000
-    assert storage.size_bytes == sum(len(item.body) + len(key) for key, item in storage._items.items())
+    assert storage.size_bytes == sum(len(item.body) + len(key) for key, (item, _) in storage._items.items())

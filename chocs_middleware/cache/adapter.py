@@ -1,9 +1,10 @@
-"""Between chocs requests/responses and the cache's plain values.
+"""The chocs boundary: what the cache reads of a request and a handler's answer, and the responses it builds.
 
-Every chocs detail the cache depends on lives here (DESIGN.md §8):
+The rest of the package works on plain values (``entries.py``); every chocs detail the cache
+depends on lives here (``docs/design.md``, "chocs facts we design around"):
 
-- A header value assigned as a bare ``str`` is sent one character per line, so headers are
-  rewritten as lists and written with ``override``.
+- A header value assigned as a bare ``str`` is sent one character per line, so ``capture``
+  rewrites such a value as a one-item list on the answer it reads.
 - ``HttpResponse(status=<int>)`` scans the status enum; statuses are looked up once here.
 - ``HttpHeaders`` normalises the name on every access (~0.25 µs). A cache hit reads a handful of
   request fields and writes a dozen response headers, which made name normalisation the largest
@@ -26,26 +27,28 @@ from io import BytesIO
 from chocs import HttpHeaders, HttpRequest, HttpResponse, HttpStatus
 from chocs.http.http_cookies import HttpCookieJar
 
-from .entries import HeaderFields, StoredResponse, VaryRecipe
+from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
 from .keys import resource_id, variant_id
-from .semantics.preconditions import NOT_MODIFIED_FIELDS, Conditions
+from .semantics.preconditions import NOT_MODIFIED_FIELDS, Conditions, Outcome, Verdict
 from .semantics.vary import normalise_field_value
 
 __all__ = [
     "RequestTarget",
+    "add_fields",
+    "build_conditional_answer",
     "build_gateway_timeout",
     "build_not_modified",
     "build_precondition_failed",
     "build_refreshed",
     "build_response",
-    "header_fields",
+    "capture",
     "is_representable",
-    "response_lines",
-    "sets_cookie",
+    "set_cache_status",
     "validating",
 ]
 
 _STATUS_BY_CODE = {member.value[0]: member for member in HttpStatus}
+_NOT_MODIFIED = HttpStatus.NOT_MODIFIED
 
 
 class RequestTarget:
@@ -67,11 +70,20 @@ class RequestTarget:
 
     def variant(self, recipe: VaryRecipe) -> str:
         names = recipe.field_names
-        values = tuple(map(_field_value, map(self._fields.get, names)))
+        fields = self._fields
+        values: list[str | None] = []
+        for name in names:  # _field_value, with its common case written out: this runs on every hit
+            raw = fields.get(name)
+            if raw is None:
+                values.append(None)
+            elif raw.__class__ is list and len(raw) == 1 and "," not in raw[0]:
+                values.append(raw[0].strip())
+            else:
+                values.append(_field_value(raw))
         if recipe.per_credentials:
             credentials = (_field_value(self._fields.get("authorization")), _field_value(self._fields.get("cookie")))
-            return variant_id(self.resource, names, values, credentials)
-        return variant_id(self.resource, names, values)
+            return variant_id(self.resource, names, tuple(values), credentials)
+        return variant_id(self.resource, names, tuple(values))
 
     def field_lines(self, name: str) -> list[str]:
         """Every line of request field ``name`` (lower case), as sent."""
@@ -88,11 +100,12 @@ class RequestTarget:
             or "if-unmodified-since" in fields
         ):
             return None
-        return Conditions(
-            if_match=_joined(fields.get("if-match")),
-            if_none_match=_joined(fields.get("if-none-match")),
-            if_modified_since=_joined(fields.get("if-modified-since")),
-            if_unmodified_since=_joined(fields.get("if-unmodified-since")),
+        get = fields.get
+        return Conditions(  # positionally: a keyword call of a NamedTuple costs twice as much
+            _joined(get("if-match")),
+            _joined(get("if-none-match")),
+            _joined(get("if-modified-since")),
+            _joined(get("if-unmodified-since")),
         )
 
 
@@ -102,10 +115,8 @@ def _field_value(raw: list[str] | str | None) -> str | None:
         return None
     if isinstance(raw, str):
         raw = [raw]
-    elif len(raw) == 1:
-        value = raw[0]
-        if "," not in value and value == value.strip():
-            return value  # the common case, without a call
+    elif len(raw) == 1 and "," not in raw[0]:
+        return raw[0].strip()  # the common case: one line, one member
     return normalise_field_value(raw)
 
 
@@ -145,12 +156,13 @@ def is_representable(status: int) -> bool:
     return status in _STATUS_BY_CODE
 
 
-def header_fields(response: HttpResponse) -> HeaderFields:
-    """Every header ``response`` will send, as (lower-case name, values) in sending order.
+def capture(response: HttpResponse, body_limit: int) -> UpstreamResponse:
+    """The handler's answer as plain values, read once.
 
-    A value the handler assigned as a bare ``str`` (through ``HttpHeaders.__setitem__``) is rewritten as a
-    one-item list on the response itself, so that it is sent as one line and not one per
-    character.
+    The body is copied only when it is at most ``body_limit`` bytes (a larger one is never
+    stored). Reading settles one chocs quirk on the answer itself: a header value assigned as a
+    bare ``str`` (through ``HttpHeaders.__setitem__``) is rewritten as a one-item list, so that it
+    is sent as one line, not one per character, whether the answer is stored or not.
     """
     headers = response.headers
     fields: list[tuple[str, tuple[str, ...]]] = []
@@ -160,18 +172,27 @@ def header_fields(response: HttpResponse) -> HeaderFields:
             fields.append((name, (raw,)))
         else:
             fields.append((name, tuple(str(value) for value in raw)))
-    return tuple(fields)
+    body = response.body
+    size = body.getbuffer().nbytes
+    return UpstreamResponse(
+        status=int(response.status_code),
+        fields=tuple(fields),
+        body=body.getvalue() if size <= body_limit else b"",
+        size=size,
+        sets_cookie=len(response.cookies) > 0 or "set-cookie" in headers._headers,
+    )
 
 
-def response_lines(response: HttpResponse, name: str) -> list[str]:
-    """Every line of response header ``name`` (lower case)."""
-    raw = response.headers._headers.get(name)
-    return [] if raw is None else [raw] if isinstance(raw, str) else list(raw)
+def add_fields(response: HttpResponse, added: HeaderFields) -> None:
+    """Write the headers the cache adds to the handler's answer (each one it did not set)."""
+    for name, values in added:
+        response.headers.override(name, list(values))
 
 
-def sets_cookie(response: HttpResponse) -> bool:
-    """True when the response sets a cookie, through chocs' cookie jar or a raw header."""
-    return len(response.cookies) > 0 or "set-cookie" in response.headers
+def set_cache_status(response: HttpResponse, value: str) -> HttpResponse:
+    """``response`` with its ``Cache-Status`` (RFC 9211) set to ``value``."""
+    response.headers.override("cache-status", [value])
+    return response
 
 
 def build_response(stored: StoredResponse, age: int, cache_status: str, with_body: bool = True) -> HttpResponse:
@@ -197,21 +218,33 @@ def build_refreshed(stored: StoredResponse, not_modified: HttpResponse, date: st
     when the 304 has none: the representation was confirmed current just now.
     """
     fields = {name: [*values] for name, values in stored.headers}
-    for name, values in header_fields(not_modified):
+    confirmation = capture(not_modified, body_limit=0)
+    for name, values in confirmation.fields:
         if name not in _KEPT_ON_REFRESH:
             fields[name] = list(values)
-    if "date" not in not_modified.headers._headers:
+    if confirmation.first("date") is None:
         fields["date"] = [date]
     response = _new_response(_STATUS_BY_CODE[stored.status], fields, stored.body)
     response.cookies = not_modified.cookies
     return response
 
 
+def build_conditional_answer(
+    verdict: Verdict, fields: HeaderFields, extra: dict[str, list[str]]
+) -> HttpResponse | None:
+    """The 304 or 412 that ``verdict`` calls for, for a representation with ``fields``; ``None`` to proceed."""
+    if verdict.outcome is Outcome.NOT_MODIFIED:
+        return build_not_modified(fields, extra)
+    if verdict.outcome is Outcome.PRECONDITION_FAILED:
+        return build_precondition_failed(verdict.decided_by, extra)
+    return None
+
+
 def build_not_modified(fields: HeaderFields, extra: dict[str, list[str]]) -> HttpResponse:
     """A 304 carrying the validators and caching headers of ``fields``, and no body."""
     kept = {name: list(values) for name, values in fields if name in NOT_MODIFIED_FIELDS}
     kept.update(extra)
-    return _new_response(HttpStatus.NOT_MODIFIED, kept, b"")
+    return _new_response(_NOT_MODIFIED, kept, b"")
 
 
 def build_precondition_failed(field: str, extra: dict[str, list[str]]) -> HttpResponse:
@@ -221,11 +254,10 @@ def build_precondition_failed(field: str, extra: dict[str, list[str]]) -> HttpRe
     return _new_response(HttpStatus.PRECONDITION_FAILED, fields, body.encode())
 
 
-def build_gateway_timeout(extra: dict[str, list[str]]) -> HttpResponse:
+def build_gateway_timeout() -> HttpResponse:
     """A 504 for ``Cache-Control: only-if-cached`` when nothing usable is stored (RFC 9111 §5.2.1.7)."""
     body = b"Gateway Timeout: nothing fresh is stored for this request, and it asked for only-if-cached.\n"
-    fields = {"content-type": ["text/plain; charset=utf-8"], **extra}
-    return _new_response(HttpStatus.GATEWAY_TIMEOUT, fields, body)
+    return _new_response(HttpStatus.GATEWAY_TIMEOUT, {"content-type": ["text/plain; charset=utf-8"]}, body)
 
 
 def _headers_from(fields: dict[str, list[str]]) -> HttpHeaders:

@@ -36,8 +36,10 @@ class CacheItem:
 
     __slots__ = ("_body", "_created_at", "_id", "_updated_at", "ttl")
 
-    def __init__(self, item_id: str, body: bytes, ttl: int = 30) -> None:
-        now = time.time()
+    def __init__(self, item_id: str, body: bytes, ttl: int = 30, *, now: float | None = None) -> None:
+        """``now``: when the item was made, in epoch seconds (default: ``time.time()``)."""
+        if now is None:
+            now = time.time()
         self._id = item_id
         self._body = body
         self.ttl = ttl

@@ -1,10 +1,22 @@
-"""What the cache keeps about a resource: its index and its stored responses (DESIGN.md §5)."""
+"""The cache's plain values: a handler's answer, a stored response, a resource's index.
+
+Nothing here knows chocs or a storage; see ``docs/design.md`` ("Storage model").
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
-__all__ = ["HeaderFields", "ResourceIndex", "StoredResponse", "VaryRecipe", "first_value"]
+__all__ = [
+    "HeaderFields",
+    "ResourceIndex",
+    "StoredResponse",
+    "UpstreamResponse",
+    "VaryRecipe",
+    "first_value",
+    "header_values",
+]
 
 HeaderFields = tuple[tuple[str, tuple[str, ...]], ...]
 """Response headers as (lower-case name, values), in sending order."""
@@ -16,6 +28,32 @@ def first_value(fields: HeaderFields, name: str) -> str | None:
         if field_name == name:
             return values[0] if values else None
     return None
+
+
+def header_values(fields: HeaderFields, name: str) -> tuple[str, ...]:
+    """Every value of header ``name`` (lower case), in order."""
+    return tuple(value for field_name, values in fields if field_name == name for value in values)
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    """What the handler answered, read once at the chocs boundary."""
+
+    status: int
+    fields: HeaderFields
+    """Every header it sends, as the client will receive them."""
+    body: bytes
+    """The body, or ``b""`` when it is larger than the limit it was read with (see ``size``)."""
+    size: int
+    """The body's length in bytes."""
+    sets_cookie: bool
+    """It sets a cookie (chocs' cookie jar or a ``Set-Cookie`` header)."""
+
+    def values(self, name: str) -> tuple[str, ...]:
+        return header_values(self.fields, name)
+
+    def first(self, name: str) -> str | None:
+        return first_value(self.fields, name)
 
 
 MAX_VARIANTS_PER_RESOURCE = 32
@@ -56,8 +94,19 @@ class StoredResponse:
     stale_if_error: int = 0
     """Seconds after the lifetime during which it is served when the handler fails (RFC 5861)."""
 
+    def age_at(self, now: float) -> float:
+        """Seconds since it was stored (RFC 9111 §4.2.3), never negative: a response stored by a
+        process whose clock runs ahead is taken as just stored."""
+        age = now - self.stored_at
+        return age if age > 0.0 else 0.0
+
     def is_fresh(self, age: float) -> bool:
-        return not self.no_cache and age < self.lifetime
+        """May be served without asking the handler (RFC 9111 §4.2)."""
+        return age < self.lifetime and not self.no_cache
+
+    def ttl(self, age: float) -> int:
+        """Whole seconds of freshness left (negative once stale), as ``Cache-Status`` reports it."""
+        return self.lifetime - int(age)
 
     def serves_while_revalidating(self, age: float) -> bool:
         """Stale, but within its stale-while-revalidate window."""
@@ -74,8 +123,19 @@ class StoredResponse:
         window = max(self.stale_while_revalidate, self.stale_if_error)
         return self.lifetime + window if window else self.lifetime  # no new int per entry without one
 
-    @property
+    @cached_property
+    def etag(self) -> str | None:
+        """Its ``ETag`` value, if it has one (a validator, read by every conditional request)."""
+        return first_value(self.headers, "etag")
+
+    @cached_property
+    def last_modified(self) -> str | None:
+        """Its ``Last-Modified`` value, if it has one."""
+        return first_value(self.headers, "last-modified")
+
+    @cached_property
     def retained_until(self) -> float:
+        """When its retention ends (epoch seconds); worked out once per decoded entry, read on every hit."""
         return self.stored_at + self.retention
 
 
@@ -93,8 +153,9 @@ class ResourceIndex:
     variants: tuple[tuple[str, float], ...] = field(default=())
     """(variant id, expires at) for each stored response, so that invalidation can remove it."""
 
-    @property
+    @cached_property
     def expires_at(self) -> float:
+        """When the last listed variant expires (epoch seconds); worked out once per decoded index."""
         return max((expires_at for _, expires_at in self.variants), default=0.0)
 
     def with_variant(self, recipe: VaryRecipe, variant: str, expires_at: float, now: float) -> ResourceIndex:

@@ -1,10 +1,11 @@
-"""Storage faults: logged, counted, and never allowed to reach the client (DESIGN.md §6)."""
+"""Storage faults: logged, counted, and never allowed to reach the client (``docs/design.md``, "Failure model")."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
+
+from .clock import SYSTEM_CLOCK, Clock
 
 __all__ = ["FaultLog", "logger"]
 
@@ -19,8 +20,9 @@ class FaultLog:
     within the interval are counted, and the next line says how many were left out.
     """
 
-    def __init__(self, interval: float = 60.0) -> None:
+    def __init__(self, interval: float = 60.0, clock: Clock = SYSTEM_CLOCK) -> None:
         self.interval = interval
+        self._clock = clock
         self.count = 0
         self._last_logged: dict[tuple[str, type[BaseException]], float] = {}
         self._suppressed: dict[tuple[str, type[BaseException]], int] = {}
@@ -28,7 +30,7 @@ class FaultLog:
 
     def report(self, operation: str, error: BaseException, route: str) -> None:
         kind = (operation, type(error))
-        now = time.monotonic()
+        now = self._clock.monotonic()
         with self._lock:
             self.count += 1
             last = self._last_logged.get(kind)

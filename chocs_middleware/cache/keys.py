@@ -9,11 +9,14 @@ out of storage keys.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from functools import lru_cache
 from operator import itemgetter
 from urllib.parse import parse_qsl, quote, urlencode
 
-__all__ = ["canonical_query", "resource_id", "variant_id"]
+from .semantics.uris import same_origin_references
+
+__all__ = ["canonical_query", "changed_resources", "resource_id", "variant_id"]
 
 _QUERY_NEEDS_PARSING = ("&", "%", "+")
 
@@ -63,3 +66,10 @@ def variant_id(
     end up in the digest, never in a storage key as text.
     """
     return "v" + _digest((resource, field_names, field_values, credentials))
+
+
+def changed_resources(host: str, path: str, resource: str, named: Iterable[str]) -> list[str]:
+    """The resources a successful write changed (RFC 9111 §4.4): its target ``resource``, and the
+    same-origin URIs ``named`` in its answer's ``Location`` / ``Content-Location``."""
+    references = same_origin_references(host, path, named)
+    return [resource, *(resource_id(host, ref_path, query) for ref_path, query in references)]

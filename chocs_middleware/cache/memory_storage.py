@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 
 from .cache_storage import CacheItem
+from .checks import check_number
+from .clock import SYSTEM_CLOCK, Clock
 from .error import CacheError
 
 __all__ = ["CollectableInMemoryCacheStorage", "InMemoryCacheStorage"]
@@ -22,21 +23,23 @@ def _footprint(item: CacheItem) -> int:
 class InMemoryCacheStorage:
     """An LRU map of ``CacheItem`` bounded by item count and by payload bytes (body + id).
 
-    Expired items are never returned. When a bound is reached, expired items go first and then
-    the least recently used. Every operation is O(1); the sweep for expired items runs at most
-    once per ``len/4`` writes, so it is O(1) amortised too. Items must not be changed after
-    ``set`` (the byte count is taken from them when they leave).
+    An item is kept for its ``ttl`` from when it was ``set``, measured on the monotonic clock (a
+    wall clock that steps back cannot make it live longer), and is never returned after that.
+    When a bound is reached, expired items go first and then the least recently used. Every
+    operation is O(1); the sweep for expired items runs at most once per ``len/4`` writes, so it
+    is O(1) amortised too. Items must not be changed after ``set`` (the byte count is taken from
+    them when they leave).
     """
 
-    def __init__(self, max_items: int = DEFAULT_MAX_ITEMS, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        for name, value in (("max_items", max_items), ("max_bytes", max_bytes)):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{type(self).__name__}({name}=...) must be an int, got {value!r}")
-            if value < 1:
-                raise ValueError(f"{type(self).__name__}({name}=...) must be at least 1, got {value!r}")
-        self.max_items = max_items
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[str, CacheItem] = OrderedDict()
+    def __init__(
+        self, max_items: int = DEFAULT_MAX_ITEMS, max_bytes: int = DEFAULT_MAX_BYTES, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        name = type(self).__name__
+        self.max_items = int(check_number(max_items, f"{name}(max_items=...)", unit="items", whole=True, minimum=1))
+        self.max_bytes = int(check_number(max_bytes, f"{name}(max_bytes=...)", unit="bytes", whole=True, minimum=1))
+        self._monotonic = clock.monotonic
+        self._items: OrderedDict[str, tuple[CacheItem, float]] = OrderedDict()
+        """Each item with when it expires (monotonic seconds)."""
         self._bytes = 0
         self._writes_since_sweep = 0
         self._lock = threading.Lock()
@@ -45,20 +48,20 @@ class InMemoryCacheStorage:
         # Reads take no lock: each OrderedDict call is atomic under the GIL, and an item that
         # another thread removes meanwhile is still whole. Only changes are serialised.
         items = self._items
-        item = items.get(item_id)
-        if item is None or item._updated_at + item.ttl < time.time():
-            self._forget_expired(item_id, item)
+        kept = items.get(item_id)
+        if kept is None or kept[1] < self._monotonic():
+            self._forget_expired(item_id, kept)
             raise CacheError.for_not_found(item_id)
         try:  # noqa: SIM105 - contextlib.suppress costs ~0.3 us, and this runs twice per hit
             items.move_to_end(item_id)
         except KeyError:
             pass  # removed by another thread meanwhile
-        return item
+        return kept[0]
 
-    def _forget_expired(self, item_id: str, item: CacheItem | None) -> None:
-        if item is not None:
+    def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float] | None) -> None:
+        if kept is not None:
             with self._lock:
-                if self._items.get(item_id) is item:
+                if self._items.get(item_id) is kept:
                     self._remove(item_id)
 
     def set(self, item: CacheItem) -> None:
@@ -67,7 +70,7 @@ class InMemoryCacheStorage:
             size = _footprint(item)
             if size > self.max_bytes:
                 return
-            self._items[item.id] = item
+            self._items[item.id] = (item, self._monotonic() + item.ttl)
             self._bytes += size
             self._writes_since_sweep += 1
             if len(self._items) > self.max_items or self._bytes > self.max_bytes:
@@ -94,23 +97,23 @@ class InMemoryCacheStorage:
         if self._writes_since_sweep * 4 >= len(self._items):
             self._sweep_expired()
         while len(self._items) > self.max_items or self._bytes > self.max_bytes:
-            _, oldest = self._items.popitem(last=False)
+            _, (oldest, _) = self._items.popitem(last=False)
             self._bytes -= _footprint(oldest)
 
     def _sweep_expired(self) -> None:
-        now = time.time()
+        now = self._monotonic()
         # One C-level call takes the snapshot: lock-free reads may reorder entries meanwhile, and a
         # Python-level loop over the live dict would see "mutated during iteration".
         snapshot = list(self._items.items())
-        for item_id, item in snapshot:
-            if item.expires_at_timestamp < now:
+        for item_id, (_, expires_at) in snapshot:
+            if expires_at < now:
                 self._remove(item_id)
         self._writes_since_sweep = 0
 
     def _remove(self, item_id: str) -> None:
-        item = self._items.pop(item_id, None)
-        if item is not None:
-            self._bytes -= _footprint(item)
+        kept = self._items.pop(item_id, None)
+        if kept is not None:
+            self._bytes -= _footprint(kept[0])
 
 
 class CollectableInMemoryCacheStorage(InMemoryCacheStorage):

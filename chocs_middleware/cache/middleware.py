@@ -1,10 +1,16 @@
-"""``CacheMiddleware``: the request flow of DESIGN.md §3, one named step per box."""
+"""``CacheMiddleware``: the request flow of ``docs/design.md``, one named step per box.
+
+``handle`` is the flowchart: *pass* what the cache does not touch, *invalidate* after a
+successful write, *lookup* a read, answer it *fresh* from storage, or go to the handler once per
+key (*fetch*, which first *validates* a stale stored response with the handler) and *store* what
+may be stored. The steps decide through the pure modules (``admission``, ``policy``,
+``semantics``) and reach chocs only through ``adapter``.
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 from chocs import HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
 from chocs.middleware import Middleware, MiddlewareHandler
@@ -12,37 +18,39 @@ from chocs.middleware import Middleware, MiddlewareHandler
 from . import cache_status
 from .adapter import (
     RequestTarget,
+    add_fields,
+    build_conditional_answer,
     build_gateway_timeout,
-    build_not_modified,
     build_precondition_failed,
     build_refreshed,
     build_response,
-    header_fields,
-    response_lines,
-    sets_cookie,
+    capture,
+    is_representable,
+    set_cache_status,
     validating,
 )
+from .admission import Admission, Admitted, Refused, admit
+from .cache_status import Trace
 from .cache_storage import ICacheStorage
-from .entries import HeaderFields, StoredResponse, VaryRecipe, first_value
+from .clock import SYSTEM_CLOCK, Clock
+from .coalescer import Coalescer, Follow, Lead
+from .entries import HeaderFields, StoredResponse, UpstreamResponse, first_value
+from .entry_store import EntryStore, StorageGuard
+from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, SharedAnswer
 from .faults import FaultLog, logger
-from .keys import resource_id
-from .policy import PolicyDefaults, RoutePolicy, build_policy, validate_vary
+from .keys import changed_resources
+from .policy import build_options, build_policy, check_storage
 from .semantics.cache_control import CacheControl, parse_cache_control
 from .semantics.dates import format_http_date
 from .semantics.freshness import request_allows_reuse
-from .semantics.preconditions import PROCEED, Conditions, Outcome, Verdict, evaluate
-from .semantics.uris import same_origin_references
-from .single_flight import SingleFlight
-from .store import EntryStore, Lookup, may_serve, miss_reason
-from .storing import StoragePlan, capture, decorate, plan_storage
+from .semantics.preconditions import Outcome, evaluate_representation
 
 __all__ = ["CacheMiddleware"]
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 5.0
 GET, HEAD = HttpMethod.GET, HttpMethod.HEAD  # a module global is 0.07 µs cheaper than enum access
-UNSAFE_METHODS = frozenset((HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE))
-CACHEABLE_METHODS = frozenset((HttpMethod.GET, HttpMethod.HEAD))
+UNSAFE_METHODS = (HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE)
 _UNKNOWN: Any = object()
 """A route the middleware has not seen yet (``None`` means: seen, and not cached)."""
 
@@ -59,6 +67,8 @@ class CacheMiddleware(Middleware):
       Varnish and nginx: otherwise any client can make the handler run on every request.
     - ``lock_timeout``: how long (seconds) concurrent misses for one key wait for the one
       caller that runs the handler, before running it themselves (default 5).
+    - ``clock``: where the cache reads the time (``chocs_middleware.cache.clock``); tests pass
+      one they can move.
 
     Routes opt in with ``cache_expiry``, ``cache_vary``, ``cache_control`` and ``cache`` (see
     ``policy.py``).
@@ -68,28 +78,30 @@ class CacheMiddleware(Middleware):
         self,
         cache_storage: ICacheStorage,
         cache_vary: Iterable[str] | str = ("accept", "accept-language"),
-        safe_methods: Iterable[HttpMethod] = (HttpMethod.GET, HttpMethod.HEAD),
+        safe_methods: Iterable[HttpMethod | str] = (HttpMethod.GET, HttpMethod.HEAD),
         successful_responses: Iterable[HttpStatus | int] = (HttpStatus.OK, HttpStatus.CREATED),
         *,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         honour_request_cache_control: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        _check_storage(cache_storage)
-        self._safe_methods = tuple(_check_safe_methods(safe_methods))
-        self._defaults = PolicyDefaults(
-            vary=validate_vary(cache_vary, "CacheMiddleware(cache_vary=...)"),
-            successful_statuses=frozenset(_status_codes(successful_responses)),
-            max_body_size=_check_max_body_size(max_body_size),
+        check_storage(cache_storage)
+        options = self._options = build_options(
+            cache_vary,
+            safe_methods,
+            successful_responses,
+            max_body_size=max_body_size,
+            honour_request_cache_control=honour_request_cache_control,
+            lock_timeout=lock_timeout,
         )
-        if not isinstance(honour_request_cache_control, bool):
-            raise TypeError("CacheMiddleware(honour_request_cache_control=...) must be True or False")
-        self._honour_request_cache_control = honour_request_cache_control
-        self._lock_timeout = _check_lock_timeout(lock_timeout)
-        self._faults = FaultLog()
-        self._entries = EntryStore(cache_storage, self._faults)
-        self._flights: SingleFlight[Fetched] = SingleFlight()
-        self._policies: dict[tuple[int, str], RoutePolicy | None] = {}
+        self._safe_methods = tuple(HttpMethod(name) for name in sorted(options.safe_methods))
+        self._honour_request_cache_control = options.honour_request_cache_control
+        self._now = clock.time
+        self._faults = FaultLog(clock=clock)
+        self._storage = StorageGuard(cache_storage, self._faults, clock)
+        self._coalescer: Coalescer[Shared] = Coalescer(options.lock_timeout, clock)
+        self._routes: dict[tuple[int, str], CachedRoute | None] = {}
 
     @property
     def storage_faults(self) -> int:
@@ -97,415 +109,286 @@ class CacheMiddleware(Middleware):
         return self._faults.count
 
     def handle(self, request: HttpRequest, next: MiddlewareHandler) -> HttpResponse:
-        route = request.route
-        if route is None:
-            return next(request)  # no route: chocs answers 404
+        chocs_route = request.route
+        if chocs_route is None:
+            return next(request)  # pass: no route, chocs answers 404
         # HttpMethod hashes through Python-level Enum.__hash__ (~0.1 µs on every request); its
         # members are singletons, so their identity is as good a key.
-        policy = self._policies.get((id(request.method), route.route), _UNKNOWN)
-        if policy is _UNKNOWN:
-            policy = self._build_policy(request.method, route)
-        if policy is None:
-            return next(request)
-        if request.method in self._safe_methods:
-            return self._lookup(request, next, policy)
+        route = self._routes.get((id(request.method), chocs_route.route), _UNKNOWN)
+        if route is _UNKNOWN:
+            route = self._first_request(request.method, chocs_route)
+        if route is None:
+            return next(request)  # pass: not a cached route
         if request.method in UNSAFE_METHODS:
-            return self._pass_and_invalidate(request, next, policy)
-        return next(request)
-
-    def _lookup(self, request: HttpRequest, next: MiddlewareHandler, policy: RoutePolicy) -> HttpResponse:
+            return self._invalidate(request, next, route)
+        if request.method not in self._safe_methods:
+            return next(request)  # pass
         target = RequestTarget(request)
         asked = self._request_directives(target) if self._honour_request_cache_control else None
-        index, stored = self._find(target, policy)
-        refused_by_request = False
-        if stored is not None:
-            age = time.time() - stored.stored_at
-            if age < 0.0:
-                age = 0.0  # stored by a process whose clock runs ahead
-            if age < stored.lifetime and not stored.no_cache:
-                if asked is None or request_allows_reuse(asked, int(age), stored.lifetime):
-                    return _respond_from_storage(request, target, stored, int(age))
-                refused_by_request = True
-            elif asked is None and stored.serves_while_revalidating(age):
-                miss = Miss(request, next, policy, target, "stale", stored)
-                return self._serve_while_revalidating(miss, int(age))
-        reason = "request" if refused_by_request else miss_reason(index, stored)
-        if asked is not None and asked.has("only-if-cached"):
-            return build_gateway_timeout({"cache-status": [cache_status.forwarded(reason, detail="only-if-cached")]})
-        may_store = asked is None or not asked.no_store
-        return self._fetch_once(Miss(request, next, policy, target, reason, stored, may_store))
+        now = self._now()
+        found = route.entries.find(target, route.policy.lookup(target.has_authorization), now)
+        if isinstance(found, str):  # nothing stored that this request may be given
+            return self._fetch_once(Exchange(request, next, route, target, None, found, asked))
+        age = found.age_at(now)
+        if found.is_fresh(age):
+            if asked is None or request_allows_reuse(asked, int(age), found.lifetime):
+                return self._fresh(request, target, found, age)
+            return self._fetch_once(Exchange(request, next, route, target, found, "request", asked))
+        if asked is None and found.serves_while_revalidating(age):
+            return self._serve_stale_while_revalidating(Exchange(request, next, route, target, found, "stale", None))
+        return self._fetch_once(Exchange(request, next, route, target, found, "stale", asked))
 
-    def _serve_while_revalidating(self, miss: Miss, age: int) -> HttpResponse:
-        """One caller refreshes the stale response; meanwhile everyone else gets it at once."""
-        stale = miss.stale
-        assert stale is not None
-        key = self._flight_key(miss)
-        flight, leader = self._flights.join(key)
-        if not leader:
-            status = cache_status.forwarded("stale", ttl=stale.lifetime - age, detail="stale-while-revalidate")
-            return _respond_from_storage(miss.request, miss.target, stale, age, status)
-        fetched = None
-        try:
-            response, fetched = self._fetch(miss)
-            return response
-        finally:
-            self._flights.finish(key, flight, fetched)
+    # -- lookup and fresh: answered from storage -------------------------------------------------
 
-    def _fetch_once(self, miss: Miss) -> HttpResponse:
-        """Single-flight: concurrent misses for one variant run the handler once."""
-        key = self._flight_key(miss)
-        flight, leader = self._flights.join(key)
-        if not leader:
-            if flight.wait(self._lock_timeout):
-                answer = self._answer_from_flight(miss, flight.result)
-                if answer is not None:
-                    return answer
-            # The leader took too long, or its answer is not this request's to have: run the handler.
-            return self._fetch(miss)[0]
-        fetched = None
-        try:
-            response, fetched = self._fetch_across_processes(miss, key)
-            return response
-        finally:
-            self._flights.finish(key, flight, fetched)
+    def _lookup(self, target: RequestTarget, route: CachedRoute, now: float) -> StoredResponse | None:
+        """The stored response this request may be given (``RoutePolicy.lookup``: the credentials rule)."""
+        found = route.entries.find(target, route.policy.lookup(target.has_authorization), now)
+        return None if isinstance(found, str) else found
 
-    def _fetch_across_processes(self, miss: Miss, key: str) -> tuple[HttpResponse, Fetched | None]:
-        """With a storage that has locks, one process runs the handler and the others wait for its entry."""
-        if not self._entries.has_locks:
-            return self._fetch(miss)
-        token, found = self._lock_or_wait(miss, key)
-        if found is not None:
-            return _collapsed(miss, found), None
-        try:
-            return self._fetch(miss)
-        finally:
-            if token is not None:
-                self._entries.release_lock(key, token, miss.policy.route)
-
-    def _fetch(self, miss: Miss) -> tuple[HttpResponse, Fetched | None]:
-        """Run the handler (revalidating the stale response), store what may be stored, answer."""
-        try:
-            response, upstream_status = _call_handler(miss.request, miss.next, miss.stale)
-        except Exception as error:
-            fallback = _serve_stale_on_error(miss, None, error)
-            if fallback is None:
-                raise
-            return fallback, FAILED
-        if upstream_status >= 500:
-            fallback = _serve_stale_on_error(miss, upstream_status, None)
-            if fallback is not None:
-                return fallback, FAILED
-        header_fields(response)  # sends str-valued headers once, stored or not
-        fetched, stored, detail = None, False, None
-        if miss.request.method is GET:
-            fetched, stored, detail = self._store(miss, response)
-        status = cache_status.forwarded(miss.reason, upstream_status, stored, detail)
-        response.headers.override("cache-status", status)
-        return _answer_preconditions(miss.target, response, status), fetched
-
-    def _store(self, miss: Miss, response: HttpResponse) -> tuple[Fetched | None, bool, str | None]:
-        """Store the response if it may be. Returns what waiting callers may be given, whether
-        it was stored, and why not (for ``Cache-Status``)."""
-        policy, target = miss.policy, miss.target
-        if not policy.stores:
-            return None, False, "no-lifetime"
-        now = time.time()
-        plan = plan_storage(target, response, policy, now)
-        if not isinstance(plan, StoragePlan):
-            return None, False, plan
-        decorate(response, plan, policy, now)
-        if plan.refusal is not None:
-            return None, False, plan.refusal
-        entry = capture(response, plan, now)
-        fetched = Fetched(entry, plan.recipe, target.variant(plan.recipe))  # shared even if storing fails
-        if not miss.may_store:
-            return fetched, False, "request-no-store"
-        return fetched, self._entries.save(target, plan.recipe, entry, policy.route), None
-
-    def _answer_from_flight(self, miss: Miss, fetched: Fetched | None) -> HttpResponse | None:
-        """What a waiting caller gets once the leader is done, if there is something that is its to have."""
-        if fetched is not None and fetched.stored is not None and fetched.recipe is not None:
-            same_variant = miss.target.variant(fetched.recipe) == fetched.variant
-            shared_allowed = miss.policy.lookups[miss.target.has_authorization].shared_allowed
-            if same_variant and may_serve(fetched.recipe, fetched.stored, shared_allowed):
-                return _collapsed(miss, fetched.stored)
-        if fetched is not None and fetched.failed:
-            return _serve_stale_on_error(miss, None, None, collapsed=True)
-        found = self._stored_meanwhile(miss)  # e.g. the leader was given another process's response
-        return None if found is None else _collapsed(miss, found)
-
-    def _lock_or_wait(self, miss: Miss, key: str) -> tuple[str | None, StoredResponse | None]:
-        """Take the storage's lock for ``key`` (a token), or wait for the process holding it to
-        store a fresh response (the response). Neither, after ``lock_timeout``: run the handler."""
-        deadline = time.monotonic() + self._lock_timeout
-        delay = 0.005
-        token, held_elsewhere = self._entries.acquire_lock(key, self._lock_timeout, miss.policy.route)
-        waited = held_elsewhere
-        while held_elsewhere:
-            if time.monotonic() + delay > deadline:
-                return None, None
-            time.sleep(delay)  # backing off: waiting costs the storage a few calls, not a busy loop
-            delay = min(delay * 2, 0.1)
-            found = self._stored_meanwhile(miss)
-            if found is not None:
-                return None, found
-            token, held_elsewhere = self._entries.acquire_lock(key, self._lock_timeout, miss.policy.route)
-        found = self._stored_meanwhile(miss) if waited else None  # the holder may have just finished
-        if found is not None and token is not None:
-            self._entries.release_lock(key, token, miss.policy.route)
-            return None, found
-        return token, None
-
-    def _stored_meanwhile(self, miss: Miss) -> StoredResponse | None:
-        """A fresh response stored since this request looked (not the stale one it already had)."""
-        _, found = self._find(miss.target, miss.policy)
-        if found is None or not found.is_fresh(time.time() - found.stored_at):
-            return None
-        return found if miss.stale is None or found.stored_at > miss.stale.stored_at else None
-
-    def _flight_key(self, miss: Miss) -> str:
-        return miss.target.variant(miss.policy.lookups[miss.target.has_authorization].recipe)
-
-    def _pass_and_invalidate(self, request: HttpRequest, next: MiddlewareHandler, policy: RoutePolicy) -> HttpResponse:
-        target = RequestTarget(request)
+    def _fresh(
+        self,
+        request: HttpRequest,
+        target: RequestTarget,
+        stored: StoredResponse,
+        age: float,
+        trace: Trace | None = None,
+    ) -> HttpResponse:
+        """An answer from storage: the stored response (a fresh hit without ``trace``), or the 304 /
+        412 that the request's preconditions call for."""
+        whole_age = int(age)
+        status = cache_status.hit(stored.ttl(whole_age)) if trace is None else trace.render()
         conditions = target.conditions()
         if conditions is not None:
-            refusal = self._refuse_failed_write(target, policy, conditions)
-            if refusal is not None:
-                return refusal
-        response = next(request)
-        status = int(response.status_code)
-        invalidated = 200 <= status < 400
-        if invalidated:
-            for resource in _changed_resources(target, response):
-                self._entries.invalidate(resource, policy.route)
-        header_fields(response)
-        response.headers.override(
-            "cache-status",
-            cache_status.forwarded("method", status, detail="invalidated" if invalidated else None),
-        )
+            verdict = evaluate_representation(conditions, True, stored.status, stored.etag, stored.last_modified)
+            answer = build_conditional_answer(
+                verdict, stored.headers, {"age": [str(whole_age)], "cache-status": [status]}
+            )
+            if answer is not None:
+                return answer
+        return build_response(stored, whole_age, status, with_body=request.method is not HEAD)
+
+    # -- fetch: one caller runs the handler ------------------------------------------------------
+
+    def _fetch_once(self, exchange: Exchange) -> HttpResponse:
+        """Concurrent reads of one variant run the handler once (across processes too, with a
+        storage that has locks); the others are answered from its answer, or go alone."""
+        if exchange.asked is not None and exchange.asked.has("only-if-cached"):
+            exchange.trace.detail = "only-if-cached"
+            return set_cache_status(build_gateway_timeout(), exchange.trace.render())
+        role = self._coalescer.join(exchange.flight_key)
+        if isinstance(role, Follow):
+            answer = self._answer_follower(exchange, role.wait())
+            return answer if answer is not None else self._fetch(exchange).response
+        return self._lead(role, exchange, across_processes=True)
+
+    def _serve_stale_while_revalidating(self, exchange: Exchange) -> HttpResponse:
+        """One caller refreshes the stale response; meanwhile everyone else gets it at once."""
+        stale = exchange.stale
+        assert stale is not None
+        role = self._coalescer.join(exchange.flight_key)
+        if isinstance(role, Follow):
+            trace, age = exchange.trace, stale.age_at(self._now())
+            trace.ttl, trace.detail = stale.ttl(int(age)), "stale-while-revalidate"
+            return self._fresh(exchange.request, exchange.target, stale, age, trace)
+        return self._lead(role, exchange, across_processes=False)
+
+    def _lead(self, role: Lead[Shared], exchange: Exchange, across_processes: bool) -> HttpResponse:
+        """Run the handler for everyone waiting on this key (unless another process already did)."""
+        try:
+            entries = exchange.route.entries
+            if across_processes and entries.has_locks:
+                found = role.claim_elsewhere(entries, lambda: self._stored_meanwhile(exchange))
+                if found is not None:
+                    return self._collapsed(exchange, found)
+            fetched = self._fetch(exchange)
+            role.share(fetched.shared)
+            return fetched.response
+        finally:
+            role.close()
+
+    def _fetch(self, exchange: Exchange) -> Fetched:
+        """Run the handler (validating the stale response), store what may be stored, answer."""
+        try:
+            response = self._validate_or_call(exchange)
+        except Exception as error:
+            fallback = self._stale_on_error(exchange, error=error)
+            if fallback is None:
+                raise
+            return Fetched(fallback, HANDLER_FAILED)
+        policy = exchange.route.policy
+        upstream = capture(response, policy.max_body_size)
+        if (exchange.trace.fwd_status or 0) >= 500:
+            fallback = self._stale_on_error(exchange)
+            if fallback is not None:
+                return Fetched(fallback, HANDLER_FAILED)
+        fields, shared = upstream.fields, None
+        if exchange.request.method is GET:
+            admission = self._store(exchange, response, upstream)
+            fields += admission.added
+            if isinstance(admission, Admitted):
+                shared = SharedAnswer(admission.stored, admission.recipe, exchange.target.variant(admission.recipe))
+        return Fetched(self._answer_handlers(exchange, response, fields, upstream.sets_cookie), shared)
+
+    def _validate_or_call(self, exchange: Exchange) -> HttpResponse:
+        """The handler's answer. With a stale stored response that has validators, the handler is
+        asked whether it is still current (``If-None-Match`` / ``If-Modified-Since``, RFC 9111
+        §4.3.1); its 304 freshens the stored response (§4.3.4), returned as a full response."""
+        request, stale, trace = exchange.request, exchange.stale, exchange.trace
+        if stale is None or request.method is not GET or not (stale.etag or stale.last_modified):
+            response = exchange.next(request)
+            trace.fwd_status = int(response.status_code)
+            return response
+        with validating(request, stale.etag, stale.last_modified):
+            response = exchange.next(request)
+        trace.fwd_status = int(response.status_code)
+        if trace.fwd_status == 304:
+            response = build_refreshed(stale, response, format_http_date(self._now()))
         return response
 
-    def _refuse_failed_write(
-        self, target: RequestTarget, policy: RoutePolicy, conditions: Conditions
+    # -- store -----------------------------------------------------------------------------------
+
+    def _store(self, exchange: Exchange, response: HttpResponse, upstream: UpstreamResponse) -> Admission:
+        """Store the handler's answer to ``GET`` if it may be (``admission.admit``), and add the
+        headers the cache adds to it."""
+        target, trace = exchange.target, exchange.trace
+        admission: Admission = Refused("status")  # a status chocs could not build again
+        if is_representable(upstream.status):
+            admission = admit(
+                upstream,
+                exchange.route.policy,
+                self._now(),
+                has_authorization=target.has_authorization,
+                has_credentials=target.has_credentials,
+            )
+        add_fields(response, admission.added)
+        if isinstance(admission, Refused):
+            trace.detail = admission.reason
+        elif exchange.asked is not None and exchange.asked.no_store:
+            trace.detail = "request-no-store"  # not stored, but still given to followers
+        else:
+            trace.stored = exchange.route.entries.save(target, admission.recipe, admission.stored)
+        return admission
+
+    # -- answers ---------------------------------------------------------------------------------
+
+    def _answer_handlers(
+        self, exchange: Exchange, response: HttpResponse, fields: HeaderFields, sets_cookie: bool
+    ) -> HttpResponse:
+        """The handler's answer, or the 304/412 the request's preconditions call for, with its
+        ``Cache-Status``."""
+        status = exchange.trace.render()
+        conditions = exchange.target.conditions()
+        if conditions is not None and not sets_cookie:  # a 304 would drop the cookie
+            etag, last_modified = first_value(fields, "etag"), first_value(fields, "last-modified")
+            verdict = evaluate_representation(conditions, True, int(response.status_code), etag, last_modified)
+            answer = build_conditional_answer(verdict, fields, {"cache-status": [status]})
+            if answer is not None:
+                return answer
+        return set_cache_status(response, status)
+
+    def _answer_follower(self, exchange: Exchange, shared: Shared | None) -> HttpResponse | None:
+        """What a waiting caller gets once the leader is done, if there is something that is its to have."""
+        if isinstance(shared, SharedAnswer):
+            same_variant = exchange.target.variant(shared.recipe) == shared.variant
+            lookup = exchange.route.policy.lookup(exchange.target.has_authorization)
+            if same_variant and lookup.may_serve(shared.recipe, shared.stored):
+                return self._collapsed(exchange, shared.stored)
+        if shared is HANDLER_FAILED:
+            return self._stale_on_error(exchange, collapsed=True)
+        found = self._stored_meanwhile(exchange)  # e.g. the leader was given another process's response
+        return None if found is None else self._collapsed(exchange, found)
+
+    def _collapsed(self, exchange: Exchange, stored: StoredResponse) -> HttpResponse:
+        """A waiting caller's answer from the response another caller fetched."""
+        trace = exchange.trace
+        trace.fwd_status, trace.collapsed = stored.status, True
+        return self._fresh(exchange.request, exchange.target, stored, 0.0, trace)
+
+    def _stale_on_error(
+        self, exchange: Exchange, error: Exception | None = None, collapsed: bool = False
     ) -> HttpResponse | None:
+        """The stale response within its stale-if-error window (RFC 5861), with its true age; else ``None``."""
+        stale, trace = exchange.stale, exchange.trace
+        if stale is None:
+            return None
+        age = stale.age_at(self._now())
+        if not stale.serves_on_error(age):
+            return None
+        if not collapsed:
+            failure = f"raised {error!r}" if error is not None else f"answered {trace.fwd_status}"
+            logger.error(
+                "handler of %s %s; serving the stored response, %ss old, within its stale-if-error window",
+                exchange.route.policy.route,
+                failure,
+                int(age),
+                exc_info=error,
+            )
+        trace.fwd, trace.ttl, trace.collapsed, trace.detail = "stale", stale.ttl(int(age)), collapsed, "stale-if-error"
+        return self._fresh(exchange.request, exchange.target, stale, age, trace)
+
+    def _stored_meanwhile(self, exchange: Exchange) -> StoredResponse | None:
+        """A fresh response stored since this request looked (not the stale one it already had)."""
+        now = self._now()
+        found = self._lookup(exchange.target, exchange.route, now)
+        if found is None or not found.is_fresh(found.age_at(now)):
+            return None
+        stale = exchange.stale
+        return found if stale is None or found.stored_at > stale.stored_at else None
+
+    # -- invalidate: writes ----------------------------------------------------------------------
+
+    def _invalidate(self, request: HttpRequest, next: MiddlewareHandler, route: CachedRoute) -> HttpResponse:
+        """A write: refused without the handler when its preconditions fail against the fresh
+        stored representation; otherwise the handler answers, and a 2xx/3xx invalidates what it
+        changed (RFC 9111 §4.4)."""
+        target = RequestTarget(request)
+        refusal = self._refuse_lost_update(target, route)
+        if refusal is not None:
+            return refusal
+        response = next(request)
+        upstream = capture(response, body_limit=0)
+        trace = Trace("method")
+        trace.fwd_status = upstream.status
+        if 200 <= upstream.status < 400:
+            named = upstream.values("location") + upstream.values("content-location")
+            for resource in changed_resources(target.host, target.path, target.resource, named):
+                route.entries.invalidate(resource)
+            trace.detail = "invalidated"
+        return set_cache_status(response, trace.render())
+
+    def _refuse_lost_update(self, target: RequestTarget, route: CachedRoute) -> HttpResponse | None:
         """A 412 without running the handler when the write's preconditions fail against the
         fresh stored representation (lost-update protection); ``None`` to let the handler decide."""
-        _, stored = self._find(target, policy)
+        conditions = target.conditions()
+        if conditions is None:
+            return None
+        now = self._now()
+        stored = self._lookup(target, route, now)
         if stored is None:
             return None
-        age = max(0, int(time.time() - stored.stored_at))
-        if stored.no_cache or age >= stored.lifetime:
+        age = stored.age_at(now)
+        if not stored.is_fresh(age):
             return None
-        verdict = _evaluate(conditions, False, stored.status, stored.headers)
+        verdict = evaluate_representation(conditions, False, stored.status, stored.etag, stored.last_modified)
         if verdict.outcome is not Outcome.PRECONDITION_FAILED:
             return None
-        status = cache_status.hit(stored.lifetime - age, detail="precondition-failed")
+        status = cache_status.hit(stored.ttl(int(age)), detail="precondition-failed")
         return build_precondition_failed(verdict.decided_by, {"cache-status": [status]})
 
-    def _find(self, target: RequestTarget, policy: RoutePolicy) -> Lookup:
-        """The stored representation this request may be given (see ``RoutePolicy.lookups``)."""
-        recipe, shared_allowed = policy.lookups[target.has_authorization]
-        return self._entries.find(target, recipe, policy.route, shared_allowed)
+    # -- routes ----------------------------------------------------------------------------------
 
-    def _request_directives(self, target: RequestTarget) -> CacheControl | None:
-        lines = target.field_lines("cache-control")
-        return parse_cache_control(lines) if lines else None
-
-    def _build_policy(self, method: HttpMethod, route: Route) -> RoutePolicy | None:
+    def _first_request(self, method: HttpMethod, route: Route) -> CachedRoute | None:
         """The route's policy, built and validated on its first request, then remembered."""
         try:
-            policy = build_policy(route.route, route.attributes, self._defaults)
+            policy = build_policy(route.route, route.attributes, self._options)
         except (TypeError, ValueError) as error:
             # Through WSGI, chocs answers a bare 500: the log line is where the reason shows.
             logger.error("cache middleware cannot serve %s %s: %s", method, route.route, error)
             raise
-        self._policies[(id(method), route.route)] = policy
-        return policy
+        cached = None if policy is None else CachedRoute(policy, EntryStore(self._storage, route.route))
+        self._routes[(id(method), route.route)] = cached
+        return cached
 
-
-class Miss:
-    """A request the cache could not answer from storage at once, on its way to the handler."""
-
-    __slots__ = ("may_store", "next", "policy", "reason", "request", "stale", "target")
-
-    def __init__(
-        self,
-        request: HttpRequest,
-        next: MiddlewareHandler,
-        policy: RoutePolicy,
-        target: RequestTarget,
-        reason: str,
-        stale: StoredResponse | None = None,
-        may_store: bool = True,
-    ) -> None:
-        self.request = request
-        self.next = next
-        self.policy = policy
-        self.target = target
-        self.reason = reason
-        """RFC 9211 ``fwd`` value: why the request goes to the handler."""
-        self.stale = stale
-        """What storage had for this request, no longer fresh (or ``no-cache``): to revalidate, or
-        to serve when the handler fails."""
-        self.may_store = may_store
-
-
-class Fetched(NamedTuple):
-    """What the caller that ran the handler shares with the callers that waited for it."""
-
-    stored: StoredResponse | None = None
-    recipe: VaryRecipe | None = None
-    variant: str | None = None
-    failed: bool = False
-    """The handler raised or answered 5xx."""
-
-
-FAILED = Fetched(failed=True)
-
-
-def _collapsed(miss: Miss, stored: StoredResponse) -> HttpResponse:
-    """A waiting caller's answer from the response another caller fetched."""
-    status = cache_status.forwarded(miss.reason, stored.status, collapsed=True)
-    return _respond_from_storage(miss.request, miss.target, stored, 0, status)
-
-
-def _respond_from_storage(
-    request: HttpRequest, target: RequestTarget, stored: StoredResponse, age: int, status: str | None = None
-) -> HttpResponse:
-    if status is None:
-        status = cache_status.hit(stored.lifetime - age)
-    conditions = target.conditions()
-    if conditions is not None:
-        verdict = _evaluate(conditions, True, stored.status, stored.headers)
-        answer = _answer(verdict, stored.headers, {"age": [str(age)], "cache-status": [status]})
-        if answer is not None:
-            return answer
-    return build_response(stored, age, status, with_body=request.method is not HEAD)
-
-
-def _call_handler(
-    request: HttpRequest, next: MiddlewareHandler, stale: StoredResponse | None
-) -> tuple[HttpResponse, int]:
-    """The handler's answer, and the status it gave.
-
-    With a stale stored response that has validators, the handler is asked whether it is still
-    current (``If-None-Match`` / ``If-Modified-Since``); a 304 refreshes it (RFC 9111 §4.3.4)
-    and the refreshed full response is returned.
-    """
-    etag = first_value(stale.headers, "etag") if stale is not None else None
-    last_modified = first_value(stale.headers, "last-modified") if stale is not None else None
-    if stale is None or request.method is not GET or not (etag or last_modified):
-        response = next(request)
-        return response, int(response.status_code)
-    with validating(request, etag, last_modified):
-        response = next(request)
-    status = int(response.status_code)
-    if status == 304:
-        response = build_refreshed(stale, response, format_http_date(time.time()))
-    return response, status
-
-
-def _serve_stale_on_error(
-    miss: Miss, upstream_status: int | None, error: Exception | None, collapsed: bool = False
-) -> HttpResponse | None:
-    """The stale response within its stale-if-error window (RFC 5861), with its true age; else ``None``."""
-    stale = miss.stale
-    if stale is None:
-        return None
-    age = max(0, int(time.time() - stale.stored_at))
-    if not stale.serves_on_error(age):
-        return None
-    if not collapsed:
-        failure = f"answered {upstream_status}" if upstream_status is not None else f"raised {error!r}"
-        logger.error(
-            "handler of %s %s; serving the stored response, %ss old, within its stale-if-error window",
-            miss.policy.route,
-            failure,
-            age,
-            exc_info=error,
-        )
-    status = cache_status.forwarded(
-        "stale", upstream_status, ttl=stale.lifetime - age, collapsed=collapsed, detail="stale-if-error"
-    )
-    return _respond_from_storage(miss.request, miss.target, stale, age, status)
-
-
-def _answer_preconditions(target: RequestTarget, response: HttpResponse, status: str) -> HttpResponse:
-    """The handler's fresh response, or the 304/412 that the request's preconditions call for."""
-    conditions = target.conditions()
-    if conditions is None or sets_cookie(response):  # a 304 would drop the cookie
-        return response
-    fields = header_fields(response)
-    verdict = _evaluate(conditions, True, int(response.status_code), fields)
-    return _answer(verdict, fields, {"cache-status": [status]}) or response
-
-
-def _evaluate(conditions: Conditions, safe: bool, status: int, fields: HeaderFields) -> Verdict:
-    if not 200 <= status < 300:
-        return PROCEED  # preconditions apply to a 2xx representation only (RFC 9110 §13.2.1)
-    return evaluate(conditions, safe, first_value(fields, "etag"), first_value(fields, "last-modified"))
-
-
-def _answer(verdict: Verdict, fields: HeaderFields, extra: dict[str, list[str]]) -> HttpResponse | None:
-    if verdict.outcome is Outcome.NOT_MODIFIED:
-        return build_not_modified(fields, extra)
-    if verdict.outcome is Outcome.PRECONDITION_FAILED:
-        return build_precondition_failed(verdict.decided_by, extra)
-    return None
-
-
-def _changed_resources(target: RequestTarget, response: HttpResponse) -> list[str]:
-    """The target of a successful write, and the same-origin URIs its answer names (RFC 9111 §4.4)."""
-    named = response_lines(response, "location") + response_lines(response, "content-location")
-    references = same_origin_references(target.host, target.path, named)
-    return [target.resource, *(resource_id(target.host, path, query) for path, query in references)]
-
-
-def _check_storage(storage: object) -> None:
-    if isinstance(storage, type):
-        raise TypeError(
-            f"CacheMiddleware needs a storage instance, got the class {storage.__name__}; "
-            f"write CacheMiddleware({storage.__name__}())"
-        )
-    if not isinstance(storage, ICacheStorage):
-        raise TypeError(
-            f"CacheMiddleware needs a storage with get(item_id) and set(item) methods, "
-            f"got {storage!r} ({type(storage).__name__})"
-        )
-
-
-def _check_safe_methods(methods: Iterable[HttpMethod]) -> frozenset[HttpMethod]:
-    result = frozenset(methods)
-    if not result <= CACHEABLE_METHODS:
-        other = ", ".join(sorted(str(method) for method in result - CACHEABLE_METHODS))
-        raise ValueError(
-            f"CacheMiddleware(safe_methods=...) may only contain GET and HEAD (responses to other "
-            f"methods are never served from the cache), got {other}"
-        )
-    return result
-
-
-def _status_codes(statuses: Iterable[HttpStatus | int]) -> list[int]:
-    codes = []
-    for status in statuses:
-        if isinstance(status, bool) or not isinstance(status, (int, HttpStatus)):
-            raise TypeError(f"CacheMiddleware(successful_responses=...) must hold statuses, got {status!r}")
-        codes.append(int(status))
-    return codes
-
-
-def _check_lock_timeout(seconds: float) -> float:
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError(f"CacheMiddleware(lock_timeout=...) must be a number of seconds, got {seconds!r}")
-    if seconds <= 0:
-        raise ValueError(f"CacheMiddleware(lock_timeout=...) must be more than 0 seconds, got {seconds}")
-    return float(seconds)
-
-
-def _check_max_body_size(size: int) -> int:
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"CacheMiddleware(max_body_size=...) must be a number of bytes, got {size!r}")
-    if size < 0:
-        raise ValueError(f"CacheMiddleware(max_body_size=...) must be 0 or more, got {size}")
-    return size
+    def _request_directives(self, target: RequestTarget) -> CacheControl | None:
+        lines = target.field_lines("cache-control")
+        return parse_cache_control(lines) if lines else None

@@ -1,21 +1,33 @@
-"""Route keywords, validated once per route and turned into a ``RoutePolicy``.
+"""What the middleware and each route were configured with, checked once, and the credentials rule.
 
-The middleware first sees a route on its first request, so a mistake in a keyword fails there,
-loudly, with a ``TypeError``/``ValueError`` that names the route and the keyword.
+Middleware options are checked at construction. The middleware first sees a route on its first
+request, so a mistake in a route keyword fails there, loudly, with a ``TypeError``/``ValueError``
+that names the route and the keyword. Everything here is plain values: no chocs, no storage.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from .entries import VaryRecipe
+from .cache_storage import ICacheStorage
+from .checks import check_flag, check_number
+from .entries import StoredResponse, VaryRecipe
 from .semantics.vary import ANY, is_field_name
 
-__all__ = ["PolicyDefaults", "RoutePolicy", "build_policy", "validate_vary"]
+__all__ = [
+    "CACHEABLE_METHODS",
+    "Keeping",
+    "Lookup",
+    "MiddlewareOptions",
+    "RoutePolicy",
+    "build_options",
+    "build_policy",
+    "check_storage",
+    "validate_vary",
+]
 
 ROUTE_KEYWORDS = (
     "cache",
@@ -26,22 +38,110 @@ ROUTE_KEYWORDS = (
     "cache_vary",
 )
 CACHE_CONTROL_VALUES = ("public", "private")
+CACHEABLE_METHODS = frozenset(("GET", "HEAD"))
+"""The only methods whose responses the cache may answer (its keys do not include the method)."""
 
 
 @dataclass(frozen=True)
-class PolicyDefaults:
-    """What the middleware was constructed with; routes may override ``vary``."""
+class MiddlewareOptions:
+    """``CacheMiddleware``'s options, checked; routes may override ``vary``."""
 
     vary: tuple[str, ...]
+    safe_methods: frozenset[str]
+    """Method names answered from the cache (a subset of ``CACHEABLE_METHODS``)."""
     successful_statuses: frozenset[int]
     max_body_size: int
+    honour_request_cache_control: bool
+    lock_timeout: float
+
+
+def build_options(
+    vary: object,
+    safe_methods: Iterable[object] | str,
+    successful_responses: Iterable[object],
+    *,
+    max_body_size: object,
+    honour_request_cache_control: object,
+    lock_timeout: object,
+) -> MiddlewareOptions:
+    """The middleware's options, or the error that says which one is wrong and how."""
+    return MiddlewareOptions(
+        vary=validate_vary(vary, "CacheMiddleware(cache_vary=...)"),
+        safe_methods=_safe_methods(safe_methods),
+        successful_statuses=_status_codes(successful_responses),
+        max_body_size=int(
+            check_number(max_body_size, "CacheMiddleware(max_body_size=...)", unit="bytes", whole=True, minimum=0)
+        ),
+        honour_request_cache_control=check_flag(
+            honour_request_cache_control, "CacheMiddleware(honour_request_cache_control=...)"
+        ),
+        lock_timeout=float(
+            check_number(
+                lock_timeout, "CacheMiddleware(lock_timeout=...)", unit="seconds", whole=False, minimum=0, above=True
+            )
+        ),
+    )
+
+
+def check_storage(storage: object) -> None:
+    """A storage instance with ``get`` and ``set``, or the error that says what was passed instead."""
+    if isinstance(storage, type):
+        raise TypeError(
+            f"CacheMiddleware needs a storage instance, got the class {storage.__name__}; "
+            f"write CacheMiddleware({storage.__name__}())"
+        )
+    if not isinstance(storage, ICacheStorage):
+        raise TypeError(
+            f"CacheMiddleware needs a storage with get(item_id) and set(item) methods, "
+            f"got {storage!r} ({type(storage).__name__})"
+        )
+
+
+def _safe_methods(methods: Iterable[object] | str) -> frozenset[str]:
+    if isinstance(methods, str):
+        methods = [methods]
+    names = frozenset(str(method).upper() for method in methods)  # HttpMethod members print as their name
+    if not names <= CACHEABLE_METHODS:
+        other = ", ".join(sorted(names - CACHEABLE_METHODS))
+        raise ValueError(
+            f"CacheMiddleware(safe_methods=...) may only contain GET and HEAD (responses to other "
+            f"methods are never served from the cache), got {other}"
+        )
+    return names
+
+
+def _status_codes(statuses: Iterable[object]) -> frozenset[int]:
+    codes = []
+    for status in statuses:
+        # An int, or anything that converts to one as chocs' HttpStatus members do; not text or fractions.
+        if isinstance(status, (bool, str, bytes, float)) or not hasattr(status, "__int__"):
+            raise TypeError(f"CacheMiddleware(successful_responses=...) must hold statuses, got {status!r}")
+        codes.append(int(status))
+    return frozenset(codes)
 
 
 class Lookup(NamedTuple):
+    """How to look up the stored response for a request: the credentials rule, for reading."""
+
     recipe: VaryRecipe
     """The recipe the request's response is most likely stored under (a guess that saves a read)."""
     shared_allowed: bool
     """Whether a shared response that is not explicitly shareable may answer the request."""
+
+    def may_serve(self, recipe: VaryRecipe, stored: StoredResponse) -> bool:
+        """Whether ``stored``, kept under ``recipe``, may answer the request: one kept per
+        credentials was found with the request's own; a shared one only when the request may have
+        shared responses or the response is explicitly shareable."""
+        return self.shared_allowed or recipe.per_credentials or stored.public
+
+
+class Keeping(NamedTuple):
+    """How a response is kept: the credentials rule, for storing."""
+
+    per_credentials: bool
+    """Kept under the request's credentials, served back only to them."""
+    public: bool
+    """Explicitly shareable: may answer requests with credentials of their own."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +149,7 @@ class RoutePolicy:
     """How one route (path pattern and method) is cached."""
 
     route: str
-    """The route's path pattern, as registered (``/users/{user_id}``)."""
+    """The route's path pattern, as registered (``/users/{user_id}``): names it in errors and logs."""
     expiry: int
     """``cache_expiry``: seconds a stored response stays fresh, unless its own headers say."""
     standards_mode: bool
@@ -66,46 +166,44 @@ class RoutePolicy:
     response's own ``stale-if-error`` wins."""
     successful_statuses: frozenset[int]
     max_body_size: int
+    _lookups: tuple[Lookup, Lookup] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # The credentials rule of docs/security.md, for reading: a request with credentials, on a
+        # route that is not public, is looked up per credentials and gets a shared response only
+        # when it is explicitly shareable. A private route keeps everything per credentials.
+        shared = VaryRecipe(tuple(sorted(self.vary)))
+        per_credentials = VaryRecipe(shared.field_names, per_credentials=True)
+        anonymous = Lookup(per_credentials if self.control == "private" else shared, True)
+        authorized = anonymous if self.control == "public" else Lookup(per_credentials, False)
+        object.__setattr__(self, "_lookups", (anonymous, authorized))
 
     @property
     def stores(self) -> bool:
         return self.expiry > 0 or self.standards_mode
 
-    @cached_property
-    def shared_recipe(self) -> VaryRecipe:
-        """The variant recipe of a shared response that adds no ``Vary`` of its own."""
-        return VaryRecipe(tuple(sorted(self.vary)))
+    def lookup(self, has_authorization: bool) -> Lookup:
+        """How a request with (or without) ``Authorization`` is looked up."""
+        return self._lookups[has_authorization]
 
-    @cached_property
-    def credentials_recipe(self) -> VaryRecipe:
-        """The same, for responses kept per user."""
-        return VaryRecipe(tuple(sorted(self.vary)), per_credentials=True)
-
-    @cached_property
-    def lookups(self) -> tuple[Lookup, Lookup]:
-        """How to look up a request without (``[False]``) and with (``[True]``) ``Authorization``.
-
-        The one place of the rule in ``docs/security.md``: a request with credentials, on a route
-        that is not public, is looked up per credentials, and gets a shared response only when it
-        is explicitly shareable. A private route keeps everything per credentials.
-        """
-        anonymous = Lookup(self.credentials_recipe if self.control == "private" else self.shared_recipe, True)
-        if self.control == "public":
-            return anonymous, anonymous
-        return anonymous, Lookup(self.credentials_recipe, False)
+    def keeping(self, private: bool, explicitly_shareable: bool, has_authorization: bool) -> Keeping:
+        """How a response is kept (RFC 9111 §3.5): ``private`` (the response's or the route's) keeps
+        it per credentials; a response to a request with ``Authorization`` is kept for those
+        credentials too, unless it is explicitly shareable (``public``, ``s-maxage``, a public route)."""
+        private = private or self.control == "private"
+        public = not private and (self.control == "public" or explicitly_shareable)
+        return Keeping(per_credentials=private or (has_authorization and not public), public=public)
 
     @property
     def vary_header(self) -> str:
         return ", ".join(self.vary)
 
 
-def build_policy(route: str, attributes: Mapping[str, object], defaults: PolicyDefaults) -> RoutePolicy | None:
+def build_policy(route: str, attributes: Mapping[str, object], options: MiddlewareOptions) -> RoutePolicy | None:
     """The policy for a route, or ``None`` when the route does not use the cache."""
     _reject_unknown_keywords(route, attributes)
     expiry = _seconds(route, "cache_expiry", attributes.get("cache_expiry"))
-    enabled = attributes.get("cache", False)
-    if not isinstance(enabled, bool):
-        raise TypeError(f"cache on route {route!r} must be True or False, got {enabled!r}")
+    enabled = check_flag(attributes.get("cache", False), f"cache on route {route!r}")
     if expiry == 0 and not enabled:
         return None
     vary = attributes.get("cache_vary")
@@ -113,14 +211,14 @@ def build_policy(route: str, attributes: Mapping[str, object], defaults: PolicyD
         route=route,
         expiry=expiry,
         standards_mode=expiry == 0 and enabled,
-        vary=defaults.vary if vary is None else validate_vary(vary, f"cache_vary on route {route!r}"),
+        vary=options.vary if vary is None else validate_vary(vary, f"cache_vary on route {route!r}"),
         control=_control(route, attributes.get("cache_control")),
         stale_while_revalidate=_seconds(
             route, "cache_stale_while_revalidate", attributes.get("cache_stale_while_revalidate")
         ),
         stale_if_error=_seconds(route, "cache_stale_if_error", attributes.get("cache_stale_if_error")),
-        successful_statuses=defaults.successful_statuses,
-        max_body_size=defaults.max_body_size,
+        successful_statuses=options.successful_statuses,
+        max_body_size=options.max_body_size,
     )
 
 
@@ -159,17 +257,7 @@ def validate_vary(value: object, where: str) -> tuple[str, ...]:
 def _seconds(route: str, keyword: str, value: object) -> int:
     if value is None:
         return 0
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(f"{keyword} on route {route!r} must be whole seconds, got {value}")
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"{keyword} on route {route!r} must be a whole number of seconds, got {value!r} ({type(value).__name__})"
-        )
-    if value < 0:
-        raise ValueError(f"{keyword} on route {route!r} must be 0 or more seconds, got {value}")
-    return value
+    return int(check_number(value, f"{keyword} on route {route!r}", unit="seconds", whole=True, minimum=0))
 
 
 def _control(route: str, value: object) -> str | None:

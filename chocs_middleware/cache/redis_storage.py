@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import secrets
 import struct
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +31,8 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from .cache_storage import CacheItem
+from .checks import check_number
+from .clock import SYSTEM_CLOCK, Clock
 from .error import CacheError
 
 __all__ = ["DEFAULT_TIMEOUT", "RedisCacheStorage"]
@@ -61,28 +62,38 @@ class RedisCacheStorage:
     """
 
     def __init__(
-        self, client: redis.Redis, *, prefix: str = "chocs-cache:", timeout: float | None = DEFAULT_TIMEOUT
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "chocs-cache:",
+        timeout: float | None = DEFAULT_TIMEOUT,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if not isinstance(client, redis.Redis):
             raise TypeError(f"RedisCacheStorage needs a redis.Redis client, got {client!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-            raise ValueError(
-                f"RedisCacheStorage(timeout=...) must be a positive number of seconds or None, got {timeout!r}"
-            )
+        if timeout is not None:
+            check_number(timeout, "RedisCacheStorage(timeout=...)", unit="seconds", whole=False, minimum=0, above=True)
         if timeout is None and client.connection_pool.connection_kwargs.get("decode_responses"):
             raise ValueError("RedisCacheStorage needs a client with decode_responses=False: entries are bytes")
         self._owns_client = timeout is not None
         self._client = client if timeout is None else _bounded(client, float(timeout))
         self._prefix = prefix
+        self._time = clock.time
         self._release = self._client.register_script(_RELEASE_IF_OWNER)
 
     @classmethod
     def from_url(
-        cls, url: str, *, prefix: str = "chocs-cache:", timeout: float | None = DEFAULT_TIMEOUT, **options: Any
+        cls,
+        url: str,
+        *,
+        prefix: str = "chocs-cache:",
+        timeout: float | None = DEFAULT_TIMEOUT,
+        clock: Clock = SYSTEM_CLOCK,
+        **options: Any,
     ) -> RedisCacheStorage:
         """A storage on ``redis://host:port/db`` (any URL ``redis.Redis.from_url`` takes)."""
         client = redis.Redis.from_url(url, **options)
-        storage = cls(client, prefix=prefix, timeout=timeout)
+        storage = cls(client, prefix=prefix, timeout=timeout, clock=clock)
         if timeout is not None:
             client.close()  # only its settings were needed: the storage has its own connections
         else:
@@ -102,21 +113,21 @@ class RedisCacheStorage:
         return self._client
 
     def get(self, item_id: str) -> CacheItem:
-        item = _item(item_id, self._client.get(self._prefix + item_id))
+        item = self._item(item_id, self._client.get(self._prefix + item_id))
         if item is None:
             raise CacheError.for_not_found(item_id)
         return item
 
     def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
         values = self._client.mget([self._prefix + item_id for item_id in item_ids])
-        return [_item(item_id, value) for item_id, value in zip(item_ids, values)]
+        return [self._item(item_id, value) for item_id, value in zip(item_ids, values)]
 
     def set(self, item: CacheItem) -> None:
         milliseconds = int(item.ttl * 1000)
         if milliseconds <= 0 or not item:
             self._client.delete(self._prefix + item.id)  # an expired tombstone: nothing to keep
             return
-        expires_at = time.time() + item.ttl
+        expires_at = self._time() + item.ttl
         self._client.set(self._prefix + item.id, _EXPIRY.pack(expires_at) + item.body, px=milliseconds)
 
     def collect(self, item: CacheItem) -> None:
@@ -133,14 +144,15 @@ class RedisCacheStorage:
     def _lock_key(self, name: str) -> str:
         return f"{self._prefix}lock:{name}"
 
-
-def _item(item_id: str, value: object) -> CacheItem | None:
-    if value is None:
-        return None
-    if not isinstance(value, bytes) or len(value) < _EXPIRY.size:
-        return CacheItem(item_id, b"\x00not written by this storage", 1)  # the middleware refuses and removes it
-    (expires_at,) = _EXPIRY.unpack_from(value)
-    return CacheItem(item_id, value[_EXPIRY.size :], max(0, math.ceil(expires_at - time.time())))
+    def _item(self, item_id: str, value: object) -> CacheItem | None:
+        if value is None:
+            return None
+        now = self._time()
+        if not isinstance(value, bytes) or len(value) < _EXPIRY.size:
+            # The middleware refuses this entry, and removes it.
+            return CacheItem(item_id, b"\x00not written by this storage", 1, now=now)
+        (expires_at,) = _EXPIRY.unpack_from(value)
+        return CacheItem(item_id, value[_EXPIRY.size :], max(0, math.ceil(expires_at - now)), now=now)
 
 
 def _bounded(client: redis.Redis, timeout: float) -> redis.Redis:

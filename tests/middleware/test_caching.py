@@ -1,4 +1,4 @@
-"""The caching flow for GET and HEAD (DESIGN.md §3), through the real WSGI path."""
+"""The caching flow for GET and HEAD (docs/design.md, "Request flow"), through the real WSGI path."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Conditional requests through the real WSGI path (RFC 9110 §13; DESIGN.md §4)."""
+"""Conditional requests through the real WSGI path (RFC 9110 §13)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A shared cache never serves one user's response to another, and lets the handler decide
-per response (RFC 9111 §3, §4; DESIGN.md §4)."""
+per response (RFC 9111 §3, §4; docs/design.md)."""
 
 from __future__ import annotations
 
@@ -333,7 +333,7 @@ class TestRequestDirectives:
         assert harness.calls["/page"] == 2
 
     def test_max_age_accepts_a_young_enough_response(self, clock: Clock) -> None:
-        harness = Harness(honour_request_cache_control=True)
+        harness = Harness(honour_request_cache_control=True, clock=clock)
         route_with_headers(harness, "/page", {}, cache_expiry=600)
         harness.client.get("/page")
         clock.advance(10)

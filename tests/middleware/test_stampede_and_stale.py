@@ -11,7 +11,7 @@ import pytest
 from chocs import HttpRequest, HttpResponse, HttpStatus
 
 from chocs_middleware.cache import CacheMiddleware
-from chocs_middleware.cache.single_flight import SingleFlight
+from chocs_middleware.cache.coalescer import Coalescer, Lead
 from tests.conftest import Clock, Harness, LiveServer, concurrently
 from tests.storages import LockingDictStorage
 
@@ -108,17 +108,17 @@ def test_no_flight_outlives_its_requests(live: StartServer) -> None:
     server = live(harness)
     concurrently(16, lambda n: [server.get(f"/many/{n}-{i}") for i in range(20)])
 
-    assert len(harness.middleware._flights) == 0
+    assert len(harness.middleware._coalescer) == 0
 
 
 def test_a_million_distinct_keys_leave_no_lock_behind() -> None:
-    flights: SingleFlight[str] = SingleFlight()
+    flights: Coalescer[str] = Coalescer(5.0, Clock())
 
     for number in range(1_000_000):
-        key = f"key-{number}"
-        flight, leader = flights.join(key)
-        assert leader
-        flights.finish(key, flight, "done")
+        role = flights.join(f"key-{number}")
+        assert isinstance(role, Lead)
+        role.share("done")
+        role.close()
 
     assert len(flights) == 0
 
@@ -155,7 +155,7 @@ class TestStaleWhileRevalidate:
             return HttpResponse(f"feed v{harness.calls['feed']}")
 
     def test_others_get_the_stale_response_at_once_while_one_refreshes(self, live: StartServer, clock: Clock) -> None:
-        harness = Harness()
+        harness = Harness(clock=clock)
         slow_refresh = threading.Event()
         self.route(harness, slow_refresh, cache_stale_while_revalidate=60)
         server = live(harness)

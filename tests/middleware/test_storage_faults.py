@@ -1,13 +1,12 @@
-"""A storage that fails never turns a good handler response into an error (DESIGN.md §6)."""
+"""A storage that fails never turns a good handler response into an error (docs/design.md, "Failure model")."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from chocs import HttpRequest, HttpResponse
 
-from chocs_middleware.cache import CacheItem, store
+from chocs_middleware.cache import CacheItem
+from chocs_middleware.cache.entry_store import FAULT_REST_SECONDS
 from tests.conftest import Clock, Harness
 from tests.storages import CollectableDictStorage, DictStorage
 
@@ -109,7 +108,7 @@ def test_a_pickled_entry_is_never_unpickled(cache_log: pytest.LogCaptureFixture)
 
 
 def test_an_expired_item_from_a_storage_that_ignores_ttl_is_a_miss(clock: Clock) -> None:
-    harness = Harness(DictStorage())
+    harness = Harness(DictStorage(), clock=clock)
     counted_route(harness)
     harness.client.get("/items/1")
 
@@ -136,16 +135,15 @@ class FlakyStorage(DictStorage):
         super().set(item)
 
 
-def test_caching_resumes_when_the_storage_is_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store, "FAULT_REST_SECONDS", 0.05)
+def test_caching_resumes_when_the_storage_is_back(clock: Clock) -> None:
     storage = FlakyStorage()
-    harness = Harness(storage)
+    harness = Harness(storage, clock=clock)
     counted_route(harness)
 
     storage.down = True
     harness.client.get("/items/1")
     storage.down = False
-    time.sleep(0.06)
+    clock.advance(FAULT_REST_SECONDS)
     harness.client.get("/items/1")
     resumed = harness.client.get("/items/1")
 

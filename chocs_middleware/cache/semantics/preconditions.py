@@ -8,7 +8,7 @@ from typing import NamedTuple
 from .dates import parse_http_date
 from .entity_tags import ANY, EntityTag, parse_entity_tag, parse_entity_tag_list
 
-__all__ = ["NOT_MODIFIED_FIELDS", "Conditions", "Outcome", "Verdict", "evaluate"]
+__all__ = ["NOT_MODIFIED_FIELDS", "Conditions", "Outcome", "Verdict", "evaluate", "evaluate_representation"]
 
 NOT_MODIFIED_FIELDS = frozenset(
     ("cache-control", "content-location", "date", "etag", "expires", "vary", "last-modified")
@@ -79,6 +79,16 @@ def evaluate(conditions: Conditions, safe: bool, etag: str | None, last_modified
         if since is not None and modified is not None and modified <= since:
             return _NOT_MODIFIED_SINCE
     return PROCEED
+
+
+def evaluate_representation(
+    conditions: Conditions, safe: bool, status: int, etag: str | None, last_modified: str | None
+) -> Verdict:
+    """``evaluate`` for a response with ``status``: preconditions apply to a 2xx representation
+    only (RFC 9110 §13.2.1); any other status proceeds."""
+    if not 200 <= status < 300:
+        return PROCEED
+    return evaluate(conditions, safe, etag, last_modified)
 
 
 def _tags(field: str | None) -> tuple[EntityTag, ...] | str | None:

@@ -1,0 +1,84 @@
+"""The values the read flow passes between its steps (``middleware.py``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, NamedTuple, Union
+
+from .cache_status import Trace
+from .entries import StoredResponse, VaryRecipe
+from .entry_store import EntryStore
+from .policy import RoutePolicy
+from .semantics.cache_control import CacheControl
+
+if TYPE_CHECKING:  # chocs types, named here only in annotations
+    from chocs import HttpRequest, HttpResponse
+    from chocs.middleware import MiddlewareHandler
+
+    from .adapter import RequestTarget
+
+__all__ = ["HANDLER_FAILED", "CachedRoute", "Exchange", "Fetched", "HandlerFailed", "Shared", "SharedAnswer"]
+
+
+class CachedRoute(NamedTuple):
+    """A route the cache serves: how it is cached, and its entries (which name it in logs)."""
+
+    policy: RoutePolicy
+    entries: EntryStore
+
+
+class SharedAnswer(NamedTuple):
+    """What the caller that ran the handler gives the callers that waited for it."""
+
+    stored: StoredResponse
+    recipe: VaryRecipe
+    variant: str
+    """The variant id it was stored under: a follower is given it only for the same variant."""
+
+
+class HandlerFailed:
+    """The handler raised or answered 5xx: followers may be given the stale response instead."""
+
+
+HANDLER_FAILED = HandlerFailed()
+Shared = Union[SharedAnswer, HandlerFailed]
+
+
+class Exchange:
+    """A read the cache could not answer from storage at once, on its way to the handler."""
+
+    __slots__ = ("asked", "next", "request", "route", "stale", "target", "trace")
+
+    def __init__(
+        self,
+        request: HttpRequest,
+        next: MiddlewareHandler,
+        route: CachedRoute,
+        target: RequestTarget,
+        stale: StoredResponse | None,
+        reason: str,
+        asked: CacheControl | None,
+    ) -> None:
+        self.request = request
+        self.next = next
+        self.route = route
+        self.target = target
+        self.stale = stale
+        """What storage had for this request, no longer fresh (or ``no-cache``, or refused by the
+        request's own directives): to validate, or to serve when the handler fails."""
+        self.asked = asked
+        """The request's own ``Cache-Control``, when the middleware honours it."""
+        self.trace = Trace(reason)
+        """What happened, for ``Cache-Status``; ``reason`` is why the request goes to the handler."""
+
+    @property
+    def flight_key(self) -> str:
+        """Concurrent reads with the same key are answered by one run of the handler."""
+        lookup = self.route.policy.lookup(self.target.has_authorization)
+        return self.target.variant(lookup.recipe)
+
+
+class Fetched(NamedTuple):
+    """The handler's answer as it leaves the cache, and what it gives waiting callers."""
+
+    response: HttpResponse
+    shared: Shared | None

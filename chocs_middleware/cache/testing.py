@@ -1,0 +1,184 @@
+"""The storage contract: what the middleware relies on from a storage, as tests you can run.
+
+Every built-in storage passes it; check your own by subclassing ``StorageContract`` in a test
+module and saying how to make a fresh, empty storage::
+
+    from chocs_middleware.cache.testing import StorageContract
+
+    class TestMyStorage(StorageContract):
+        def make_storage(self):
+            return MyStorage()
+
+pytest (or any runner that collects ``test_*`` methods of ``Test*`` classes) then runs each
+check. Optional capabilities (``collect``, ``get_many``, the cross-process lock) are checked
+when the storage has them. The last check serves a cached route through the middleware and
+chocs' WSGI adapter on your storage: a miss, a hit, and an invalidation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+from chocs import Application, HttpRequest, HttpResponse, create_wsgi_handler
+
+from .cache_storage import (
+    CacheItem,
+    ICacheStorage,
+    ICollectableCacheStorage,
+    ILockableCacheStorage,
+    IMultiGetCacheStorage,
+)
+from .error import CacheError
+from .middleware import CacheMiddleware
+
+__all__ = ["StorageContract"]
+
+
+class StorageContract:
+    """Subclass it as ``Test...`` and implement ``make_storage``."""
+
+    def make_storage(self) -> ICacheStorage:
+        """A new, empty storage: each check makes its own."""
+        raise NotImplementedError(f"{type(self).__name__} must implement make_storage()")
+
+    def _storage(self) -> ICacheStorage:
+        storage = self.make_storage()
+        assert isinstance(storage, ICacheStorage), (
+            f"{type(storage).__name__} is not a storage: it needs get(item_id) and set(item) methods"
+        )
+        return storage
+
+    def _absent(self, storage: ICacheStorage, item_id: str) -> bool:
+        """What the middleware concludes: a miss (``CacheError``/``KeyError``), or an empty item (a tombstone)."""
+        try:
+            return not storage.get(item_id)
+        except (CacheError, KeyError):
+            return True
+
+    def test_get_returns_what_set_stored(self) -> None:
+        storage = self._storage()
+
+        storage.set(CacheItem("a", b"body of a", 60))
+
+        item = storage.get("a")
+        assert (item.id, item.body) == ("a", b"body of a")
+
+    def test_a_miss_raises_cache_error_or_key_error(self) -> None:
+        storage = self._storage()
+        try:
+            storage.get("never stored")
+        except (CacheError, KeyError):
+            return
+        except Exception as error:
+            raise AssertionError(
+                f"{type(storage).__name__}.get raised {error!r} for an id it does not hold: a miss must "
+                f"raise CacheError (or KeyError); anything else is a storage fault, and the cache then "
+                f"rests for a second"
+            ) from error
+        raise AssertionError(f"{type(storage).__name__}.get returned an item for an id it does not hold")
+
+    def test_set_replaces_an_item(self) -> None:
+        storage = self._storage()
+        storage.set(CacheItem("a", b"old", 60))
+
+        storage.set(CacheItem("a", b"new", 60))
+
+        assert storage.get("a").body == b"new"
+
+    def test_items_are_kept_apart(self) -> None:
+        storage = self._storage()
+
+        storage.set(CacheItem("a", b"first", 60))
+        storage.set(CacheItem("b", b"second", 60))
+
+        assert (storage.get("a").body, storage.get("b").body) == (b"first", b"second")
+
+    def test_bytes_are_kept_exactly(self) -> None:
+        storage = self._storage()
+        body = bytes(range(256)) * 4 + b"\n\r\x00"
+
+        storage.set(CacheItem("binary", body, 60))
+
+        assert storage.get("binary").body == body
+
+    def test_a_tombstone_written_with_set_reads_as_absent(self) -> None:
+        storage = self._storage()
+        storage.set(CacheItem("a", b"body", 60))
+
+        storage.set(CacheItem.empty("a"))
+
+        assert self._absent(storage, "a")
+
+    def test_collect_removes_an_item_and_only_that_one(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, ICollectableCacheStorage):
+            return  # without collect, invalidation writes tombstones (the check above)
+        storage.set(CacheItem("a", b"body", 60))
+        storage.set(CacheItem("b", b"body", 60))
+
+        storage.collect(CacheItem.empty("a"))
+        with contextlib.suppress(CacheError, KeyError):  # a miss: the middleware takes it as "nothing to remove"
+            storage.collect(CacheItem.empty("never stored"))
+
+        assert self._absent(storage, "a")
+        assert storage.get("b").body == b"body"
+
+    def test_get_many_answers_in_order_with_none_for_misses(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, IMultiGetCacheStorage):
+            return
+        storage.set(CacheItem("a", b"A", 60))
+        storage.set(CacheItem("c", b"C", 60))
+
+        items = storage.get_many(["a", "b", "c"])
+
+        assert [None if item is None else item.body for item in items] == [b"A", None, b"C"]
+
+    def test_a_lock_is_held_by_one_owner_and_released_only_by_it(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, ILockableCacheStorage):
+            return
+        token = storage.acquire_lock("key", 30)
+        assert token is not None, "a free lock must be taken"
+        assert storage.acquire_lock("key", 30) is None, "a held lock must not be taken again"
+
+        storage.release_lock("key", "not the owner's token")
+        assert storage.acquire_lock("key", 30) is None, "only the owner's token releases a lock"
+
+        storage.release_lock("key", token)
+        assert storage.acquire_lock("key", 30) is not None, "a released lock can be taken again"
+
+    def test_the_middleware_caches_and_invalidates_on_it(self) -> None:
+        storage = self._storage()
+        app = Application(CacheMiddleware(storage))
+        runs = {"read": 0, "version": 1}
+
+        @app.get("/thing", cache_expiry=60)
+        def read(request: HttpRequest) -> HttpResponse:
+            runs["read"] += 1
+            return HttpResponse(f"v{runs['version']}")
+
+        @app.put("/thing", cache=True)
+        def write(request: HttpRequest) -> HttpResponse:
+            runs["version"] += 1
+            return HttpResponse("")
+
+        wsgi = create_wsgi_handler(app)
+        assert [_call(wsgi, "GET") for _ in range(2)] == ["v1", "v1"]
+        _call(wsgi, "PUT")
+        assert [_call(wsgi, "GET") for _ in range(2)] == ["v2", "v2"]
+        assert runs["read"] == 2, f"the handler ran {runs['read']} times for 2 versions: entries were not kept"
+
+
+def _call(wsgi: Any, method: str) -> str:
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": "/thing",
+        "QUERY_STRING": "",
+        "HTTP_HOST": "contract.test",
+        "wsgi.input": io.BytesIO(b""),
+    }
+    body: bytes = wsgi(environ, lambda status, headers: None).read()
+    return body.decode()
