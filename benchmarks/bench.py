@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsgi_handler
 
 from benchmarks.payload import BODY
@@ -172,6 +173,21 @@ def memory_per_entry(quick: bool) -> float:
     return per_entry
 
 
+def redis_memory_per_url(quick: bool, redis_url: str) -> None:
+    """What a flood of unique URLs costs in Redis: its own ``used_memory``, per cached response."""
+    count = 500 if quick else 5000
+    client = redis.Redis.from_url(redis_url)
+    storage = RedisCacheStorage.from_url(redis_url, prefix="bench-flood:")
+    wsgi = json_app(cached=True, storage=storage)
+    before = int(client.info("memory")["used_memory"])
+    fill(wsgi, range(count))
+    used = int(client.info("memory")["used_memory"]) - before
+    storage.close()
+    client.close()
+    print(f"Redis memory per cached {len(BODY)}-byte response, {count} unique URLs (Redis's used_memory)")
+    print(f"  {used / count / 1024:.2f} KiB")
+
+
 def _busy(seconds: float) -> None:
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
@@ -285,6 +301,7 @@ def main() -> None:
         request_costs(options.quick, redis_server.url)
         print()
         memory_per_entry(options.quick)
+        redis_memory_per_url(options.quick, redis_server.url)
         print()
         stampedes(options.quick)
         print()

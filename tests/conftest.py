@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import waitress
-from chocs import Application, create_wsgi_handler
+from chocs import Application, HttpRequest, HttpResponse, create_wsgi_handler
 from webtest import TestApp
 
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage
@@ -61,6 +61,21 @@ class Harness:
 
     def count(self, name: str) -> None:
         self.calls[name] += 1
+
+
+def versioned_items(*harnesses: Harness) -> None:
+    """``GET /items/{id}`` answers ``v<n>``; ``PATCH`` adds one to n: one database behind every app."""
+    version = {"n": 1}
+    for harness in harnesses:
+
+        @harness.app.get("/items/{id}", cache_expiry=600)
+        def read(request: HttpRequest) -> HttpResponse:
+            return HttpResponse(f"v{version['n']}")
+
+        @harness.app.patch("/items/{id}", cache=True)
+        def write(request: HttpRequest) -> HttpResponse:
+            version["n"] += 1
+            return HttpResponse("", 204)
 
 
 @pytest.fixture
@@ -125,9 +140,14 @@ class LiveServer:
                 raise
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        return self.request("GET", path, headers)
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            connection.request("GET", path, headers=headers or {})
+            connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()
             return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
         finally:

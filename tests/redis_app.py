@@ -28,8 +28,8 @@ app = Application(CacheMiddleware(storage))
 def read(request: HttpRequest) -> HttpResponse:
     article = request.path_parameters["id"]
     shared.incr(f"{PREFIX}runs:{article}")
-    time.sleep(DELAY)
     version = 1 + int(shared.get(f"{PREFIX}version:{article}") or 0)  # 1, plus one per update
+    time.sleep(DELAY)  # the answer leaves a while after the data was read
     return HttpResponse(f"article {article} v{version} from process {os.getpid()}")
 
 

@@ -20,9 +20,18 @@ def response(**changes: object) -> StoredResponse:
     return StoredResponse(200, (("etag", ('"e"',)), ("last-modified", ("lm",))), b"x", STORED_AT, **settings)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("now", "age"), [(STORED_AT + 7.5, 7.5), (STORED_AT - 3, 0.0)])
+@pytest.mark.parametrize(("now", "age"), [(STORED_AT + 7.5, 7.5), (STORED_AT - 0.5, 0.0)])
 def test_age_is_time_since_stored_and_never_negative(now: float, age: float) -> None:
     assert response().age_at(now) == age
+
+
+def test_a_response_stored_further_in_the_future_is_too_old_not_fresh_for_longer() -> None:
+    stored = response(stale_if_error=3600)
+
+    age = stored.age_at(STORED_AT - 60)  # the clock stepped back a minute
+
+    assert not stored.is_fresh(age)
+    assert not stored.serves_on_error(age)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,9 @@ from chocs_middleware.cache import (
     InMemoryCacheStorage,
 )
 from chocs_middleware.cache.entries import StoredResponse, VaryRecipe
-from chocs_middleware.cache.entry_store import FAULT_REST_SECONDS, URI_MISS, VARY_MISS, EntryStore, StorageGuard
-from chocs_middleware.cache.faults import FaultLog
+from chocs_middleware.cache.entry_store import URI_MISS, EntryStore, Missed, Saved, StorageGuard
+from chocs_middleware.cache.error import WriteRefused
+from chocs_middleware.cache.faults import BREAKER_THRESHOLD, FAULT_REST_SECONDS, FaultLog
 from chocs_middleware.cache.keys import variant_id
 from chocs_middleware.cache.policy import Lookup
 from tests.conftest import Clock
@@ -49,22 +50,27 @@ def response(clock: Clock, body: bytes = b"x", lifetime: int = 60, public: bool 
     return StoredResponse(200, (), body, clock.now, lifetime, public=public)
 
 
+def found_body(entries: EntryStore, target: Target, lookup: Lookup, now: float) -> bytes | None:
+    found = entries.find(target, lookup, now)
+    return None if isinstance(found, Missed) else found.body
+
+
 def test_a_saved_response_is_found_for_the_same_variant_only() -> None:
     entries, clock = make()
 
-    assert entries.save(Target(), SHARED, response(clock, b"json"))
+    assert entries.save(Target(), SHARED, response(clock, b"json"), None) is Saved.STORED
 
-    assert entries.find(Target(), ANONYMOUS, clock.now).body == b"json"  # type: ignore[union-attr]
-    assert entries.find(Target(value="xml"), ANONYMOUS, clock.now) == VARY_MISS
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) == b"json"
+    assert entries.find(Target(value="xml"), ANONYMOUS, clock.now).reason == "vary-miss"  # type: ignore[union-attr]
     assert entries.find(Target("r2"), ANONYMOUS, clock.now) == URI_MISS
 
 
 def test_a_variant_stored_under_another_recipe_is_found_with_one_more_read() -> None:
     entries, clock = make()
     by_origin = VaryRecipe(("accept", "origin"))
-    entries.save(Target(), by_origin, response(clock, b"by origin"))
+    entries.save(Target(), by_origin, response(clock, b"by origin"), None)
 
-    assert entries.find(Target(), ANONYMOUS, clock.now).body == b"by origin"  # type: ignore[union-attr]
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) == b"by origin"
 
 
 @pytest.mark.parametrize(
@@ -75,38 +81,54 @@ def test_a_request_with_credentials_finds_only_its_own_or_explicitly_shareable_r
     recipe: VaryRecipe, public: bool, found: bool
 ) -> None:
     entries, clock = make()
-    entries.save(Target(), recipe, response(clock, public=public))
+    entries.save(Target(), recipe, response(clock, public=public), None)
 
     result = entries.find(Target(), WITH_CREDENTIALS, clock.now)
 
     assert isinstance(result, StoredResponse) is found
 
 
-def test_invalidation_removes_every_variant_at_once() -> None:
+def test_invalidation_hides_every_variant_at_once_and_leaves_only_its_marker() -> None:
     storage = CollectableInMemoryCacheStorage()
     entries, clock = make(storage)
-    entries.save(Target(value="json"), SHARED, response(clock))
-    entries.save(Target(value="xml"), SHARED, response(clock))
+    entries.save(Target(value="json"), SHARED, response(clock), None)
+    seen = entries.find(Target(value="xml"), ANONYMOUS, clock.now).generation
+    entries.save(Target(value="xml"), SHARED, response(clock), seen)
     assert len(storage) == 3
 
-    entries.invalidate("r1")
+    assert entries.invalidate("r1", "//h/r1")
 
-    assert entries.find(Target(value="json"), ANONYMOUS, clock.now) == URI_MISS
-    assert len(storage) == 0
+    assert entries.find(Target(value="json"), ANONYMOUS, clock.now).reason == "uri-miss"  # type: ignore[union-attr]
+    assert len(storage) == 1  # the marker
 
 
 def test_a_response_of_an_older_generation_is_never_found() -> None:
     entries, clock = make(DictStorage())  # no collect: invalidation writes tombstones
-    entries.save(Target(), SHARED, response(clock, b"old"))
-    entries.invalidate("r1")
-    entries.save(Target(value="xml"), SHARED, response(clock, b"new generation"))
+    entries.save(Target(), SHARED, response(clock, b"old"), None)
+    entries.invalidate("r1", "//h/r1")
+    seen = entries.find(Target(value="xml"), ANONYMOUS, clock.now).generation
+    entries.save(Target(value="xml"), SHARED, response(clock, b"new generation"), seen)
 
-    assert entries.find(Target(), ANONYMOUS, clock.now) == VARY_MISS
+    assert entries.find(Target(), ANONYMOUS, clock.now).reason == "vary-miss"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("seen_before", [True, False])
+def test_a_response_computed_before_an_invalidation_is_not_stored_after_it(seen_before: bool) -> None:
+    entries, clock = make()
+    if seen_before:
+        entries.save(Target(), SHARED, response(clock, b"v1"), None)
+    seen = entries.find(Target(value="other"), ANONYMOUS, clock.now)
+    generation = None if seen == URI_MISS else seen.generation
+
+    entries.invalidate("r1", "//h/r1")  # the write lands while the request's handler runs
+
+    assert entries.save(Target(), SHARED, response(clock, b"old data"), generation) is Saved.INVALIDATED_MEANWHILE
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) is None
 
 
 def test_entries_past_their_retention_are_not_found_even_if_the_storage_returns_them() -> None:
     entries, clock = make(DictStorage())  # keeps everything forever
-    entries.save(Target(), SHARED, response(clock, lifetime=10))
+    entries.save(Target(), SHARED, response(clock, lifetime=10), None)
 
     clock.advance(11)
 
@@ -116,12 +138,12 @@ def test_entries_past_their_retention_are_not_found_even_if_the_storage_returns_
 def test_an_entry_that_does_not_decode_is_a_miss_logged_and_removed(caplog: pytest.LogCaptureFixture) -> None:
     storage = InMemoryCacheStorage()
     entries, clock = make(storage)
-    entries.save(Target(), SHARED, response(clock))
+    entries.save(Target(), SHARED, response(clock), None)
     variant = Target().variant(SHARED)
     storage.set(CacheItem(variant, b"not an entry", 60))
 
     with caplog.at_level(logging.WARNING, logger="chocs_middleware.cache"):
-        assert entries.find(Target(), ANONYMOUS, clock.now) == VARY_MISS
+        assert entries.find(Target(), ANONYMOUS, clock.now).reason == "vary-miss"  # type: ignore[union-attr]
 
     assert "storage decode failed on route /route" in caplog.text
     with pytest.raises(CacheError):
@@ -141,14 +163,31 @@ class Broken:
         raise ConnectionError("down")
 
 
-def test_after_a_fault_the_storage_rests_then_is_tried_again() -> None:
+def test_reads_rest_after_faults_in_a_row_then_one_probe_is_tried() -> None:
     storage = Broken()
     entries, clock = make(storage)
 
-    assert entries.find(Target(), ANONYMOUS, clock.now) == URI_MISS
-    assert not entries.save(Target(), SHARED, response(clock))
-    assert storage.calls == 1
+    for _ in range(BREAKER_THRESHOLD + 2):
+        assert entries.find(Target(), ANONYMOUS, clock.now).unavailable  # type: ignore[union-attr]
+    assert storage.calls == BREAKER_THRESHOLD
     clock.advance(FAULT_REST_SECONDS)
     entries.find(Target(), ANONYMOUS, clock.now)
+    entries.find(Target(), ANONYMOUS, clock.now)
 
-    assert storage.calls == 2
+    assert storage.calls == BREAKER_THRESHOLD + 1  # the probe failed: resting again
+
+
+def test_a_refused_write_stops_writes_not_reads() -> None:
+    class Full(CollectableInMemoryCacheStorage):
+        def compare_and_set(self, guard_id: str, expected: bytes | None, items: object) -> bool:
+            raise WriteRefused("OOM command not allowed when used memory > 'maxmemory'")
+
+    storage = Full()
+    entries, clock = make(storage)
+    storage.set(CacheItem("kept", b"x", 60))
+
+    assert entries.save(Target(), SHARED, response(clock), None) is Saved.NOT_STORED
+    assert entries.save(Target(), SHARED, response(clock), None) is Saved.NOT_STORED
+
+    assert entries.find(Target(), ANONYMOUS, clock.now) == URI_MISS  # read, not skipped
+    assert not entries._guard.reads.failures

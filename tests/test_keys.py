@@ -55,5 +55,5 @@ def test_variant_ids_depend_on_the_resource_and_the_credentials() -> None:
     base = variant_id("r1", ("accept",), ("a",))
 
     assert base != variant_id("r2", ("accept",), ("a",))
-    assert base != variant_id("r1", ("accept",), ("a",), "alice")
-    assert variant_id("r1", ("accept",), ("a",), "alice") != variant_id("r1", ("accept",), ("a",), "bob")
+    assert base != variant_id("r1", ("accept",), ("a",), ("alice",))
+    assert variant_id("r1", ("accept",), ("a",), ("alice",)) != variant_id("r1", ("accept",), ("a",), ("bob",))

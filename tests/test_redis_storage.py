@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import gc
 import logging
+import struct
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import tracemalloc
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
 from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import CacheItem, ILockableCacheStorage, IMultiGetCacheStorage, RedisCacheStorage
-from tests.conftest import Harness
+from tests.conftest import Harness, versioned_items
 from tests.redis_server import RedisServer
 
 
@@ -155,10 +158,12 @@ class TestCommandsPerRequest:
 
         assert hit.headers["Cache-Status"].startswith("chocs-cache; hit")
         assert hit_commands == {"mget": 1}
-        # Sent by the client: MGET, SET NX (lock), GET + SET + SET (index, variant), EVALSHA (unlock);
-        # Redis also counts the GET and DEL that the unlock script runs inside the server.
-        assert miss_commands == {"mget": 1, "set": 3, "get": 1 + 1, "evalsha": 1, "del": 1}
-        assert sum(invalidation_commands.values()) == 3  # GET the index, DEL it and the one variant
+        # Sent by the client: MGET, SET NX (lock), GET (index), EVALSHA (compare-and-set of index and
+        # variant), EVALSHA (unlock); Redis also counts what the scripts run inside the server:
+        # GET + SET + SET (compare-and-set), GET + DEL (unlock).
+        assert miss_commands == {"mget": 1, "set": 1 + 2, "get": 1 + 1 + 1, "evalsha": 2, "del": 1}
+        # GET the index, SET the invalidation's marker, DEL the one variant
+        assert invalidation_commands == {"get": 1, "set": 1, "del": 1}
 
 
 def wait_for_a_hit(harness: Harness, path: str, seconds: float = 5.0) -> bool:
@@ -216,3 +221,107 @@ class TestFailures:
         assert response.text == "item 1"
         assert harness.calls["read"] == 2
         assert elapsed < 0.6  # one 0.2 s timeout (then the storage rests), not the 2 s stall
+
+
+class TestWhatRedisRefuses:
+    def test_at_maxmemory_with_noeviction_it_keeps_serving_what_it_holds(
+        self, private_redis: RedisServer, redis_prefix: str
+    ) -> None:
+        storage = RedisCacheStorage.from_url(private_redis.url, prefix=redis_prefix)
+        raw = redis.Redis.from_url(private_redis.url)
+        harness = Harness(storage)
+        counted_route(harness)
+        try:
+            harness.client.get("/items/hot")
+            raw.set("filler", b"x" * 256 * 1024)
+            used = int(raw.info("memory")["used_memory"])
+            raw.config_set("maxmemory-policy", "noeviction")
+            raw.config_set("maxmemory", str(used - 128 * 1024))  # over its maxmemory: writes are refused
+
+            hot = [harness.client.get("/items/hot").headers["Cache-Status"] for _ in range(100)]
+            cold = harness.client.get("/items/cold")
+        finally:
+            raw.config_set("maxmemory", "0")
+            raw.close()
+            storage.close()
+
+        assert all(status.startswith("chocs-cache; hit") for status in hot)
+        assert cold.headers["Cache-Status"].endswith("detail=storage-unavailable")
+        assert cold.text == "item cold"
+
+    def test_an_invalidation_during_a_write_pause_is_remembered_and_retried(
+        self, private_redis: RedisServer, redis_prefix: str
+    ) -> None:
+        storages = [RedisCacheStorage.from_url(private_redis.url, prefix=redis_prefix) for _ in range(2)]
+        this_process, other_process = Harness(storages[0]), Harness(storages[1])
+        versioned_items(this_process, other_process)
+
+        raw = redis.Redis.from_url(private_redis.url)
+        try:
+            this_process.client.get("/items/1")
+            raw.execute_command("CLIENT", "PAUSE", "1500", "WRITE")  # type: ignore[no-untyped-call]  # reads go on
+            patched = this_process.client.patch("/items/1", "x")
+            during = this_process.client.get("/items/1")
+            raw.execute_command("CLIENT", "UNPAUSE")  # type: ignore[no-untyped-call]
+            retried = wait_until(lambda: not this_process.middleware._storage.pending, this_process, "/items/1")
+            after = other_process.client.get("/items/1")
+        finally:
+            raw.close()
+            for storage in storages:
+                storage.close()
+
+        assert patched.headers["Cache-Status"].endswith("detail=invalidation-failed")
+        assert during.text == "v2"
+        assert retried
+        assert after.text == "v2"
+
+    def test_an_entry_whose_expiry_is_not_a_number_is_a_miss_and_removed(
+        self, storage: RedisCacheStorage, raw: redis.Redis, redis_prefix: str
+    ) -> None:
+        harness = Harness(storage)
+        counted_route(harness)
+        harness.client.get("/items/1")
+        keys = [key for key in raw.scan_iter(f"{redis_prefix}*")]
+        for key in keys:
+            value: bytes = raw.get(key)  # type: ignore[assignment]
+            raw.set(key, struct.pack("!d", float("nan")) + value[8:])
+
+        first = harness.client.get("/items/1")
+        second = harness.client.get("/items/1")
+
+        assert first.headers["Cache-Status"].startswith("chocs-cache; fwd=uri-miss")
+        assert second.headers["Cache-Status"].startswith("chocs-cache; hit")
+        assert all(raw.pttl(key) > 0 for key in raw.scan_iter(f"{redis_prefix}*"))
+
+
+def wait_until(condition: Callable[[], bool], harness: Harness, path: str, seconds: float = 5.0) -> bool:
+    """Request ``path`` (which retries what is pending) until ``condition`` holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        harness.client.get(path)
+        time.sleep(0.1)
+    return condition()
+
+
+def test_large_bodies_read_from_redis_are_not_kept_in_the_process(storage: RedisCacheStorage) -> None:
+    harness = Harness(storage, max_body_size=1024 * 1024)
+
+    @harness.app.get("/files/{n}", cache_expiry=600)
+    def file(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(bytes(256 * 1024))
+
+    for number in range(16):
+        harness.client.get(f"/files/{number}")
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(2):
+        for number in range(16):
+            assert harness.client.get(f"/files/{number}").headers["Cache-Status"].startswith("chocs-cache; hit")
+    gc.collect()
+    kept = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+
+    assert kept < 1024 * 1024  # 16 bodies of 256 KiB live in Redis, not in this process

@@ -28,7 +28,8 @@ from chocs import HttpHeaders, HttpRequest, HttpResponse, HttpStatus
 from chocs.http.http_cookies import HttpCookieJar
 
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
-from .keys import resource_id, variant_id
+from .keys import canonical_path, resource_id, variant_id
+from .memo import BoundedMemo
 from .semantics.preconditions import NOT_MODIFIED_FIELDS, Conditions, Outcome, Verdict
 from .semantics.vary import normalise_field_value
 
@@ -48,21 +49,49 @@ __all__ = [
 ]
 
 _STATUS_BY_CODE = {member.value[0]: member for member in HttpStatus}
+# Ids of the resources and variants requests ask for, remembered: a hot one is asked for on every
+# hit. Keys are what the client sent, so both are bounded (4,096 keys of at most 1 KiB each).
+_RESOURCES: BoundedMemo[tuple[str, ...], str] = BoundedMemo(None, 4096, 1024)
+_VARIANTS: BoundedMemo[tuple[object, ...], str] = BoundedMemo(None, 4096, 1024)
 _NOT_MODIFIED = HttpStatus.NOT_MODIFIED
 
 
 class RequestTarget:
     """What the cache needs of a request: its resource, its variant values, its preconditions."""
 
-    __slots__ = ("_fields", "has_authorization", "host", "path", "resource")
+    __slots__ = ("_fields", "has_authorization", "has_body", "has_conditions", "host", "path", "query", "resource")
 
     def __init__(self, request: HttpRequest) -> None:
-        fields: dict[str, list[str]] = request.headers._headers
+        fields: dict[str, list[str]] = request._headers._headers
         self._fields = fields
-        self.host = _field_value(fields.get("host")) or ""
-        self.path = request.path
-        self.resource = resource_id(self.host, self.path, str(request.query_string))
+        raw = fields.get("host")  # _field_value's common case written out, as in ``variant``
+        if raw.__class__ is list and len(raw) == 1 and "," not in raw[0]:
+            host = self.host = raw[0].strip()
+        else:
+            host = self.host = _field_value(raw) or ""
+        path = self.path = request.path
+        query = self.query = request.query_string._str  # what str() returns, without the call
+        route = request.route
+        pattern = route.route if route is not None else path
+        key = (host, pattern, path, query)
+        resource = _RESOURCES.get(key)
+        if resource is None:
+            canonical = path if route is None else canonical_path(pattern, request.path_parameters, path)
+            resource = _RESOURCES.remember(key, resource_id(host, canonical, query), len(path) + len(query))
+        self.resource = resource
         self.has_authorization = "authorization" in fields
+        self.has_conditions = (
+            "if-none-match" in fields
+            or "if-modified-since" in fields
+            or "if-match" in fields
+            or "if-unmodified-since" in fields
+        )
+        self.has_body = bool(request._body.getvalue())
+
+    @property
+    def url(self) -> str:
+        """The request's URL, for log lines."""
+        return f"//{self.host}{self.path}" + (f"?{self.query}" if self.query else "")
 
     @property
     def has_credentials(self) -> bool:
@@ -80,32 +109,31 @@ class RequestTarget:
                 values.append(raw[0].strip())
             else:
                 values.append(_field_value(raw))
+        credentials = None
         if recipe.per_credentials:
-            credentials = (_field_value(self._fields.get("authorization")), _field_value(self._fields.get("cookie")))
-            return variant_id(self.resource, names, tuple(values), credentials)
-        return variant_id(self.resource, names, tuple(values))
+            credentials = (_field_value(fields.get("authorization")), _field_value(fields.get("cookie")))
+        key = (self.resource, names, tuple(values), credentials)
+        variant = _VARIANTS.get(key)
+        if variant is None:
+            size = sum(len(value) for value in (*values, *(credentials or ())) if value)
+            variant = _VARIANTS.remember(key, variant_id(*key), size)
+        return variant
 
     def field_lines(self, name: str) -> list[str]:
         """Every line of request field ``name`` (lower case), as sent."""
         raw = self._fields.get(name)
         return [] if raw is None else [raw] if isinstance(raw, str) else list(raw)
 
-    def conditions(self) -> Conditions | None:
-        """The request's precondition fields, or ``None`` when it has none (the usual case)."""
+    def conditions(self) -> Conditions:
+        """The request's precondition fields (ask when ``has_conditions``: most requests have none)."""
         fields = self._fields
-        if not (
-            "if-none-match" in fields
-            or "if-modified-since" in fields
-            or "if-match" in fields
-            or "if-unmodified-since" in fields
-        ):
-            return None
-        get = fields.get
+        if_match, if_none_match = fields.get("if-match"), fields.get("if-none-match")
+        if_modified_since, if_unmodified_since = fields.get("if-modified-since"), fields.get("if-unmodified-since")
         return Conditions(  # positionally: a keyword call of a NamedTuple costs twice as much
-            _joined(get("if-match")),
-            _joined(get("if-none-match")),
-            _joined(get("if-modified-since")),
-            _joined(get("if-unmodified-since")),
+            None if if_match is None else _joined(if_match),
+            None if if_none_match is None else _joined(if_none_match),
+            None if if_modified_since is None else _joined(if_modified_since),
+            None if if_unmodified_since is None else _joined(if_unmodified_since),
         )
 
 
@@ -120,10 +148,11 @@ def _field_value(raw: list[str] | str | None) -> str | None:
     return normalise_field_value(raw)
 
 
-def _joined(raw: list[str] | str | None) -> str | None:
-    if raw is None or isinstance(raw, str):
+def _joined(raw: list[str] | str) -> str:
+    """One value of a field that may have come as several lines."""
+    if isinstance(raw, str):
         return raw
-    return ", ".join(raw)
+    return raw[0] if len(raw) == 1 else ", ".join(raw)
 
 
 _PRECONDITION_FIELDS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range")
@@ -241,8 +270,9 @@ def build_conditional_answer(
 
 
 def build_not_modified(fields: HeaderFields, extra: dict[str, list[str]]) -> HttpResponse:
-    """A 304 carrying the validators and caching headers of ``fields``, and no body."""
-    kept = {name: list(values) for name, values in fields if name in NOT_MODIFIED_FIELDS}
+    """A 304 carrying the validators and caching headers of ``fields`` (RFC 9110 §15.4.5; a stored
+    response's ``not_modified_headers`` are those already), and no body."""
+    kept = {name: [*values] for name, values in fields if name in NOT_MODIFIED_FIELDS}
     kept.update(extra)
     return _new_response(_NOT_MODIFIED, kept, b"")
 

@@ -17,6 +17,7 @@ __all__ = [
     "CacheItem",
     "ICacheStorage",
     "ICollectableCacheStorage",
+    "ICompareAndSetCacheStorage",
     "ILockableCacheStorage",
     "IMultiGetCacheStorage",
 ]
@@ -138,3 +139,18 @@ class ILockableCacheStorage(Protocol):
 
     @abstractmethod
     def release_lock(self, name: str, token: str) -> None: ...
+
+
+@runtime_checkable
+class ICompareAndSetCacheStorage(Protocol):
+    """Optional capability: write items only if another item still holds what the caller read.
+
+    ``compare_and_set`` writes all of ``items`` and returns True when the item under ``guard_id``
+    holds the body ``expected`` (``None``: no item there, or an empty or expired one); otherwise it
+    writes nothing and returns False. Check and writes happen as one step for every process using
+    the storage. The middleware stores a response this way, so that a response computed before an
+    invalidation is never stored after it, even by another process.
+    """
+
+    @abstractmethod
+    def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool: ...

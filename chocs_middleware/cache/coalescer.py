@@ -7,7 +7,9 @@ that is not given an answer goes alone (its caller runs the handler itself).
 
 Flights are keyed by variant id, so different keys never wait on each other; the registry's own
 lock is held for a dict operation, never while a handler runs. A flight leaves the registry when
-its leader closes it, so nothing outlives the requests that used it.
+its leader closes it, so nothing outlives the requests that used it, or when its resource is
+invalidated (``retire``): requests that come after the write start a flight of their own, and the
+retired one's answer, computed from what was there before the write, is not stored.
 """
 
 from __future__ import annotations
@@ -40,28 +42,34 @@ class CrossProcessLock(Protocol):
 class _Flight(Generic[Shared]):
     """One computation in progress. ``result`` is set before ``done`` is."""
 
-    __slots__ = ("done", "key", "result")
+    __slots__ = ("done", "key", "resource", "result", "retired")
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, resource: str) -> None:
         self.key = key
+        self.resource = resource
         self.done = threading.Event()
         self.result: Shared | None = None
+        self.retired = False
 
 
 class Follow(Generic[Shared]):
     """Another caller runs the handler for this key: wait for its answer."""
 
-    __slots__ = ("_flight", "_timeout")
+    __slots__ = ("_coalescer", "_flight")
 
-    def __init__(self, flight: _Flight[Shared], timeout: float) -> None:
+    def __init__(self, coalescer: Coalescer[Shared], flight: _Flight[Shared]) -> None:
+        self._coalescer = coalescer
         self._flight = flight
-        self._timeout = timeout
 
     def wait(self) -> Shared | None:
         """The leader's shared answer, or ``None`` (it shared nothing, or took longer than the
         coalescer's timeout): then the caller goes alone."""
-        flight = self._flight
-        return flight.result if flight.done.wait(self._timeout) else None
+        flight, coalescer = self._flight, self._coalescer
+        try:
+            return flight.result if flight.done.wait(coalescer.timeout) else None
+        finally:
+            with coalescer._lock:
+                coalescer.waiting -= 1
 
 
 class Lead(Generic[Shared]):
@@ -96,6 +104,11 @@ class Lead(Generic[Shared]):
             self._token = (lock, token)
         return found_elsewhere() if waited else None  # the holder may have just finished
 
+    @property
+    def retired(self) -> bool:
+        """Its resource was invalidated in this process while it ran: its answer may predate the write."""
+        return self._flight.retired
+
     def share(self, result: Shared | None) -> None:
         """What the followers are given (``None``: nothing; they go alone)."""
         self._flight.result = result
@@ -117,15 +130,26 @@ class Coalescer(Generic[Shared]):
         self.clock = clock
         self._flights: dict[str, _Flight[Shared]] = {}
         self._lock = threading.Lock()
+        self.waiting = 0
+        """Callers waiting for a leader right now."""
 
-    def join(self, key: str) -> Lead[Shared] | Follow[Shared]:
-        """``Lead`` when no one computes ``key`` in this process yet, else ``Follow`` the one who does."""
+    def join(self, key: str, resource: str) -> Lead[Shared] | Follow[Shared]:
+        """``Lead`` when no one computes ``key`` (a variant of ``resource``) in this process yet,
+        else ``Follow`` the one who does."""
         with self._lock:
             flight = self._flights.get(key)
             if flight is None:
-                flight = self._flights[key] = _Flight(key)
+                flight = self._flights[key] = _Flight(key, resource)
                 return Lead(self, flight)
-        return Follow(flight, self.timeout)
+            self.waiting += 1
+        return Follow(self, flight)
+
+    def retire(self, resource: str) -> None:
+        """Take the flights of ``resource`` out of the registry, marked retired: it was invalidated."""
+        with self._lock:
+            retired = [key for key, flight in self._flights.items() if flight.resource == resource]
+            for key in retired:
+                self._flights.pop(key).retired = True
 
     def _leave(self, flight: _Flight[Shared]) -> None:
         with self._lock:

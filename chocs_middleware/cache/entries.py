@@ -58,6 +58,11 @@ class UpstreamResponse:
 
 MAX_VARIANTS_PER_RESOURCE = 32
 MAX_RECIPES_PER_RESOURCE = 4
+CLOCK_SKEW_SECONDS = 1.0
+"""How far another process's clock (or this one's, stepped back) may be ahead before an age is
+distrusted: a response stored up to this far "in the future" counts as just stored."""
+UNTRUSTED_AGE = 2_147_483_648.0
+"""The age of a response stored further in the future than that: older than any lifetime."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +100,13 @@ class StoredResponse:
     """Seconds after the lifetime during which it is served when the handler fails (RFC 5861)."""
 
     def age_at(self, now: float) -> float:
-        """Seconds since it was stored (RFC 9111 §4.2.3), never negative: a response stored by a
-        process whose clock runs ahead is taken as just stored."""
+        """Seconds since it was stored (RFC 9111 §4.2.3). A response stored slightly in the future
+        (another process's clock runs ahead) is taken as just stored; one stored further in the
+        future (a clock stepped back) is taken as too old, never as fresh for longer."""
         age = now - self.stored_at
-        return age if age > 0.0 else 0.0
+        if age >= 0.0:
+            return age
+        return 0.0 if age > -CLOCK_SKEW_SECONDS else UNTRUSTED_AGE
 
     def is_fresh(self, age: float) -> bool:
         """May be served without asking the handler (RFC 9111 §4.2)."""
@@ -144,19 +152,39 @@ class ResourceIndex:
     """The entry that lets every variant of a resource be found, and all of them be dropped at once.
 
     A stored response counts only while its ``generation`` equals the index's. Invalidation
-    removes the index, so every variant dies with it even if one was never listed (two writers
-    racing on the index) or the index was evicted before its variants.
+    replaces the index with a *marker*: an index of a new generation that remembers when it was
+    invalidated. Every variant dies with the old generation, even one that was never listed (two
+    writers racing on the index) or whose index was evicted first; and a response computed before
+    the invalidation cannot be stored after it (``accepts``).
     """
 
     generation: str
     recipes: tuple[VaryRecipe, ...] = ()
     variants: tuple[tuple[str, float], ...] = field(default=())
     """(variant id, expires at) for each stored response, so that invalidation can remove it."""
+    invalidated_at: float | None = None
+    """On a marker: when the invalidation happened (epoch seconds)."""
+    kept_until: float = 0.0
+    """A marker is kept at least until then (epoch seconds), whatever its variants."""
 
     @cached_property
     def expires_at(self) -> float:
-        """When the last listed variant expires (epoch seconds); worked out once per decoded index."""
-        return max((expires_at for _, expires_at in self.variants), default=0.0)
+        """When it may be forgotten (epoch seconds); worked out once per decoded index."""
+        return max(self.kept_until, max((expires_at for _, expires_at in self.variants), default=0.0))
+
+    @staticmethod
+    def marker(generation: str, now: float, kept_until: float) -> ResourceIndex:
+        """What an invalidation at ``now`` leaves behind."""
+        return ResourceIndex(generation, invalidated_at=now, kept_until=kept_until)
+
+    def accepts(self, seen: str | None) -> bool:
+        """Whether a response may join this index, computed by a request whose lookup saw the index
+        of generation ``seen`` (``None``: no index at all). It may while nothing was invalidated
+        since: the generation it saw is still this one, or it saw none and this index was made by
+        a store, not by an invalidation."""
+        if seen is None:
+            return self.invalidated_at is None
+        return seen == self.generation
 
     def with_variant(self, recipe: VaryRecipe, variant: str, expires_at: float, now: float) -> ResourceIndex:
         """This index with ``variant`` listed (moved last) and expired or surplus ones dropped."""

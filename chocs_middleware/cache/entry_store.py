@@ -4,49 +4,55 @@ A resource has an index entry and one entry per stored response (variant). This 
 those into ``get``/``set``/``collect`` calls, decodes what comes back, and contains every
 storage fault: a failing or misbehaving storage makes a request a miss, never an error.
 
-``StorageGuard`` is the middleware's one link to its storage (its capabilities, and the rest it
-takes after a fault); ``EntryStore`` is a route's view of it, which names the route in its logs.
+``StorageGuard`` is the middleware's one link to its storage (its capabilities, and a breaker
+per kind of operation); ``EntryStore`` is a route's view of it, which names the route in its logs.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import replace
-from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, NamedTuple, Protocol, TypeVar
 
 from .cache_storage import (
     CacheItem,
     ICacheStorage,
     ICollectableCacheStorage,
+    ICompareAndSetCacheStorage,
     ILockableCacheStorage,
     IMultiGetCacheStorage,
 )
 from .clock import Clock
 from .entries import ResourceIndex, StoredResponse, VaryRecipe
 from .error import CacheError
-from .faults import FaultLog
+from .faults import Breaker, FaultLog
+from .memo import BoundedMemo
 from .policy import Lookup
 from .serialisation import DecodeError, decode_index, decode_response, encode_index, encode_response
-
-__all__ = ["FAULT_REST_SECONDS", "URI_MISS", "VARY_MISS", "EntryStore", "StorageGuard", "Target"]
-
-# Hot entries are decoded once: a storage returns the same bytes again on every hit.
-_decode_response = lru_cache(maxsize=256)(decode_response)
-_decode_index = lru_cache(maxsize=256)(decode_index)
 
 if TYPE_CHECKING:
     from typing import TypeGuard  # Python 3.10; annotations only
 
+__all__ = ["URI_MISS", "EntryStore", "Missed", "PendingInvalidations", "Saved", "StorageGuard", "Target"]
+
+# Hot entries are decoded once: a storage returns the same bytes again on every hit. Entries of
+# up to 8 KiB are remembered, 256 of each kind: at most 2 MiB of entries (and their bodies' copies).
+_INDEXES: BoundedMemo[bytes, ResourceIndex] = BoundedMemo(decode_index, 256, 8 * 1024)
+_RESPONSES: BoundedMemo[bytes, StoredResponse] = BoundedMemo(decode_response, 256, 8 * 1024)
+
 _Decoded = TypeVar("_Decoded", ResourceIndex, StoredResponse)
 
-FAULT_REST_SECONDS = 1.0
-"""After a storage fault, entries are neither read nor written for this long: a Redis that is down
-or stalled then costs a request at most one timeout, not one per storage call, and is not
-hammered while it recovers. Invalidations are always attempted."""
+MAX_PENDING_INVALIDATIONS = 10_000
+RETRY_SECONDS = 1.0
+MARKER_SECONDS = 3600
+"""An invalidation's marker is kept at least this long (and as long as what it replaced): a miss
+in flight longer than that, which saw no index at all, could store what it computed before."""
+SAVE_ATTEMPTS = 3
 
 
 class Target(Protocol):
@@ -60,10 +66,30 @@ class Target(Protocol):
         """The id of the variant ``recipe`` selects for this request."""
 
 
-URI_MISS = "uri-miss"
-"""Nothing is stored for the request's URI (an RFC 9211 ``fwd`` value, as ``EntryStore.find`` returns it)."""
-VARY_MISS = "vary-miss"
-"""Responses are stored for the URI, none that this request may be given."""
+class Missed(NamedTuple):
+    """A lookup that found nothing this request may be given."""
+
+    reason: str
+    """RFC 9211 ``fwd``: ``uri-miss`` (nothing stored for the URI) or ``vary-miss``."""
+    generation: str | None
+    """The generation of the index the lookup saw (``None``: none): a response computed now may be
+    stored under it only while no invalidation has replaced it (``ResourceIndex.accepts``)."""
+    unavailable: bool = False
+    """The storage could not be asked (a fault, or its breaker is open)."""
+
+
+URI_MISS = Missed("uri-miss", None)
+UNAVAILABLE = Missed("uri-miss", None, unavailable=True)
+
+
+class Saved(Enum):
+    STORED = "stored"
+    INVALIDATED_MEANWHILE = "invalidated-meanwhile"
+    """An invalidation replaced the index the request saw: what it computed may be older."""
+    NOT_STORED = "storage-unavailable"
+    """The storage failed, or is being left alone after faults."""
+    CONTENDED = "index-contended"
+    """The index kept changing while this response was being added (other writers): not stored."""
 
 
 def _usable(
@@ -71,37 +97,90 @@ def _usable(
 ) -> TypeGuard[StoredResponse]:
     if stored is None or stored.generation != index.generation or stored.retained_until <= now:
         return False  # nothing, a response of an invalidated generation, or one kept too long
-    return lookup.may_serve(recipe, stored)
+    return lookup.shared_allowed or lookup.may_serve(recipe, stored)  # the common case without a call
+
+
+class PendingInvalidations:
+    """Invalidations the storage did not take, remembered by this process until a retry succeeds.
+
+    While one is pending, this process serves no entry of its resource stored before it failed.
+    It keeps at most ``MAX_PENDING_INVALIDATIONS``; when one must be forgotten to make room, every
+    entry stored before it failed is hidden instead (``hide_before``): the bound costs hits, never
+    correctness.
+    """
+
+    def __init__(self) -> None:
+        self._failed_at: dict[str, tuple[float, str]] = {}
+        """Resource id: (when its invalidation last failed, its URL for log lines)."""
+        self._retried_at: dict[str, float] = {}
+        self.hide_before = 0.0
+        self.active = False
+        """Anything pending or hidden (checked on every hit)."""
+        self._lock = threading.Lock()
+
+    def add(self, resource: str, url: str, now: float) -> None:
+        with self._lock:
+            self._failed_at.pop(resource, None)
+            if len(self._failed_at) >= MAX_PENDING_INVALIDATIONS:
+                oldest = next(iter(self._failed_at))
+                self.hide_before = max(self.hide_before, self._failed_at.pop(oldest)[0])
+                self._retried_at.pop(oldest, None)
+            self._failed_at[resource] = (now, url)
+            self.active = True
+
+    def hides(self, resource: str, stored_at: float) -> bool:
+        """Whether a response of ``resource`` stored at ``stored_at`` predates an invalidation the
+        storage did not take."""
+        failed = self._failed_at.get(resource)
+        return stored_at <= self.hide_before or (failed is not None and stored_at <= failed[0])
+
+    def due(self, monotonic_now: float, resource: str | None = None) -> list[tuple[str, str]]:
+        """(resource, URL) of the invalidations to retry now (each at most once per ``RETRY_SECONDS``);
+        only ``resource``'s when one is named."""
+        with self._lock:
+            names = [resource] if resource is not None else list(self._failed_at)[:100]
+            due = []
+            for name in names:
+                failed = self._failed_at.get(name)
+                if failed is not None and monotonic_now - self._retried_at.get(name, 0.0) >= RETRY_SECONDS:
+                    self._retried_at[name] = monotonic_now
+                    due.append((name, failed[1]))
+            return due
+
+    def done(self, resource: str) -> None:
+        with self._lock:
+            self._failed_at.pop(resource, None)
+            self._retried_at.pop(resource, None)
+            self.active = bool(self._failed_at) or bool(self.hide_before)
+
+    def __len__(self) -> int:
+        return len(self._failed_at)
 
 
 class StorageGuard:
-    """A storage, what it can do, and the fault containment around it (shared by every route)."""
+    """A storage, what it can do, and a breaker per kind of operation (shared by every route)."""
 
     def __init__(self, storage: ICacheStorage, faults: FaultLog, clock: Clock) -> None:
         self.storage = storage
         self.collector = storage if isinstance(storage, ICollectableCacheStorage) else None
         self.multi = storage if isinstance(storage, IMultiGetCacheStorage) else None
         self.locks = storage if isinstance(storage, ILockableCacheStorage) else None
+        self.conditional = storage if isinstance(storage, ICompareAndSetCacheStorage) else None
         self.faults = faults
         self.clock = clock
-        self._resting_until = 0.0  # monotonic; 0.0 while the storage works
+        self.reads = Breaker(clock)
+        self.writes = Breaker(clock)
+        self.lock_calls = Breaker(clock)
+        self.pending = PendingInvalidations()
         self._index_locks = [threading.Lock() for _ in range(64)]
 
-    def resting(self) -> bool:
-        """True for ``FAULT_REST_SECONDS`` after a fault: entries are then left alone."""
-        if not self._resting_until:
-            return False
-        if self.clock.monotonic() < self._resting_until:
-            return True
-        self._resting_until = 0.0  # rested: the next call tries the storage again
-        return False
-
-    def fault(self, operation: str, error: Exception, route: str) -> None:
-        self.faults.report(operation, error, route)
-        self._resting_until = self.clock.monotonic() + FAULT_REST_SECONDS
+    @property
+    def shared(self) -> bool:
+        """Other processes use the storage too (it offers a lock across processes)."""
+        return self.locks is not None
 
     def index_lock(self, resource: str) -> threading.Lock:
-        """Serialises read-modify-writes of one resource's index within this process."""
+        """Serialises changes to one resource's index within this process."""
         return self._index_locks[hash(resource) % len(self._index_locks)]
 
 
@@ -114,9 +193,8 @@ class EntryStore:
         self._now = guard.clock.time
         self.route = route
 
-    def find(self, target: Target, lookup: Lookup, now: float) -> StoredResponse | str:
-        """The stored response for the request's variant, or why there is none (``URI_MISS``,
-        ``VARY_MISS``).
+    def find(self, target: Target, lookup: Lookup, now: float) -> StoredResponse | Missed:
+        """The stored response for the request's variant, or what the lookup found instead.
 
         ``lookup.recipe`` is how the route says its responses vary. Where the storage has
         ``get_many``, that variant is fetched with the index in one call (one round trip); a
@@ -124,51 +202,156 @@ class EntryStore:
         Only responses ``lookup`` may serve are found (the credentials rule, ``policy.py``), and
         only while they are retained at ``now`` (a storage may return items past their ``ttl``).
         """
-        guard = self._guard
-        if guard._resting_until and guard.resting():
-            return URI_MISS
+        reads = self._guard.reads
+        if reads.open_until and not reads.allows():
+            return UNAVAILABLE
         expected = lookup.recipe
         expected_variant = target.variant(expected)
-        if guard.multi is not None:
-            index, stored = self._read_pair(target.resource, expected_variant)
-        else:
-            index = self._read(target.resource, _decode_index)
-            stored = None if index is None else self._read(expected_variant, _decode_response)
+        multi = self._guard.multi
+        try:
+            if multi is not None:
+                index_item, variant_item = multi.get_many((target.resource, expected_variant))
+            else:
+                index_item, variant_item = self._get_pair(target.resource, expected_variant)
+        except Exception as error:
+            self._fault(reads, "get", error)
+            return UNAVAILABLE
+        if reads.failures:
+            reads.succeeded()
+        index = self._decode(target.resource, index_item, _INDEXES)
         if index is None or index.expires_at <= now:
             return URI_MISS
-        if _usable(stored, index, expected, lookup, now):
-            return stored
-        for recipe in reversed(index.recipes):  # the newest way of varying first
-            if recipe != expected:
-                stored = self._read(target.variant(recipe), _decode_response)
-                if _usable(stored, index, recipe, lookup, now):
-                    return stored
-        return VARY_MISS
+        stored = self._decode(expected_variant, variant_item, _RESPONSES)
+        if not _usable(stored, index, expected, lookup, now):
+            stored = None
+            for recipe in reversed(index.recipes):  # the newest way of varying first
+                if recipe != expected:
+                    other = self._read(target.variant(recipe), _RESPONSES)
+                    if _usable(other, index, recipe, lookup, now):
+                        stored = other
+                        break
+        if stored is None:
+            return Missed("vary-miss" if index.variants else "uri-miss", index.generation)
+        pending = self._guard.pending
+        if pending.active and pending.hides(target.resource, stored.stored_at):
+            self.retry_invalidations(target.resource)
+            return Missed("uri-miss", index.generation)
+        return stored
 
-    def save(self, target: Target, recipe: VaryRecipe, response: StoredResponse) -> bool:
-        """Store ``response`` as the variant ``recipe`` selects, and list it in the index."""
-        guard = self._guard
-        if guard._resting_until and guard.resting():
-            return False
+    def _get_pair(self, resource: str, variant: str) -> tuple[CacheItem | None, CacheItem | None]:
+        index = self._get(resource)
+        return index, None if index is None else self._get(variant)
+
+    def generation_of(self, resource: str) -> str | None:
+        """The generation of the resource's index now (``None``: none, or the storage failed)."""
+        index = self._read(resource, _INDEXES)
+        return None if index is None else index.generation
+
+    def save(self, target: Target, recipe: VaryRecipe, response: StoredResponse, seen: str | None) -> Saved:
+        """Store ``response`` as the variant ``recipe`` selects, and list it in the index; but only
+        while the index is still the one the request's lookup saw (generation ``seen``), so that a
+        response computed before an invalidation is never stored after it.
+
+        With a storage that can ``compare_and_set``, the check and the writes are one step for
+        every process; otherwise they are one step within this process.
+        """
+        writes = self._guard.writes
+        if writes.open_until and not writes.allows():
+            return Saved.NOT_STORED
         now = self._now()
-        # Read-modify-write of the index: serialise it within this process. Across processes the
-        # generation check keeps a lost update harmless (an unlisted variant is still invalidated).
-        with guard.index_lock(target.resource):
-            index = self._read(target.resource, _decode_index)
-            if index is None or index.expires_at <= now:
-                index = ResourceIndex(secrets.token_hex(6))
-            variant = target.variant(recipe)
-            response = replace(response, generation=index.generation)
-            retention = response.retention
-            if not self._write(variant, encode_response(response), retention):
-                return False
-            updated = index.with_variant(recipe, variant, response.retained_until, now)
-            index_retention = max(retention, math.ceil(updated.expires_at - now))
-            if not self._write(target.resource, encode_index(updated), index_retention):
-                return False
-        for dropped in index.dropped_by(updated):
-            self._remove(dropped)
+        with self._guard.index_lock(target.resource):
+            for _ in range(SAVE_ATTEMPTS):
+                try:
+                    item = self._get(target.resource)
+                except Exception as error:
+                    self._fault(self._guard.reads, "get", error)
+                    return Saved.NOT_STORED
+                blob = item.body if item else None
+                index = self._decode(target.resource, item, _INDEXES)
+                if index is not None and index.expires_at <= now:
+                    index, blob = None, None
+                if index is None:
+                    if seen is not None:  # the index it saw is gone: invalidated, or evicted
+                        return Saved.INVALIDATED_MEANWHILE
+                    index = ResourceIndex(secrets.token_hex(6))
+                elif not index.accepts(seen):
+                    return Saved.INVALIDATED_MEANWHILE
+                variant = target.variant(recipe)
+                stored = replace(response, generation=index.generation)
+                updated = index.with_variant(recipe, variant, stored.retained_until, now)
+                items = (
+                    self._item(variant, encode_response(stored), stored.retained_until, now),
+                    self._item(target.resource, encode_index(updated), updated.expires_at, now),
+                )
+                try:
+                    written = self._compare_and_set(target.resource, blob, items)
+                except Exception as error:
+                    self._fault(writes, "set", error)
+                    return Saved.NOT_STORED
+                if written:
+                    if writes.failures:
+                        writes.succeeded()
+                    for dropped in index.dropped_by(updated):
+                        self._remove(dropped)
+                    return Saved.STORED
+        return Saved.CONTENDED
+
+    def _compare_and_set(self, resource: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
+        conditional = self._guard.conditional
+        if conditional is not None:
+            return conditional.compare_and_set(resource, expected, items)
+        item = self._get(resource)
+        if (item.body if item else None) != expected:  # within this process, the index lock makes this one step
+            return False
+        for item in items:
+            self._storage.set(item)
         return True
+
+    def invalidate(self, resource: str, url: str) -> bool:
+        """Make every stored variant of ``resource`` (at ``url``) unusable: its index is replaced by
+        a marker of a new generation. Attempted even while writes rest. When the storage does not
+        take it, this process remembers it (``PendingInvalidations``), logs it at ERROR, and retries
+        it later. Returns whether the storage took it."""
+        now = self._now()
+        pending = self._guard.pending
+        if self._write_marker(resource, now):
+            if pending.active:
+                pending.done(resource)
+            return True
+        pending.add(resource, url, now)
+        self._guard.faults.log(
+            logging.ERROR,
+            ("invalidation", self.route),
+            "cache could not invalidate %s (route %s): this process will not serve what was stored "
+            "before, and retries; other processes sharing the storage may serve it until then",
+            url,
+            self.route,
+        )
+        return False
+
+    def retry_invalidations(self, resource: str | None = None) -> None:
+        """Retry the pending invalidations that are due (of ``resource`` only, when one is named)."""
+        pending = self._guard.pending
+        for name, url in pending.due(self._guard.clock.monotonic(), resource):
+            if self._write_marker(name, self._now()):
+                pending.done(name)
+                self._guard.faults.log(logging.WARNING, ("invalidated", name), "cache invalidated %s on a retry", url)
+
+    def _write_marker(self, resource: str, now: float) -> bool:
+        with self._guard.index_lock(resource):
+            index = self._read(resource, _INDEXES)
+            kept_until = max(now + MARKER_SECONDS, index.expires_at if index is not None else 0.0)
+            marker = ResourceIndex.marker(secrets.token_hex(6), now, kept_until)
+            try:
+                self._storage.set(self._item(resource, encode_index(marker), kept_until, now))
+            except Exception as error:
+                self._fault(self._guard.writes, "set", error)
+                return False
+        for variant, _ in index.variants if index is not None else ():
+            self._remove(variant)  # only to free room: the new generation already hides them
+        return True
+
+    # -- locks -----------------------------------------------------------------------------------
 
     @property
     def has_locks(self) -> bool:
@@ -177,13 +360,16 @@ class EntryStore:
     def acquire_lock(self, name: str, ttl: float) -> tuple[str | None, bool]:
         """(our token, whether another process holds the lock); a failing storage locks nothing."""
         guard = self._guard
-        if guard.locks is None or guard.resting():
+        breaker = guard.lock_calls
+        if guard.locks is None or (breaker.open_until and not breaker.allows()):
             return None, False
         try:
             token = guard.locks.acquire_lock(name, ttl)
         except Exception as error:
-            guard.fault("lock", error, self.route)
+            self._fault(breaker, "lock", error)
             return None, False
+        if breaker.failures:
+            breaker.succeeded()
         return token, token is None
 
     def release_lock(self, name: str, token: str) -> None:
@@ -192,59 +378,49 @@ class EntryStore:
         try:
             guard.locks.release_lock(name, token)
         except Exception as error:
-            guard.fault("unlock", error, self.route)
+            self._fault(guard.lock_calls, "unlock", error)
 
-    def invalidate(self, resource: str) -> None:
-        """Make every stored variant of ``resource`` unusable, and remove what can be found."""
-        index = self._read(resource, _decode_index)
-        self._remove(resource)
-        for variant, _ in index.variants if index else ():
-            self._remove(variant)
+    # -- items -----------------------------------------------------------------------------------
 
-    def _read(self, item_id: str, decode: Callable[[bytes], _Decoded]) -> _Decoded | None:
+    def _get(self, item_id: str) -> CacheItem | None:
+        """The item, or ``None`` for the storage protocol's miss; other exceptions are faults."""
         try:
-            item = self._storage.get(item_id)
+            return self._storage.get(item_id)
         except (CacheError, KeyError):
-            return None  # the storage protocol's miss
-        except Exception as error:
-            self._guard.fault("get", error, self.route)
             return None
-        return self._decode(item_id, item, decode)
 
-    def _read_pair(self, resource: str, variant: str) -> tuple[ResourceIndex | None, StoredResponse | None]:
-        multi = self._guard.multi
-        assert multi is not None
+    def _read(self, item_id: str, memo: BoundedMemo[bytes, _Decoded]) -> _Decoded | None:
+        reads = self._guard.reads
+        if reads.open_until and not reads.allows():
+            return None
         try:
-            index_item, variant_item = multi.get_many((resource, variant))
+            item = self._get(item_id)
         except Exception as error:
-            self._guard.fault("get", error, self.route)
-            return None, None
-        return self._decode(resource, index_item, _decode_index), self._decode(variant, variant_item, _decode_response)
+            self._fault(reads, "get", error)
+            return None
+        return self._decode(item_id, item, memo)
 
-    def _decode(self, item_id: str, item: CacheItem | None, decode: Callable[[bytes], _Decoded]) -> _Decoded | None:
-        """The entry in ``item``; ``None`` for a miss, a tombstone or an entry that does not decode."""
+    def _decode(self, item_id: str, item: CacheItem | None, memo: BoundedMemo[bytes, _Decoded]) -> _Decoded | None:
+        """The one decoder: the entry in ``item``, or ``None`` for a miss, a tombstone or an entry
+        that does not decode (which is logged and removed)."""
         if item is None:
             return None
         try:
             blob = item.body
             if not blob:
                 return None  # a tombstone
-            return decode(blob)
+            decoded = memo.get(blob)
+            return decoded if decoded is not None else memo.compute(blob)
         except DecodeError as error:
             # Logged, then removed: the next request misses quietly and stores a good entry.
             self._guard.faults.report("decode", error, self.route)
             self._remove(item_id)
-        except Exception as error:  # a storage that returned something other than a CacheItem
+        except Exception as error:  # a storage that returned something other than a CacheItem of bytes
             self._guard.faults.report("get", error, self.route)
         return None
 
-    def _write(self, item_id: str, blob: bytes, seconds: int) -> bool:
-        try:
-            self._storage.set(CacheItem(item_id, blob, max(1, seconds), now=self._now()))
-        except Exception as error:
-            self._guard.fault("set", error, self.route)
-            return False
-        return True
+    def _item(self, item_id: str, blob: bytes, expires_at: float, now: float) -> CacheItem:
+        return CacheItem(item_id, blob, max(1, math.ceil(expires_at - now)), now=now)
 
     def _remove(self, item_id: str) -> None:
         # Without ``collect``, an empty, already expired item (a tombstone) overwrites the entry.
@@ -259,3 +435,7 @@ class EntryStore:
             pass
         except Exception as error:
             self._guard.faults.report("collect" if collector else "set", error, self.route)
+
+    def _fault(self, breaker: Breaker, operation: str, error: Exception) -> None:
+        self._guard.faults.report(operation, error, self.route)
+        breaker.failed(error)

@@ -1,8 +1,8 @@
-"""The one exception type of the storage protocol."""
+"""The storage protocol's exceptions."""
 
 from __future__ import annotations
 
-__all__ = ["CacheError"]
+__all__ = ["CacheError", "StorageFault", "WriteRefused"]
 
 
 class CacheError(Exception):
@@ -11,3 +11,15 @@ class CacheError(Exception):
     @staticmethod
     def for_not_found(item_id: str) -> CacheError:
         return CacheError(f"Could not retrieve cache item with given id `{item_id}`")
+
+
+class StorageFault(Exception):
+    """A storage could not do what it was asked (unlike ``CacheError``, which is a plain miss).
+
+    A storage may raise any exception for a fault; these subclasses let it say more.
+    """
+
+
+class WriteRefused(StorageFault):
+    """The storage answers, but refuses writes for now (out of memory, a read-only replica):
+    the cache stops writing for a while and goes on reading."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 
 from .cache_status import Trace
 from .entries import StoredResponse, VaryRecipe
-from .entry_store import EntryStore
+from .entry_store import EntryStore, Missed
 from .policy import RoutePolicy
 from .semantics.cache_control import CacheControl
 
@@ -20,10 +20,13 @@ __all__ = ["HANDLER_FAILED", "CachedRoute", "Exchange", "Fetched", "HandlerFaile
 
 
 class CachedRoute(NamedTuple):
-    """A route the cache serves: how it is cached, and its entries (which name it in logs)."""
+    """A route (path pattern and method) the cache serves: how it is cached, and its entries
+    (which name it in logs)."""
 
     policy: RoutePolicy
     entries: EntryStore
+    writes: bool
+    """Its method is unsafe: a successful answer invalidates; else it is read through the cache."""
 
 
 class SharedAnswer(NamedTuple):
@@ -46,7 +49,18 @@ Shared = Union[SharedAnswer, HandlerFailed]
 class Exchange:
     """A read the cache could not answer from storage at once, on its way to the handler."""
 
-    __slots__ = ("asked", "next", "request", "route", "stale", "target", "trace")
+    __slots__ = (
+        "asked",
+        "next",
+        "request",
+        "route",
+        "seen",
+        "stale",
+        "storage_available",
+        "superseded",
+        "target",
+        "trace",
+    )
 
     def __init__(
         self,
@@ -54,19 +68,25 @@ class Exchange:
         next: MiddlewareHandler,
         route: CachedRoute,
         target: RequestTarget,
-        stale: StoredResponse | None,
-        reason: str,
         asked: CacheControl | None,
+        found: StoredResponse | Missed,
+        reason: str,
     ) -> None:
         self.request = request
         self.next = next
         self.route = route
         self.target = target
-        self.stale = stale
-        """What storage had for this request, no longer fresh (or ``no-cache``, or refused by the
-        request's own directives): to validate, or to serve when the handler fails."""
         self.asked = asked
         """The request's own ``Cache-Control``, when the middleware honours it."""
+        self.stale: StoredResponse | None = None if isinstance(found, Missed) else found
+        """What storage had for this request, no longer fresh (or ``no-cache``, or refused by the
+        request's own directives): to validate, or to serve when the handler fails."""
+        self.seen = found.generation
+        """The generation of the resource's index the lookup saw: what the handler answers is
+        stored only while no invalidation replaced it."""
+        self.storage_available = not (isinstance(found, Missed) and found.unavailable)
+        self.superseded = False
+        """A write invalidated the resource while the handler ran: its answer may predate the write."""
         self.trace = Trace(reason)
         """What happened, for ``Cache-Status``; ``reason`` is why the request goes to the handler."""
 

@@ -1,37 +1,70 @@
-"""Storage ids of a resource's index and of its variants.
+"""Storage ids of a resource's index and of its variants, and the one canonical form of a URL.
 
 An id is a digest of the ``repr`` of a tuple of strings, so no value can be mistaken for a
 separator (1.0 concatenated header values: ``Accept: text/html`` + ``Accept-Language: en``
 gave the same key as ``Accept: text/htmlen``). Digests also keep credentials and long URLs
 out of storage keys.
+
+Two spellings of a URL share an id only when chocs hands the handler the same input for both:
+the path is rebuilt from the route's pattern and the parameters chocs parsed (``/USERS/+1`` and
+``/users/1`` are one resource on ``/users/{id}``), and the query string is put in an order that
+chocs' own parser cannot tell apart. Memoising ids is the caller's business (``adapter.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from functools import lru_cache
-from operator import itemgetter
+import re
+from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode
 
 from .semantics.uris import same_origin_references
 
-__all__ = ["canonical_query", "changed_resources", "resource_id", "variant_id"]
+__all__ = ["canonical_path", "canonical_query", "changed_resources", "resource_id", "variant_id"]
 
 _QUERY_NEEDS_PARSING = ("&", "%", "+")
+_PARAMETER = re.compile(r"\{\s*([a-z_][a-z0-9_-]*)\s*\}")
+"""A path parameter in a chocs route pattern (``/users/{user_id}``), as chocs finds them."""
+
+
+def canonical_path(pattern: str, parameters: Mapping[str, object], path: str) -> str:
+    """The path of a request as the route that answered it sees it.
+
+    A route's literal text is matched without regard to case, and each parameter is parsed (chocs
+    turns ``+1``, `` 1`` and ``1`` all into the number 1); so the route's own ``pattern`` with each
+    parameter's parsed value in its place names the resource. A wildcard route keeps ``path``.
+    """
+    if "*" in pattern:
+        return path
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return _parameter_text(parameters[name]) if name in parameters else match.group(0)
+
+    return _PARAMETER.sub(value, pattern)
+
+
+def _parameter_text(value: object) -> str:
+    """A parsed parameter as text that parses back to it (``True`` is ``true``, ``1.0`` stays ``1.0``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def canonical_query(raw: str) -> str:
-    """The query string with parameters sorted by name and encoding made uniform.
+    """The query string with its parameters in a canonical order and encoding.
 
-    Parameters with the same name keep their relative order (``a=1&a=2`` and ``a=2&a=1`` are
-    different resources); ``b=2&a=1`` and ``a=1&b=2`` are the same one, as are ``q=a%20b`` and
-    ``q=a+b``.
+    Parameters are ordered by name, where the name of ``a[]`` or ``a[x]`` is ``a``: chocs merges
+    those into one value, in the order they came, so their relative order is kept (``a=1&a=2``
+    and ``a=2&a=1`` are different resources, and so are ``a[]=2&a=1`` and ``a=1&a[]=2``).
+    ``b=2&a=1`` and ``a=1&b=2`` are the same one, as are ``q=a%20b`` and ``q=a+b``.
     """
     if not raw or not any(mark in raw for mark in _QUERY_NEEDS_PARSING):
         return raw
     pairs = parse_qsl(raw, keep_blank_values=True)
-    pairs.sort(key=itemgetter(0))
+    pairs.sort(key=lambda pair: pair[0].split("[", 1)[0])  # stable: same names keep their order
     return urlencode(pairs, quote_via=quote)
 
 
@@ -40,18 +73,11 @@ def _digest(parts: tuple[object, ...]) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
-# Ids are memoised: a hot resource is asked for on every hit, and the repr of nested tuples
-# costs more than the hash itself. The memo is small and bounded.
-_MEMO_SIZE = 1024
-
-
-@lru_cache(maxsize=_MEMO_SIZE)
 def resource_id(host: str, path: str, query: str) -> str:
     """The id of a resource's index entry: its host, path and (canonicalised) query string."""
     return "r" + _digest((host.lower(), path, canonical_query(query)))
 
 
-@lru_cache(maxsize=_MEMO_SIZE)
 def variant_id(
     resource: str,
     field_names: tuple[str, ...],
@@ -68,8 +94,15 @@ def variant_id(
     return "v" + _digest((resource, field_names, field_values, credentials))
 
 
-def changed_resources(host: str, path: str, resource: str, named: Iterable[str]) -> list[str]:
-    """The resources a successful write changed (RFC 9111 §4.4): its target ``resource``, and the
-    same-origin URIs ``named`` in its answer's ``Location`` / ``Content-Location``."""
+def changed_resources(host: str, path: str, resource: str, named: Iterable[str]) -> list[tuple[str, str]]:
+    """The resources a successful write changed (RFC 9111 §4.4), with their URLs: its target
+    ``resource`` (URL ``""``: the request's own), and the same-origin URIs ``named`` in its
+    answer's ``Location`` / ``Content-Location``."""
     references = same_origin_references(host, path, named)
-    return [resource, *(resource_id(host, ref_path, query) for ref_path, query in references)]
+    return [
+        (resource, ""),
+        *(
+            (resource_id(host, ref_path, query), f"//{host}{ref_path}" + (f"?{query}" if query else ""))
+            for ref_path, query in references
+        ),
+    ]

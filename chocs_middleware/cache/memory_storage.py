@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 
 from .cache_storage import CacheItem
 from .checks import check_number
@@ -58,6 +59,34 @@ class InMemoryCacheStorage:
             pass  # removed by another thread meanwhile
         return kept[0]
 
+    def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
+        """The items, ``None`` for each miss: a hit reads a resource's index and variant in one call."""
+        items, now = self._items, self._monotonic()
+        found: list[CacheItem | None] = []
+        for item_id in item_ids:
+            kept = items.get(item_id)
+            if kept is None or kept[1] < now:
+                self._forget_expired(item_id, kept)
+                found.append(None)
+                continue
+            try:  # noqa: SIM105 - see get
+                items.move_to_end(item_id)
+            except KeyError:
+                pass
+            found.append(kept[0])
+        return found
+
+    def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
+        """Set ``items`` only if ``guard_id`` holds ``expected`` (``None``: nothing live), atomically."""
+        with self._lock:
+            kept = self._items.get(guard_id)
+            current = None if kept is None or kept[1] < self._monotonic() or not kept[0] else kept[0].body
+            if current != expected:
+                return False
+            for item in items:
+                self._set(item)
+            return True
+
     def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float] | None) -> None:
         if kept is not None:
             with self._lock:
@@ -66,15 +95,18 @@ class InMemoryCacheStorage:
 
     def set(self, item: CacheItem) -> None:
         with self._lock:
-            self._remove(item.id)
-            size = _footprint(item)
-            if size > self.max_bytes:
-                return
-            self._items[item.id] = (item, self._monotonic() + item.ttl)
-            self._bytes += size
-            self._writes_since_sweep += 1
-            if len(self._items) > self.max_items or self._bytes > self.max_bytes:
-                self._make_room()
+            self._set(item)
+
+    def _set(self, item: CacheItem) -> None:
+        self._remove(item.id)
+        size = _footprint(item)
+        if size > self.max_bytes:
+            return
+        self._items[item.id] = (item, self._monotonic() + item.ttl)
+        self._bytes += size
+        self._writes_since_sweep += 1
+        if len(self._items) > self.max_items or self._bytes > self.max_bytes:
+            self._make_room()
 
     @property
     def size_bytes(self) -> int:

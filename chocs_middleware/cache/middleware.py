@@ -9,6 +9,7 @@ may be stored. The steps decide through the pure modules (``admission``, ``polic
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,9 +36,9 @@ from .cache_storage import ICacheStorage
 from .clock import SYSTEM_CLOCK, Clock
 from .coalescer import Coalescer, Follow, Lead
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, first_value
-from .entry_store import EntryStore, StorageGuard
+from .entry_store import EntryStore, Missed, Saved, StorageGuard
 from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, SharedAnswer
-from .faults import FaultLog, logger
+from .faults import FaultLog
 from .keys import changed_resources
 from .policy import build_options, build_policy, check_storage
 from .semantics.cache_control import CacheControl, parse_cache_control
@@ -118,32 +119,40 @@ class CacheMiddleware(Middleware):
         if route is _UNKNOWN:
             route = self._first_request(request.method, chocs_route)
         if route is None:
-            return next(request)  # pass: not a cached route
-        if request.method in UNSAFE_METHODS:
+            return next(request)  # pass: not a cached route, or a method the cache leaves alone
+        if route.writes:
             return self._invalidate(request, next, route)
-        if request.method not in self._safe_methods:
-            return next(request)  # pass
         target = RequestTarget(request)
+        if target.has_body:
+            return self._bypass(request, next, "request-body")  # a GET with a body: its answer may depend on it
         asked = self._request_directives(target) if self._honour_request_cache_control else None
-        now = self._now()
-        found = route.entries.find(target, route.policy.lookup(target.has_authorization), now)
-        if isinstance(found, str):  # nothing stored that this request may be given
-            return self._fetch_once(Exchange(request, next, route, target, None, found, asked))
+        policy, now = route.policy, self._now()
+        lookup = policy.authorized_lookup if target.has_authorization else policy.anonymous_lookup
+        found = route.entries.find(target, lookup, now)
+        if isinstance(found, Missed):  # nothing stored that this request may be given
+            return self._fetch_once(Exchange(request, next, route, target, asked, found, found.reason))
         age = found.age_at(now)
         if found.is_fresh(age):
             if asked is None or request_allows_reuse(asked, int(age), found.lifetime):
                 return self._fresh(request, target, found, age)
-            return self._fetch_once(Exchange(request, next, route, target, found, "request", asked))
+            return self._fetch_once(Exchange(request, next, route, target, asked, found, "request"))
         if asked is None and found.serves_while_revalidating(age):
-            return self._serve_stale_while_revalidating(Exchange(request, next, route, target, found, "stale", None))
-        return self._fetch_once(Exchange(request, next, route, target, found, "stale", asked))
+            return self._serve_stale_while_revalidating(Exchange(request, next, route, target, None, found, "stale"))
+        return self._fetch_once(Exchange(request, next, route, target, asked, found, "stale"))
+
+    def _bypass(self, request: HttpRequest, next: MiddlewareHandler, detail: str) -> HttpResponse:
+        """The handler answers; the cache neither answers nor stores (RFC 9211 ``fwd=bypass``)."""
+        response = next(request)
+        trace = Trace("bypass")
+        trace.fwd_status, trace.detail = capture(response, body_limit=0).status, detail
+        return set_cache_status(response, trace.render())
 
     # -- lookup and fresh: answered from storage -------------------------------------------------
 
     def _lookup(self, target: RequestTarget, route: CachedRoute, now: float) -> StoredResponse | None:
         """The stored response this request may be given (``RoutePolicy.lookup``: the credentials rule)."""
         found = route.entries.find(target, route.policy.lookup(target.has_authorization), now)
-        return None if isinstance(found, str) else found
+        return None if isinstance(found, Missed) else found
 
     def _fresh(
         self,
@@ -157,8 +166,8 @@ class CacheMiddleware(Middleware):
         412 that the request's preconditions call for."""
         whole_age = int(age)
         status = cache_status.hit(stored.ttl(whole_age)) if trace is None else trace.render()
-        conditions = target.conditions()
-        if conditions is not None:
+        if target.has_conditions:
+            conditions = target.conditions()
             verdict = evaluate_representation(conditions, True, stored.status, stored.etag, stored.last_modified)
             answer = build_conditional_answer(
                 verdict, stored.headers, {"age": [str(whole_age)], "cache-status": [status]}
@@ -175,7 +184,7 @@ class CacheMiddleware(Middleware):
         if exchange.asked is not None and exchange.asked.has("only-if-cached"):
             exchange.trace.detail = "only-if-cached"
             return set_cache_status(build_gateway_timeout(), exchange.trace.render())
-        role = self._coalescer.join(exchange.flight_key)
+        role = self._coalescer.join(exchange.flight_key, exchange.target.resource)
         if isinstance(role, Follow):
             answer = self._answer_follower(exchange, role.wait())
             return answer if answer is not None else self._fetch(exchange).response
@@ -185,7 +194,7 @@ class CacheMiddleware(Middleware):
         """One caller refreshes the stale response; meanwhile everyone else gets it at once."""
         stale = exchange.stale
         assert stale is not None
-        role = self._coalescer.join(exchange.flight_key)
+        role = self._coalescer.join(exchange.flight_key, exchange.target.resource)
         if isinstance(role, Follow):
             trace, age = exchange.trace, stale.age_at(self._now())
             trace.ttl, trace.detail = stale.ttl(int(age)), "stale-while-revalidate"
@@ -196,18 +205,19 @@ class CacheMiddleware(Middleware):
         """Run the handler for everyone waiting on this key (unless another process already did)."""
         try:
             entries = exchange.route.entries
-            if across_processes and entries.has_locks:
+            if across_processes and entries.has_locks and exchange.storage_available:
                 found = role.claim_elsewhere(entries, lambda: self._stored_meanwhile(exchange))
                 if found is not None:
                     return self._collapsed(exchange, found)
-            fetched = self._fetch(exchange)
+            fetched = self._fetch(exchange, role)
             role.share(fetched.shared)
             return fetched.response
         finally:
             role.close()
 
-    def _fetch(self, exchange: Exchange) -> Fetched:
-        """Run the handler (validating the stale response), store what may be stored, answer."""
+    def _fetch(self, exchange: Exchange, role: Lead[Shared] | None = None) -> Fetched:
+        """Run the handler (validating the stale response), store what may be stored, answer.
+        ``role``: the flight this caller leads, if it leads one."""
         try:
             response = self._validate_or_call(exchange)
         except Exception as error:
@@ -223,9 +233,9 @@ class CacheMiddleware(Middleware):
                 return Fetched(fallback, HANDLER_FAILED)
         fields, shared = upstream.fields, None
         if exchange.request.method is GET:
-            admission = self._store(exchange, response, upstream)
+            admission = self._store(exchange, response, upstream, role)
             fields += admission.added
-            if isinstance(admission, Admitted):
+            if isinstance(admission, Admitted) and not exchange.superseded:
                 shared = SharedAnswer(admission.stored, admission.recipe, exchange.target.variant(admission.recipe))
         return Fetched(self._answer_handlers(exchange, response, fields, upstream.sets_cookie), shared)
 
@@ -247,9 +257,13 @@ class CacheMiddleware(Middleware):
 
     # -- store -----------------------------------------------------------------------------------
 
-    def _store(self, exchange: Exchange, response: HttpResponse, upstream: UpstreamResponse) -> Admission:
+    def _store(
+        self, exchange: Exchange, response: HttpResponse, upstream: UpstreamResponse, role: Lead[Shared] | None
+    ) -> Admission:
         """Store the handler's answer to ``GET`` if it may be (``admission.admit``), and add the
-        headers the cache adds to it."""
+        headers the cache adds to it. Not after an invalidation of its resource since the request
+        looked (the flight ``role`` was retired here, or the index changed in storage): the answer
+        may predate the write."""
         target, trace = exchange.target, exchange.trace
         admission: Admission = Refused("status")  # a status chocs could not build again
         if is_representable(upstream.status):
@@ -265,8 +279,15 @@ class CacheMiddleware(Middleware):
             trace.detail = admission.reason
         elif exchange.asked is not None and exchange.asked.no_store:
             trace.detail = "request-no-store"  # not stored, but still given to followers
+        elif role is not None and role.retired:
+            exchange.superseded, trace.detail = True, Saved.INVALIDATED_MEANWHILE.value
+        elif not exchange.storage_available:
+            trace.detail = Saved.NOT_STORED.value
         else:
-            trace.stored = exchange.route.entries.save(target, admission.recipe, admission.stored)
+            saved = exchange.route.entries.save(target, admission.recipe, admission.stored, exchange.seen)
+            trace.stored, exchange.superseded = saved is Saved.STORED, saved is Saved.INVALIDATED_MEANWHILE
+            if not trace.stored:
+                trace.detail = saved.value
         return admission
 
     # -- answers ---------------------------------------------------------------------------------
@@ -277,9 +298,9 @@ class CacheMiddleware(Middleware):
         """The handler's answer, or the 304/412 the request's preconditions call for, with its
         ``Cache-Status``."""
         status = exchange.trace.render()
-        conditions = exchange.target.conditions()
-        if conditions is not None and not sets_cookie:  # a 304 would drop the cookie
+        if exchange.target.has_conditions and not sets_cookie:  # a 304 would drop the cookie
             etag, last_modified = first_value(fields, "etag"), first_value(fields, "last-modified")
+            conditions = exchange.target.conditions()
             verdict = evaluate_representation(conditions, True, int(response.status_code), etag, last_modified)
             answer = build_conditional_answer(verdict, fields, {"cache-status": [status]})
             if answer is not None:
@@ -291,12 +312,24 @@ class CacheMiddleware(Middleware):
         if isinstance(shared, SharedAnswer):
             same_variant = exchange.target.variant(shared.recipe) == shared.variant
             lookup = exchange.route.policy.lookup(exchange.target.has_authorization)
-            if same_variant and lookup.may_serve(shared.recipe, shared.stored):
+            if (
+                same_variant
+                and lookup.may_serve(shared.recipe, shared.stored)
+                and self._still_current(exchange, shared)
+            ):
                 return self._collapsed(exchange, shared.stored)
         if shared is HANDLER_FAILED:
             return self._stale_on_error(exchange, collapsed=True)
         found = self._stored_meanwhile(exchange)  # e.g. the leader was given another process's response
         return None if found is None else self._collapsed(exchange, found)
+
+    def _still_current(self, exchange: Exchange, shared: SharedAnswer) -> bool:
+        """Whether the leader's answer is still current. Another process may have invalidated the
+        resource after the leader stored it and before this caller was answered: on a storage that
+        processes share, the index is asked once more (this process's own writes retire flights)."""
+        if not self._storage.shared:
+            return True
+        return exchange.route.entries.generation_of(exchange.target.resource) == shared.stored.generation
 
     def _collapsed(self, exchange: Exchange, stored: StoredResponse) -> HttpResponse:
         """A waiting caller's answer from the response another caller fetched."""
@@ -316,7 +349,9 @@ class CacheMiddleware(Middleware):
             return None
         if not collapsed:
             failure = f"raised {error!r}" if error is not None else f"answered {trace.fwd_status}"
-            logger.error(
+            self._faults.log(
+                logging.ERROR,
+                ("stale-if-error", exchange.route.policy.route),
                 "handler of %s %s; serving the stored response, %ss old, within its stale-if-error window",
                 exchange.route.policy.route,
                 failure,
@@ -350,18 +385,22 @@ class CacheMiddleware(Middleware):
         trace = Trace("method")
         trace.fwd_status = upstream.status
         if 200 <= upstream.status < 400:
-            named = upstream.values("location") + upstream.values("content-location")
-            for resource in changed_resources(target.host, target.path, target.resource, named):
-                route.entries.invalidate(resource)
             trace.detail = "invalidated"
+            named = upstream.values("location") + upstream.values("content-location")
+            for resource, url in changed_resources(target.host, target.path, target.resource, named):
+                self._coalescer.retire(resource)
+                if not route.entries.invalidate(resource, url or target.url):
+                    trace.detail = "invalidation-failed"
+        if self._storage.pending.active:
+            route.entries.retry_invalidations()
         return set_cache_status(response, trace.render())
 
     def _refuse_lost_update(self, target: RequestTarget, route: CachedRoute) -> HttpResponse | None:
         """A 412 without running the handler when the write's preconditions fail against the
         fresh stored representation (lost-update protection); ``None`` to let the handler decide."""
-        conditions = target.conditions()
-        if conditions is None:
+        if not target.has_conditions:
             return None
+        conditions = target.conditions()
         now = self._now()
         stored = self._lookup(target, route, now)
         if stored is None:
@@ -383,9 +422,18 @@ class CacheMiddleware(Middleware):
             policy = build_policy(route.route, route.attributes, self._options)
         except (TypeError, ValueError) as error:
             # Through WSGI, chocs answers a bare 500: the log line is where the reason shows.
-            logger.error("cache middleware cannot serve %s %s: %s", method, route.route, error)
+            self._faults.log(
+                logging.ERROR,
+                ("keyword", route.route),
+                "cache middleware cannot serve %s %s: %s",
+                method,
+                route.route,
+                error,
+            )
             raise
-        cached = None if policy is None else CachedRoute(policy, EntryStore(self._storage, route.route))
+        cached = None
+        if policy is not None and (method in self._safe_methods or method in UNSAFE_METHODS):
+            cached = CachedRoute(policy, EntryStore(self._storage, route.route), writes=method in UNSAFE_METHODS)
         self._routes[(id(method), route.route)] = cached
         return cached
 

@@ -166,7 +166,10 @@ class RoutePolicy:
     response's own ``stale-if-error`` wins."""
     successful_statuses: frozenset[int]
     max_body_size: int
-    _lookups: tuple[Lookup, Lookup] = field(init=False, repr=False, compare=False)
+    anonymous_lookup: Lookup = field(init=False, repr=False, compare=False)
+    """How a request without ``Authorization`` is looked up (read on every hit: no call)."""
+    authorized_lookup: Lookup = field(init=False, repr=False, compare=False)
+    """How a request with ``Authorization`` is looked up."""
 
     def __post_init__(self) -> None:
         # The credentials rule of docs/security.md, for reading: a request with credentials, on a
@@ -176,7 +179,8 @@ class RoutePolicy:
         per_credentials = VaryRecipe(shared.field_names, per_credentials=True)
         anonymous = Lookup(per_credentials if self.control == "private" else shared, True)
         authorized = anonymous if self.control == "public" else Lookup(per_credentials, False)
-        object.__setattr__(self, "_lookups", (anonymous, authorized))
+        object.__setattr__(self, "anonymous_lookup", anonymous)
+        object.__setattr__(self, "authorized_lookup", authorized)
 
     @property
     def stores(self) -> bool:
@@ -184,7 +188,7 @@ class RoutePolicy:
 
     def lookup(self, has_authorization: bool) -> Lookup:
         """How a request with (or without) ``Authorization`` is looked up."""
-        return self._lookups[has_authorization]
+        return self.authorized_lookup if has_authorization else self.anonymous_lookup
 
     def keeping(self, private: bool, explicitly_shareable: bool, has_authorization: bool) -> Keeping:
         """How a response is kept (RFC 9111 §3.5): ``private`` (the response's or the route's) keeps

@@ -5,9 +5,11 @@ Needs the ``redis`` extra: ``pip install "chocs-middleware.cache[redis]"``.
 Commands per request, on a route whose vary list the route fixes:
 
 - hit: 1 (``MGET`` of the resource's index and the variant), one round trip;
-- miss that stores: ``MGET``, ``SET NX`` (the lock), ``GET`` + ``SET`` + ``SET`` (index and
-  variant), ``EVALSHA`` (unlock): 6;
-- invalidation: ``GET`` of the index, then one ``DEL`` for it and one per stored variant.
+- miss that stores: ``MGET``, ``SET NX`` (the lock), ``GET`` (the index) + ``EVALSHA`` (index
+  and variant, written only while the index is still the one the lookup saw), ``EVALSHA``
+  (unlock): 5;
+- invalidation: ``GET`` of the index, ``SET`` of the invalidation's marker, one ``DEL`` per
+  stored variant.
 
 Redis expires entries itself (``SET ... PX``). Each value starts with its expiry time (8 bytes),
 so that a ``GET`` alone gives back an honest ``CacheItem``.
@@ -18,7 +20,8 @@ from __future__ import annotations
 import math
 import secrets
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 try:
@@ -33,7 +36,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 from .cache_storage import CacheItem
 from .checks import check_number
 from .clock import SYSTEM_CLOCK, Clock
-from .error import CacheError
+from .error import CacheError, WriteRefused
 
 __all__ = ["DEFAULT_TIMEOUT", "RedisCacheStorage"]
 
@@ -41,6 +44,27 @@ DEFAULT_TIMEOUT = 0.25
 """Seconds any one Redis call may take (connecting included) before it counts as a failure."""
 
 _EXPIRY = struct.Struct("!d")
+_REFUSALS = ("OOM", "READONLY", "MISCONF", "NOREPLICAS", "command not allowed when used memory")
+"""Replies with which a server that is up refuses writes (out of memory, replica, failing disk);
+redis-py drops the leading error code from some of them."""
+_REFUSAL_TYPES = tuple(
+    getattr(redis.exceptions, name) for name in ("OutOfMemoryError", "ReadOnlyError") if hasattr(redis.exceptions, name)
+)
+# Write the items only while the guard (KEYS[1]) holds the expected body (after its 8-byte expiry);
+# ARGV[1] is "1" when a body is expected at all. Items follow as KEYS[2..] with value and
+# milliseconds in ARGV[3..].
+_COMPARE_AND_SET = """
+local current = redis.call('get', KEYS[1])
+if ARGV[1] == '1' then
+    if not current or string.sub(current, 9) ~= ARGV[2] then return 0 end
+elseif current then
+    return 0
+end
+for i = 2, #KEYS do
+    redis.call('set', KEYS[i], ARGV[2 * i - 1], 'px', ARGV[2 * i])
+end
+return 1
+"""
 # Release the lock only while it is still ours: a lock that expired and was taken by another
 # process must not be deleted by the first owner when it finally finishes.
 _RELEASE_IF_OWNER = """
@@ -80,6 +104,7 @@ class RedisCacheStorage:
         self._prefix = prefix
         self._time = clock.time
         self._release = self._client.register_script(_RELEASE_IF_OWNER)
+        self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
 
     @classmethod
     def from_url(
@@ -123,15 +148,31 @@ class RedisCacheStorage:
         return [self._item(item_id, value) for item_id, value in zip(item_ids, values)]
 
     def set(self, item: CacheItem) -> None:
-        milliseconds = int(item.ttl * 1000)
-        if milliseconds <= 0 or not item:
-            self._client.delete(self._prefix + item.id)  # an expired tombstone: nothing to keep
-            return
-        expires_at = self._time() + item.ttl
-        self._client.set(self._prefix + item.id, _EXPIRY.pack(expires_at) + item.body, px=milliseconds)
+        with _refusals():
+            if item.ttl <= 0 or not item:
+                self._client.delete(self._prefix + item.id)  # an expired tombstone: nothing to keep
+                return
+            value, milliseconds = self._value(item)
+            self._client.set(self._prefix + item.id, value, px=milliseconds)
 
     def collect(self, item: CacheItem) -> None:
-        self._client.delete(self._prefix + item.id)
+        with _refusals():
+            self._client.delete(self._prefix + item.id)
+
+    def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
+        """One script: the check and every write happen as one step for every client of the server."""
+        keys = [self._prefix + guard_id]
+        arguments: list[bytes | int] = [b"1" if expected is not None else b"0", expected or b""]
+        for item in items:
+            value, milliseconds = self._value(item)
+            keys.append(self._prefix + item.id)
+            arguments += [value, milliseconds]
+        with _refusals():
+            return bool(self._compare_and_set(keys=keys, args=arguments))
+
+    def _value(self, item: CacheItem) -> tuple[bytes, int]:
+        """What Redis keeps for ``item``, and for how many milliseconds."""
+        return _EXPIRY.pack(self._time() + item.ttl) + item.body, max(1, int(item.ttl * 1000))
 
     def acquire_lock(self, name: str, ttl: float) -> str | None:
         token = secrets.token_hex(16)
@@ -152,7 +193,21 @@ class RedisCacheStorage:
             # The middleware refuses this entry, and removes it.
             return CacheItem(item_id, b"\x00not written by this storage", 1, now=now)
         (expires_at,) = _EXPIRY.unpack_from(value)
-        return CacheItem(item_id, value[_EXPIRY.size :], max(0, math.ceil(expires_at - now)), now=now)
+        if not math.isfinite(expires_at):
+            return CacheItem(item_id, b"\x00not written by this storage", 1, now=now)
+        remaining = min(max(0.0, expires_at - now), 2**31)
+        return CacheItem(item_id, value[_EXPIRY.size :], math.ceil(remaining), now=now)
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Redis's refusals of a write, as the storage protocol's ``WriteRefused``."""
+    try:
+        yield
+    except redis.exceptions.ResponseError as error:
+        if isinstance(error, _REFUSAL_TYPES) or str(error).startswith(_REFUSALS):
+            raise WriteRefused(str(error)) from error
+        raise
 
 
 def _bounded(client: redis.Redis, timeout: float) -> redis.Redis:

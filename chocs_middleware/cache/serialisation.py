@@ -24,7 +24,12 @@ response are exactly those values they are left out and named in ``d`` (``D`` da
 etag, ``L`` last-modified), and decoding puts them back, in that order, at the end. That is
 ~120 bytes less per entry; a header that differs in any way is kept as it is.
 - index: ``g`` generation, ``r`` vary recipes as [field names, 1 when per credentials else 0],
-  ``v`` variants as [id, expires at (epoch seconds)].
+  ``v`` variants as [id, expires at (epoch seconds)]; on an invalidation's marker, ``i`` when it
+  was invalidated and ``k`` until when it is kept.
+
+Decoding checks every invariant the encoder keeps (statuses, header names and values that can
+be sent, no ``Set-Cookie``, finite times, bounded counts), because whoever can write to a shared
+storage could plant an entry: it is refused like any other that does not decode.
 """
 
 from __future__ import annotations
@@ -32,15 +37,30 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from .entries import ResourceIndex, StoredResponse, VaryRecipe
+from .entries import (
+    MAX_RECIPES_PER_RESOURCE,
+    MAX_VARIANTS_PER_RESOURCE,
+    ResourceIndex,
+    StoredResponse,
+    VaryRecipe,
+)
+from .semantics.cache_control import MAX_DELTA_SECONDS
 from .semantics.dates import format_http_date
 from .semantics.entity_tags import generate_entity_tag
+from .semantics.vary import is_field_name, is_sendable_field_value
 
 __all__ = ["DecodeError", "decode_index", "decode_response", "encode_index", "encode_response"]
 
 FORMAT_VERSION = 2
+MAX_HEADER_FIELDS = 256
+MAX_ID_LENGTH = 64
+MAX_SECONDS = MAX_DELTA_SECONDS
+MAX_EPOCH_SECONDS = 32_503_680_000  # the year 3000
+NEVER_REPLAYED_FIELDS = frozenset(("set-cookie", "age", "cache-status"))
+"""A stored response never carries these: someone's session, and what is made for each response."""
+_Sized = TypeVar("_Sized", list[Any], dict[str, Any])
 _RESPONSE_TAG = f"chocs-cache {FORMAT_VERSION} response\n".encode()
 _INDEX_TAG = f"chocs-cache {FORMAT_VERSION} index\n".encode()
 
@@ -90,53 +110,65 @@ def encode_response(response: StoredResponse) -> bytes:
 
 
 def decode_response(blob: bytes) -> StoredResponse:
+    """The stored response in ``blob``; ``DecodeError`` unless every invariant the encoder keeps
+    holds (a shared storage may hold entries someone else planted)."""
     meta, body = _split(blob, _RESPONSE_TAG)
     try:
-        stored_at = _number(meta["t"])
-        headers = [
-            (_str(name), tuple(_str(value) for value in _list(values))) for name, values in _dict(meta["h"]).items()
-        ]
+        stored_at = _time(meta["t"])
+        header_map = _dict(meta["h"])
+        _count(header_map, MAX_HEADER_FIELDS, "header fields")
+        headers = [(_field_name(name), _field_values(values)) for name, values in header_map.items()]
         derived = _str(meta.get("d", ""))
         for code, name, derive in _DERIVED_HEADERS:
             if code in derived:
                 headers.append((name, (derive(stored_at, body),)))
         return StoredResponse(
-            status=_int(meta["s"]),
+            status=_status(meta["s"]),
             headers=tuple(headers),
             body=body,
             stored_at=stored_at,
-            lifetime=_int(meta["l"]),
-            generation=_str(meta["g"]),
+            lifetime=_seconds(meta["l"]),
+            generation=_generation(meta["g"]),
             public=_flag(meta.get("p", 0)),
             no_cache=_flag(meta.get("n", 0)),
-            stale_while_revalidate=_int(meta.get("w", 0)),
-            stale_if_error=_int(meta.get("e", 0)),
+            stale_while_revalidate=_seconds(meta.get("w", 0)),
+            stale_if_error=_seconds(meta.get("e", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None
 
 
 def encode_index(index: ResourceIndex) -> bytes:
-    meta = {
+    meta: dict[str, Any] = {
         "g": index.generation,
         "r": [(recipe.field_names, int(recipe.per_credentials)) for recipe in index.recipes],
         "v": [(variant, math.ceil(expires_at)) for variant, expires_at in index.variants],
     }
+    if index.invalidated_at is not None:
+        meta["i"] = round(index.invalidated_at, 3)
+    if index.kept_until:
+        meta["k"] = math.ceil(index.kept_until)
     return _INDEX_TAG + _dump(meta)
 
 
 def decode_index(blob: bytes) -> ResourceIndex:
+    """The index in ``blob``; ``DecodeError`` unless every invariant the encoder keeps holds."""
     meta, rest = _split(blob, _INDEX_TAG)
     if rest:
         raise DecodeError("index entry with trailing bytes")
     try:
+        recipes = _count(_list(meta["r"]), MAX_RECIPES_PER_RESOURCE, "recipes")
+        variants = _count(_list(meta["v"]), MAX_VARIANTS_PER_RESOURCE, "variants")
+        invalidated_at = meta.get("i")
         return ResourceIndex(
-            generation=_str(meta["g"]),
+            generation=_generation(meta["g"]),
             recipes=tuple(
-                VaryRecipe(tuple(_str(name) for name in _list(names)), _flag(per_credentials))
-                for names, per_credentials in _list(meta["r"])
+                VaryRecipe(tuple(_field_name(name) for name in _list(names)), _flag(per_credentials))
+                for names, per_credentials in recipes
             ),
-            variants=tuple((_str(vid), _number(expires)) for vid, expires in _list(meta["v"])),
+            variants=tuple((_id(vid), _time(expires)) for vid, expires in variants),
+            invalidated_at=None if invalidated_at is None else _time(invalidated_at),
+            kept_until=_time(meta.get("k", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed index entry: {error!r}") from None
@@ -169,10 +201,64 @@ def _int(value: object) -> int:
     return value
 
 
-def _number(value: object) -> float:
+def _status(value: object) -> int:
+    status = _int(value)
+    if not 100 <= status <= 599:
+        raise ValueError(f"status {status} is not an HTTP status")
+    return status
+
+
+def _seconds(value: object) -> int:
+    seconds = _int(value)
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise ValueError(f"{seconds} is not a number of seconds a response is kept")
+    return seconds
+
+
+def _time(value: object) -> float:
+    """Epoch seconds: finite, and not before 1970 nor in a future no clock reaches."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected a number, got {type(value).__name__}")
+    if not 0 <= value <= MAX_EPOCH_SECONDS:  # also false for NaN
+        raise ValueError(f"{value!r} is not a time")
     return float(value)
+
+
+def _generation(value: object) -> str:
+    generation = _str(value)
+    if len(generation) > MAX_ID_LENGTH:
+        raise ValueError("generation too long")
+    return generation
+
+
+def _id(value: object) -> str:
+    item_id = _str(value)
+    if not 0 < len(item_id) <= MAX_ID_LENGTH:
+        raise ValueError("variant id of the wrong length")
+    return item_id
+
+
+def _field_name(value: object) -> str:
+    name = _str(value)
+    if not is_field_name(name) or name != name.lower():
+        raise ValueError(f"{name!r} is not a lower-case field name")
+    if name in NEVER_REPLAYED_FIELDS:
+        raise ValueError(f"a stored response never carries {name}")
+    return name
+
+
+def _field_values(values: object) -> tuple[str, ...]:
+    result = tuple(_str(value) for value in _count(_list(values), MAX_HEADER_FIELDS, "values"))
+    for value in result:
+        if not is_sendable_field_value(value):
+            raise ValueError("a field value that cannot be sent (control characters or not latin-1)")
+    return result
+
+
+def _count(values: _Sized, limit: int, what: str) -> _Sized:
+    if len(values) > limit:
+        raise ValueError(f"more than {limit} {what}")
+    return values
 
 
 def _flag(value: object) -> bool:

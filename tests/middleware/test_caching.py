@@ -388,3 +388,28 @@ def test_unique_urls_leave_the_in_memory_storage_within_its_bounds() -> None:
         .headers["Cache-Status"]
         .startswith("chocs-cache; hit")
     )
+
+
+def test_a_clock_stepped_back_does_not_make_stored_responses_fresh_for_longer(harness: Harness, clock: Clock) -> None:
+    json_route(harness, cache_expiry=60)
+    harness.client.get("/items")
+
+    clock.now -= 120  # the wall clock is stepped back two minutes (monotonic time goes on)
+    answers = [harness.client.get("/items").headers["Cache-Status"] for _ in range(3)]
+
+    assert answers[0].startswith("chocs-cache; fwd=stale")  # stored "in the future": not trusted as fresh
+    assert answers[1].startswith("chocs-cache; hit; ttl=60")  # stored again, on the clock as it is now
+    assert harness.calls["/items"] == 2
+
+
+def test_in_memory_entries_expire_on_the_monotonic_clock_whatever_the_wall_clock_does(clock: Clock) -> None:
+    storage = InMemoryCacheStorage(clock=clock)
+    harness = Harness(storage, clock=clock)
+    json_route(harness, cache_expiry=60)
+    harness.client.get("/items")
+
+    clock.now -= 3600  # the wall clock goes back an hour ...
+    clock._jumped += 61  # ... while a minute passes
+    response = harness.client.get("/items")
+
+    assert response.headers["Cache-Status"].startswith("chocs-cache; fwd=uri-miss")

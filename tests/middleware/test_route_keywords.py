@@ -140,3 +140,17 @@ def test_other_route_attributes_are_left_to_their_owners(harness: Harness) -> No
         return HttpResponse("ok")
 
     assert harness.client.get("/tagged").status_int == 200
+
+
+def test_a_wrong_keyword_is_logged_once_however_often_the_route_is_asked_for(caplog: pytest.LogCaptureFixture) -> None:
+    harness = Harness()
+
+    @harness.app.get("/bad", cache_expiry="ten")
+    def bad(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("never")
+
+    with caplog.at_level(logging.ERROR, logger="chocs_middleware.cache"):
+        statuses = {harness.client.get("/bad", expect_errors=True).status_int for _ in range(100)}
+
+    assert statuses == {500}
+    assert caplog.text.count("cache_expiry on route '/bad'") == 1

@@ -115,7 +115,7 @@ def test_a_million_distinct_keys_leave_no_lock_behind() -> None:
     flights: Coalescer[str] = Coalescer(5.0, Clock())
 
     for number in range(1_000_000):
-        role = flights.join(f"key-{number}")
+        role = flights.join(f"key-{number}", f"resource-{number}")
         assert isinstance(role, Lead)
         role.share("done")
         role.close()
@@ -333,3 +333,21 @@ def test_lock_timeout_must_be_positive_seconds(value: object, error: type) -> No
 
     with pytest.raises(error, match="lock_timeout"):
         CacheMiddleware(InMemoryCacheStorage(), lock_timeout=value)  # type: ignore[arg-type]
+
+
+def test_a_handler_failing_on_every_request_in_the_stale_if_error_window_is_logged_once(
+    harness: Harness, clock: Clock, cache_log: pytest.LogCaptureFixture
+) -> None:
+    @harness.app.get("/prices", cache_expiry=10, cache_stale_if_error=3600)
+    def prices(request: HttpRequest) -> HttpResponse:
+        harness.count("prices")
+        if harness.calls["prices"] > 1:
+            raise ConnectionError("database is down")
+        return HttpResponse("prices v1")
+
+    harness.client.get("/prices")
+    clock.advance(20)
+    answers = [harness.client.get("/prices").text for _ in range(2000)]
+
+    assert answers == ["prices v1"] * 2000
+    assert len([record for record in cache_log.records if record.levelno == logging.ERROR]) == 1

@@ -52,3 +52,9 @@ def test_absent_directives() -> None:
 
     assert not (directives.no_store or directives.no_cache or directives.private or directives.public)
     assert directives.seconds("max-age") is None
+
+
+def test_a_line_longer_than_8_kib_is_ignored_as_malformed() -> None:
+    line = "max-age=60, " + "x" * 8 * 1024
+
+    assert parse_cache_control([line]).directives == {}

@@ -22,3 +22,7 @@ def test_the_three_rfc_9110_formats_parse(value: str) -> None:
 @pytest.mark.parametrize("value", ["", "yesterday", "Sun, 06 Nov 1994", "0", "Sun, 99 Nov 1994 08:49:37 GMT"])
 def test_malformed_dates_are_none(value: str) -> None:
     assert parse_http_date(value) is None
+
+
+def test_a_value_far_longer_than_a_date_is_not_one() -> None:
+    assert parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT" + " " * 100) is None

@@ -1,10 +1,16 @@
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 
 from chocs_middleware.cache.semantics.entity_tags import (
     ANY,
+    MAX_FIELD_LENGTH,
+    MAX_MEMBERS,
     EntityTag,
+    _parse_list,
     generate_entity_tag,
     parse_entity_tag,
     parse_entity_tag_list,
@@ -58,3 +64,39 @@ def test_generated_tags_depend_on_the_body_only() -> None:
     assert generate_entity_tag(b"body") == generate_entity_tag(b"body")
     assert generate_entity_tag(b"body") != generate_entity_tag(b"body!")
     assert parse_entity_tag(generate_entity_tag(b"body")) == EntityTag(generate_entity_tag(b"body")[1:-1])
+
+
+def cost(parse: Callable[[str], object], value: str, rounds: int = 200) -> float:
+    started = time.perf_counter()
+    for _ in range(rounds):
+        parse(value)
+    return time.perf_counter() - started
+
+
+def test_parsing_takes_time_in_proportion_to_the_value_even_for_separators() -> None:
+    size = MAX_FIELD_LENGTH
+    separators_then_a_tag = (", \t" * size)[: size - 3] + '"a"'
+    one_long_tag = '"' + "a" * (size - 2) + '"'
+
+    ratio = cost(_parse_list, separators_then_a_tag) / cost(_parse_list, one_long_tag)
+
+    assert _parse_list(separators_then_a_tag) == (EntityTag("a"),)
+    assert _parse_list(one_long_tag) == (EntityTag("a" * (size - 2)),)
+    assert ratio < 5  # a parser that rescans the rest of the value at each step: ~1,000
+
+
+def test_64_kib_of_separators_cost_no_more_than_64_kib_of_tags() -> None:
+    size = 64 * 1024
+    separators = (",," * size)[:size]
+    tags = ('"a", ' * size)[:size]
+
+    ratio = cost(parse_entity_tag_list, separators) / cost(parse_entity_tag_list, tags)
+
+    assert parse_entity_tag_list(separators) is None  # over the bound: malformed, so ignored
+    assert parse_entity_tag_list(tags) is None
+    assert ratio < 5
+
+
+def test_a_list_of_more_than_64_tags_is_malformed() -> None:
+    assert parse_entity_tag_list(", ".join(['"t"'] * MAX_MEMBERS)) == (EntityTag("t"),) * MAX_MEMBERS
+    assert parse_entity_tag_list(", ".join(['"t"'] * (MAX_MEMBERS + 1))) is None

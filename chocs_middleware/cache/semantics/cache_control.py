@@ -5,18 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+
+from ..memo import BoundedMemo
 
 __all__ = ["CacheControl", "parse_cache_control"]
 
 MAX_DELTA_SECONDS = 2_147_483_648
 """RFC 9111 §1.2.2: a larger delta-seconds value counts as this one."""
+MAX_LINE_LENGTH = 8 * 1024
+"""A longer ``Cache-Control`` line is malformed, so ignored: parsing must stay cheap."""
 
 # A directive: a token, optionally "=" and a token or a quoted-string; then a comma or the end.
 _DIRECTIVE = re.compile(
     r"""[ \t]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*(?:=[ \t]*(?:"((?:[^"\\]|\\.)*)"|([^,\s"]*)))?[ \t]*(?:,|\Z)"""
 )
-_INVALID = object()
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ def parse_cache_control(field_lines: Iterable[str]) -> CacheControl:
     """Directives of all ``Cache-Control`` lines. Malformed members are skipped, never fatal."""
     directives: dict[str, str | None] = {}
     for line in field_lines:
-        for name, argument in _parse_line(line):
+        parsed = _LINES.get(line)
+        for name, argument in parsed if parsed is not None else _LINES.compute(line):
             if name in directives and directives[name] != argument:
                 directives[name] = CONFLICT
             else:
@@ -77,8 +80,10 @@ def parse_cache_control(field_lines: Iterable[str]) -> CacheControl:
     return CacheControl(directives)
 
 
-@lru_cache(maxsize=512)
 def _parse_line(line: str) -> tuple[tuple[str, str | None], ...]:
+    """The directives of one line, in one pass (each step consumes a member or skips past a comma)."""
+    if len(line) > MAX_LINE_LENGTH:
+        return ()
     found: list[tuple[str, str | None]] = []
     position = 0
     while position < len(line):
@@ -103,3 +108,6 @@ def _after_next_comma(line: str, position: int) -> int:
             return position + 1
         position += 1
     return position
+
+
+_LINES: BoundedMemo[str, tuple[tuple[str, str | None], ...]] = BoundedMemo(_parse_line, 512, 1024)

@@ -5,16 +5,31 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
-__all__ = ["ANY", "EntityTag", "generate_entity_tag", "parse_entity_tag", "parse_entity_tag_list"]
+from ..memo import BoundedMemo
+
+__all__ = [
+    "ANY",
+    "MAX_FIELD_LENGTH",
+    "MAX_MEMBERS",
+    "EntityTag",
+    "generate_entity_tag",
+    "parse_entity_tag",
+    "parse_entity_tag_list",
+]
 
 ANY = "*"
 """``If-Match: *`` / ``If-None-Match: *``: any current representation."""
+MAX_FIELD_LENGTH = 8 * 1024
+"""A longer ``If-Match`` / ``If-None-Match`` value is treated as malformed, so ignored (RFC 9110
+§13.1): no client needs more, and parsing one must not cost a worker more than a few microseconds."""
+MAX_MEMBERS = 64
+"""Likewise for a list with more entity tags than this."""
 
 # An entity-tag, or (leniently, because clients send back what they were given) a bare token
 # such as the unquoted ``ETag: 1`` of the 1.0 README; then a comma or the end.
-_MEMBER = re.compile(r'[ \t]*(?:(W/)?"([^"]*)"|([^\s,"]+))[ \t]*(?:,|\Z)')
+_MEMBER = re.compile(r'(?:(W/)?"([^"]*)"|([^\s,"]+))[ \t]*(?:,|\Z)')
+_SEPARATORS = re.compile(r"[, \t]*")
 
 
 @dataclass(frozen=True)
@@ -35,39 +50,46 @@ class EntityTag:
         return self.opaque == other.opaque
 
 
-# Parsers are memoised: clients send back the same few tags, and results are immutable.
-@lru_cache(maxsize=1024)
 def parse_entity_tag(value: str) -> EntityTag | None:
     """One entity-tag (an ``ETag`` field value), or ``None`` when it is not one."""
     tags = parse_entity_tag_list(value)
     return tags[0] if isinstance(tags, tuple) and len(tags) == 1 else None
 
 
-@lru_cache(maxsize=1024)
 def parse_entity_tag_list(value: str) -> tuple[EntityTag, ...] | str | None:
     """An ``If-Match`` / ``If-None-Match`` value: ``ANY`` for ``*``, the tags, or ``None`` if malformed.
 
     Commas inside quotes belong to the tag (``"a,b"`` is one tag); empty list members and odd
-    spacing are allowed (RFC 9110 §5.6.1).
+    spacing are allowed (RFC 9110 §5.6.1). A value longer than ``MAX_FIELD_LENGTH`` or with more
+    than ``MAX_MEMBERS`` tags is malformed. Results are memoised (clients send back the same few
+    tags) in a bounded memo.
     """
-    stripped = value.strip(" \t")
-    if stripped == ANY:
+    parsed = _TAG_LISTS.get(value)
+    return parsed if parsed is not None else _TAG_LISTS.compute(value)
+
+
+def _parse_list(value: str) -> tuple[EntityTag, ...] | str | None:
+    """The parse itself, in one pass: every step consumes a separator or a whole member."""
+    if len(value) > MAX_FIELD_LENGTH:
+        return None
+    if value.strip(" \t") == ANY:
         return ANY
     tags: list[EntityTag] = []
-    position = 0
-    while position < len(value):
-        if value[position:].strip(" \t,") == "":
+    position, end = 0, len(value)
+    while position < end:
+        position = _SEPARATORS.match(value, position).end()  # type: ignore[union-attr]  # always matches
+        if position == end:
             break
         match = _MEMBER.match(value, position)
-        if match is None:
-            if value[position] in ", \t":
-                position += 1
-                continue
+        if match is None or len(tags) == MAX_MEMBERS:
             return None
         weak, quoted, bare = match.groups()
         tags.append(EntityTag(quoted if bare is None else bare, weak=bool(weak)))
         position = match.end()
     return tuple(tags) if tags else None
+
+
+_TAG_LISTS: BoundedMemo[str, tuple[EntityTag, ...] | str | None] = BoundedMemo(_parse_list, 1024, 512)
 
 
 def generate_entity_tag(body: bytes) -> str:

@@ -5,17 +5,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-__all__ = ["ANY", "is_field_name", "merge_field_names", "normalise_field_value", "parse_vary"]
+__all__ = [
+    "ANY",
+    "is_field_name",
+    "is_sendable_field_value",
+    "merge_field_names",
+    "normalise_field_value",
+    "parse_vary",
+]
 
 ANY = "*"
 """``Vary: *``: the response varies on something outside the request; it is never stored."""
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_SENDABLE = re.compile(r"[\t\x20-\x7e\x80-\xff]*\Z")
 
 
 def is_field_name(name: str) -> bool:
     """True when ``name`` is a valid field name: an RFC 9110 §5.6.2 token."""
     return bool(_TOKEN.match(name))
+
+
+def is_sendable_field_value(value: str) -> bool:
+    """True when a WSGI server can send ``value`` as a field value: latin-1 text without control
+    characters other than tab (RFC 9110 §5.5 ``field-value``; CR, LF and NUL never)."""
+    return bool(_SENDABLE.match(value))
 
 
 def parse_vary(field_lines: Iterable[str]) -> tuple[str, ...]:
