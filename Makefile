@@ -18,7 +18,10 @@ define require
 	  fi; }
 endef
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench conformance clean
+
+# `make conformance` fails when fewer required tests of the HTTP caching test suite pass than this.
+CONFORMANCE_FLOOR ?= 143
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,5 +46,10 @@ bench: $(STAMP)  ## what a hit costs next to bare chocs, memory per entry, stamp
 	$(call require,wrk,wrk)
 	$(BIN)/python -m benchmarks.bench
 
+conformance: $(STAMP)  ## the public HTTP caching test suite (cache-tests.fyi) against the middleware
+	$(call require,node,nodejs)
+	$(call require,npm,npm)
+	$(BIN)/python -m conformance.run --floor $(CONFORMANCE_FLOOR)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .cache-tests

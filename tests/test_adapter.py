@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from chocs import HttpHeaders, HttpResponse, HttpStatus
 
 from chocs_middleware.cache.adapter import build_response, capture
@@ -38,6 +40,7 @@ def test_a_built_response_has_the_stored_parts_and_its_own_header_lists() -> Non
     assert first.body.getvalue() == b"{}"
     assert list(second.headers.items()) == [
         ("content-type", "application/json"),
+        ("content-length", "2"),  # the stored body's, for HEAD too
         ("age", "4"),
         ("cache-status", "chocs-cache; hit"),
     ]
@@ -77,3 +80,43 @@ def test_both_ways_of_building_a_response_send_the_same_bytes() -> None:
     direct = adapter._direct_response(HttpStatus.OK, {"content-type": ["text/plain"]}, b"body")
     public = adapter._public_response(HttpStatus.OK, {"content-type": ["text/plain"]}, b"body")
     assert wsgi_output(direct) == wsgi_output(public) == ("200", [("content-type", "text/plain")], b"body")
+
+
+def test_changing_a_response_built_from_storage_leaves_the_stored_entry_alone() -> None:
+    stored = StoredResponse(200, (("vary", ("accept", "accept-language")),), b"{}", 0.0, 60)
+
+    response = build_response(stored, 0, "chocs-cache; hit")
+    response.headers.set("vary", "origin")
+    response.headers.override("cache-status", "changed")
+    response.headers["x-new"] = ["1"]
+    read = response.headers["vary"]
+
+    assert read == ["accept", "accept-language", "origin"]
+    assert stored.headers == (("vary", ("accept", "accept-language")),)
+    assert dict(stored.sent_fields)["vary"] == ("accept", "accept-language")
+    assert list(build_response(stored, 0, "chocs-cache; hit").headers.items())[:2] == [
+        ("vary", "accept"),
+        ("vary", "accept-language"),
+    ]
+
+
+def test_a_response_built_from_storage_is_sent_like_any_chocs_response() -> None:
+    from chocs.serverless.aws import format_response_to_aws
+
+    stored = StoredResponse(200, (("vary", ("accept", "origin")), ("etag", ('"x"',))), b"{}", 0.0, 60)
+    response = build_response(stored, 2, "chocs-cache; hit")
+
+    assert wsgi_output(response) == (
+        "200",
+        [
+            ("vary", "accept"),
+            ("vary", "origin"),
+            ("etag", '"x"'),
+            ("content-length", "2"),
+            ("age", "2"),
+            ("cache-status", "chocs-cache; hit"),
+        ],
+        b"{}",
+    )
+    lambda_response = format_response_to_aws({"multiValueHeaders": {}}, build_response(stored, 2, "hit"))
+    assert json.loads(json.dumps(lambda_response))["multiValueHeaders"]["vary"] == ["accept", "origin"]

@@ -138,4 +138,25 @@ def test_concurrent_use_keeps_the_bounds_and_the_byte_count() -> None:
     assert errors == []
     assert len(storage) <= 200
     assert storage.size_bytes <= 40_000
-    assert storage.size_bytes == sum(len(item.body) + len(key) for key, (item, _) in storage._items.items())
+    assert storage.size_bytes == sum(len(item.body) + len(key) for key, (item, _, _) in storage._items.items())
+
+
+def test_items_no_longer_needed_are_evicted_before_the_least_recently_used(clock: Clock) -> None:
+    storage = InMemoryCacheStorage(max_items=4, clock=clock)
+    storage.set(CacheItem("old-but-needed", b"x", 600))
+    storage.set(CacheItem("kept-in-case-1", b"x", 600, needed_for=5))
+    storage.set(CacheItem("kept-in-case-2", b"x", 600, needed_for=5))
+    storage.set(CacheItem("needed", b"x", 600))
+    clock.advance(6)
+    storage.get("kept-in-case-1")  # used recently, but still only kept in case
+
+    storage.set(CacheItem("new", b"x", 600))
+    storage.set(CacheItem("newer", b"x", 600))
+
+    assert {item_id for item_id in ("old-but-needed", "needed", "new", "newer") if storage.get(item_id)} == {
+        "old-but-needed",
+        "needed",
+        "new",
+        "newer",
+    }
+    assert len(storage) == 4

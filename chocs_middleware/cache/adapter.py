@@ -31,19 +31,21 @@ from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
 from .keys import canonical_path, resource_id, variant_id
 from .memo import BoundedMemo
 from .semantics.preconditions import NOT_MODIFIED_FIELDS, Conditions, Outcome, Verdict
+from .semantics.ranges import ByteRange, Unsatisfiable, content_range
 from .semantics.vary import normalise_field_value
 
 __all__ = [
+    "NO_CONTENT_LENGTH",
     "RequestTarget",
     "add_fields",
     "build_conditional_answer",
     "build_gateway_timeout",
     "build_not_modified",
+    "build_partial",
     "build_precondition_failed",
     "build_refreshed",
     "build_response",
     "capture",
-    "is_representable",
     "set_cache_status",
     "validating",
 ]
@@ -59,7 +61,17 @@ _NOT_MODIFIED = HttpStatus.NOT_MODIFIED
 class RequestTarget:
     """What the cache needs of a request: its resource, its variant values, its preconditions."""
 
-    __slots__ = ("_fields", "has_authorization", "has_body", "has_conditions", "host", "path", "query", "resource")
+    __slots__ = (
+        "_fields",
+        "asks_range",
+        "has_authorization",
+        "has_body",
+        "has_conditions",
+        "host",
+        "path",
+        "query",
+        "resource",
+    )
 
     def __init__(self, request: HttpRequest) -> None:
         fields: dict[str, list[str]] = request._headers._headers
@@ -87,6 +99,7 @@ class RequestTarget:
             or "if-unmodified-since" in fields
         )
         self.has_body = bool(request._body.getvalue())
+        self.asks_range = "range" in fields
 
     @property
     def url(self) -> str:
@@ -118,6 +131,11 @@ class RequestTarget:
             size = sum(len(value) for value in (*values, *(credentials or ())) if value)
             variant = _VARIANTS.remember(key, variant_id(*key), size)
         return variant
+
+    def field(self, name: str) -> str | None:
+        """Request field ``name`` (lower case) as one value, ``None`` when absent."""
+        raw = self._fields.get(name)
+        return None if raw is None else _joined(raw)
 
     def field_lines(self, name: str) -> list[str]:
         """Every line of request field ``name`` (lower case), as sent."""
@@ -180,11 +198,6 @@ def validating(request: HttpRequest, etag: str | None, last_modified: str | None
         fields.update(saved)
 
 
-def is_representable(status: int) -> bool:
-    """True when chocs can build a response with this status code."""
-    return status in _STATUS_BY_CODE
-
-
 def capture(response: HttpResponse, body_limit: int) -> UpstreamResponse:
     """The handler's answer as plain values, read once.
 
@@ -225,11 +238,63 @@ def set_cache_status(response: HttpResponse, value: str) -> HttpResponse:
 
 
 def build_response(stored: StoredResponse, age: int, cache_status: str, with_body: bool = True) -> HttpResponse:
-    """A new response with the stored status, headers and body, and its ``Age`` and ``Cache-Status``."""
-    fields = {name: [*values] for name, values in stored.headers}
+    """A new response with the stored status, headers and body, its ``Content-Length`` (also for
+    ``HEAD``: the length a ``GET`` gets), ``Age`` and ``Cache-Status``."""
+    fields = SharedFields(stored.sent_fields)
     fields["age"] = [str(age)]
     fields["cache-status"] = [cache_status]
-    return _new_response(_STATUS_BY_CODE[stored.status], fields, stored.body if with_body else b"")
+    return _new_response(_status(stored.status), fields, stored.body if with_body else b"")
+
+
+class SharedFields(dict):  # type: ignore[type-arg]
+    """The header dict of a response made from storage: it shares the stored entry's values (tuples)
+    until one is asked for, and then copies that one into a list of its own.
+
+    Copying every list for every hit cost half a microsecond; but anything that changes a header
+    of a chocs response goes through ``__getitem__`` (``HttpHeaders.set`` appends to
+    ``_headers[name]``) or ``__setitem__`` (``override``), so the stored values are never changed.
+    ``items()`` sees the tuples, which chocs' adapters send like lists.
+    ``tests/test_adapter.py`` pins this.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> list[str]:
+        values = dict.__getitem__(self, name)
+        if values.__class__ is tuple:
+            values = [*values]
+            dict.__setitem__(self, name, values)
+        return values  # type: ignore[no-any-return]
+
+    def get(self, name: str, default: object = None) -> object:
+        # ``HttpHeaders.__getitem__`` reads through ``get``: give it a list, as chocs would.
+        return self[name] if name in self else default  # noqa: SIM401 (this is get)
+
+
+def build_partial(
+    stored: StoredResponse, selection: ByteRange | Unsatisfiable, age: int, cache_status: str
+) -> HttpResponse:
+    """A 206 with the selected bytes of the stored body, or a 416 when none can be (RFC 9110 §14.4, §15.5.17)."""
+    fields = {name: [*values] for name, values in stored.headers}
+    fields["content-range"] = [content_range(selection)]
+    if isinstance(selection, Unsatisfiable):
+        body, status = b"", HttpStatus.REQUESTED_RANGE_NOT_SATISFIABLE
+    else:
+        body, status = stored.body[selection.first : selection.last + 1], HttpStatus.PARTIAL_CONTENT
+    fields["content-length"] = [str(len(body))]
+    fields["age"] = [str(age)]
+    fields["cache-status"] = [cache_status]
+    return _new_response(status, fields, body)
+
+
+def _status(code: int) -> HttpStatus:
+    """chocs' member for ``code``; a code outside its enum stays an int, which every chocs adapter
+    sends as it is (they all write ``int(response.status_code)``)."""
+    return _STATUS_BY_CODE.get(code, code)  # type: ignore[arg-type]
+
+
+NO_CONTENT_LENGTH = frozenset((204, 304))
+"""RFC 9110 §8.6: never a ``Content-Length`` on a 204 (or a 304, which has no content of its own)."""
 
 
 # Not taken from a 304 that refreshes a stored response: the stored body defines them (and chocs
@@ -253,7 +318,7 @@ def build_refreshed(stored: StoredResponse, not_modified: HttpResponse, date: st
             fields[name] = list(values)
     if confirmation.first("date") is None:
         fields["date"] = [date]
-    response = _new_response(_STATUS_BY_CODE[stored.status], fields, stored.body)
+    response = _new_response(_status(stored.status), fields, stored.body)
     response.cookies = not_modified.cookies
     return response
 
@@ -309,7 +374,8 @@ def _public_response(status: HttpStatus, fields: dict[str, list[str]], body: byt
 def _direct_response(status: HttpStatus, fields: dict[str, list[str]], body: bytes) -> HttpResponse:
     """The state ``_public_response`` gives, without the constructor's checks."""
     response: HttpResponse = HttpResponse.__new__(HttpResponse)
-    response._headers = _headers_from(fields)
+    headers = response._headers = HttpHeaders.__new__(HttpHeaders)  # _headers_from, without a call: every hit
+    headers._headers = fields
     response.status_code = status
     response._body = BytesIO(body)
     response.encoding = "utf-8"

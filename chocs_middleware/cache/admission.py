@@ -13,18 +13,43 @@ from typing import NamedTuple, Union
 
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
 from .policy import RoutePolicy
-from .semantics.cache_control import CacheControl, parse_cache_control
+from .semantics.cache_control import CacheControl, parse_cache_control, parse_targeted_cache_control
 from .semantics.dates import format_http_date
 from .semantics.entity_tags import generate_entity_tag
-from .semantics.freshness import explicitly_shareable, freshness_lifetime
+from .semantics.freshness import (
+    HEURISTICALLY_CACHEABLE,
+    UNDERSTOOD_STATUSES,
+    corrected_initial_age,
+    explicitly_shareable,
+    freshness_lifetime,
+    heuristic_lifetime,
+    parse_age,
+)
 from .semantics.vary import ANY, merge_field_names, parse_vary
 
 __all__ = ["Admission", "Admitted", "Refused", "admit"]
 
 NEVER_STORED = frozenset((206, 304, 412))
 """Partial content, and the handler's own conditional answers: never a representation to keep."""
-NOT_STORED_FIELDS = frozenset(("age", "cache-status"))
-"""Made anew for every response that leaves the cache."""
+NOT_STORED_FIELDS = frozenset(
+    (
+        "age",
+        "cache-status",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authentication-info",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+"""Made anew for every response that leaves the cache (``Content-Length`` from the stored body), or
+about one connection or one proxy only (RFC 9110 §7.6.1, RFC 9111 §3.1)."""
 
 
 class Refused(NamedTuple):
@@ -57,50 +82,109 @@ def admit(
     *,
     has_authorization: bool,
     has_credentials: bool,
+    requested_at: float | None = None,
 ) -> Admission:
-    """Whether and how ``upstream``, the handler's answer to a ``GET``, is kept.
+    """Whether and how ``upstream``, the handler's answer to a ``GET`` received at ``now``, is kept.
 
     ``has_authorization`` / ``has_credentials``: the request carried ``Authorization`` / any of
-    ``Authorization`` and ``Cookie`` (see ``RoutePolicy.keeping``).
+    ``Authorization`` and ``Cookie`` (see ``RoutePolicy.keeping``). ``requested_at``: when the
+    request went to the handler (its answer's ``Age`` counts from then, RFC 9111 §4.2.3).
     """
     if not policy.stores:
         return Refused("no-lifetime")
     status = upstream.status
-    if status not in policy.successful_statuses or status in NEVER_STORED or status >= 500:
+    if not 200 <= status <= 599 or status in NEVER_STORED:
         return Refused("status")
+    if not policy.standards_mode and (status not in policy.successful_statuses or status >= 500):
+        return Refused("status")  # cache_expiry routes keep the 1.0 rule: successful_responses only
     if upstream.sets_cookie:
         return Refused("set-cookie")  # someone's session must never reach someone else
-    directives = parse_cache_control(upstream.values("cache-control"))
-    if directives.no_store:
+    directives, targeted = _directives(upstream, policy.options.targeted_fields)
+    if directives.has("must-understand"):
+        if status not in UNDERSTOOD_STATUSES:
+            return Refused("must-understand")
+    elif directives.no_store:
         return Refused("no-store")
     vary = parse_vary(upstream.values("vary"))
     if ANY in vary:
         return Refused("vary-star")
     if upstream.size > policy.max_body_size:
         return Refused("too-large")
-    lifetime, from_response = freshness_lifetime(
-        directives, upstream.first("expires"), upstream.first("date"), now, policy.expiry
-    )
-    if lifetime <= 0:
+    date = upstream.first("date")
+    expires = None if targeted or not upstream.values("expires") else upstream.values("expires")
+    lifetime, from_response = freshness_lifetime(directives, expires, date, now, policy.expiry)
+    if not from_response and policy.standards_mode:
+        lifetime, from_response = _heuristic(upstream, directives, policy, now), True  # never advertised
+    if status >= 500 and not (from_response and _explicit(directives, expires)):
+        return Refused("status")  # a 5xx only when the handler itself says for how long
+    if lifetime <= 0 and not directives.no_cache:
         return Refused("no-lifetime")
 
     keeping = policy.keeping(directives.private, explicitly_shareable(directives), has_authorization)
     added = _added_fields(upstream, policy, lifetime if not from_response else None, keeping.per_credentials, now)
     if keeping.per_credentials and not has_credentials:
         return Refused("private", added)  # no one to keep it for
+    initial_age = corrected_initial_age(parse_age(upstream.values("age")), date, requested_at or now, now)
     stored = StoredResponse(
         status=status,
-        headers=tuple(field for field in upstream.fields if field[0] not in NOT_STORED_FIELDS) + added,
+        headers=_stored_fields(upstream.fields) + added,
         body=upstream.body,
-        stored_at=now,
+        stored_at=now - initial_age,
         lifetime=lifetime,
         public=keeping.public,
         no_cache=directives.no_cache,
         stale_while_revalidate=_stale_window(directives, "stale-while-revalidate", policy.stale_while_revalidate),
         stale_if_error=_stale_window(directives, "stale-if-error", policy.stale_if_error),
+        kept_stale=policy.options.keep_stale,
     )
     recipe = VaryRecipe(tuple(sorted(merge_field_names(policy.vary, vary))), keeping.per_credentials)
     return Admitted(recipe, stored, added)
+
+
+def _directives(upstream: UpstreamResponse, targeted_fields: tuple[str, ...]) -> tuple[CacheControl, bool]:
+    """The directives that decide for this cache, and whether a targeted field gave them: the
+    first valid field of ``targeted_fields`` present wins over ``Cache-Control`` and ``Expires``
+    (RFC 9213 §2.1)."""
+    for name in targeted_fields:
+        lines = upstream.values(name)
+        if lines:
+            targeted = parse_targeted_cache_control(lines)
+            if targeted is not None:
+                return targeted, True
+    return parse_cache_control(upstream.values("cache-control")), False
+
+
+def _explicit(directives: CacheControl, expires: tuple[str, ...] | None) -> bool:
+    return directives.has("s-maxage") or directives.has("max-age") or expires is not None
+
+
+def _heuristic(upstream: UpstreamResponse, directives: CacheControl, policy: RoutePolicy, now: float) -> int:
+    """A lifetime guessed from ``Last-Modified`` (RFC 9111 §4.2.2), when the middleware opted in
+    and the status allows it (or the answer says ``public``); else 0."""
+    options = policy.options
+    if not options.heuristic_fraction or not (upstream.status in HEURISTICALLY_CACHEABLE or directives.public):
+        return 0
+    return heuristic_lifetime(
+        upstream.first("last-modified"),
+        upstream.first("date"),
+        now,
+        options.heuristic_fraction,
+        options.heuristic_max_lifetime,
+    )
+
+
+def _stored_fields(fields: HeaderFields) -> HeaderFields:
+    """What is kept of the answer's headers: not those made for each response, nor those of one
+    connection (RFC 9111 §3.1: hop-by-hop fields and those ``Connection`` names), nor
+    ``Content-Length``, which the stored body gives."""
+    named = {
+        name.strip().lower()
+        for field_name, values in fields
+        if field_name == "connection"
+        for value in values
+        for name in value.split(",")
+    }
+    return tuple(field for field in fields if field[0] not in NOT_STORED_FIELDS and field[0] not in named)
 
 
 def _added_fields(

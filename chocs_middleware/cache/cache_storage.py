@@ -32,33 +32,43 @@ class CacheItem:
     """An opaque blob under an id, kept for ``ttl`` seconds after it was last written.
 
     Timestamps are kept as epoch seconds (cheap to compare on every request) and shown as
-    naive UTC datetimes through the 1.0 properties.
+    naive UTC datetimes through the 1.0 properties. ``body`` is a plain attribute, because every
+    hit reads it; setting it refreshes ``updated_at``, as in 1.0.
     """
 
-    __slots__ = ("_body", "_created_at", "_id", "_updated_at", "ttl")
+    __slots__ = ("_created_at", "_id", "_updated_at", "body", "needed_for", "ttl")
+    _created_at: float
+    _id: str
+    _updated_at: float
+    body: bytes
+    needed_for: int | None
+    ttl: int
 
-    def __init__(self, item_id: str, body: bytes, ttl: int = 30, *, now: float | None = None) -> None:
-        """``now``: when the item was made, in epoch seconds (default: ``time.time()``)."""
+    def __init__(
+        self, item_id: str, body: bytes, ttl: int = 30, *, now: float | None = None, needed_for: int | None = None
+    ) -> None:
+        """``now``: when the item was made, in epoch seconds (default: ``time.time()``).
+        ``needed_for``: seconds it is needed for sure; after that, until its ``ttl``, it is only
+        kept in case (a stale response kept to be revalidated), and a storage that must make room
+        may drop it before the others. ``None``: needed for its whole ``ttl``."""
         if now is None:
             now = time.time()
-        self._id = item_id
-        self._body = body
-        self.ttl = ttl
-        self._created_at = now
-        self._updated_at = now
+        initialise = object.__setattr__  # not through __setattr__ below: no clock read per field
+        initialise(self, "needed_for", needed_for)
+        initialise(self, "_id", item_id)
+        initialise(self, "body", body)
+        initialise(self, "ttl", ttl)
+        initialise(self, "_created_at", now)
+        initialise(self, "_updated_at", now)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        object.__setattr__(self, name, value)
+        if name == "body":
+            object.__setattr__(self, "_updated_at", time.time())
 
     @property
     def id(self) -> str:
         return self._id
-
-    @property
-    def body(self) -> bytes:
-        return self._body
-
-    @body.setter
-    def body(self, value: bytes) -> None:
-        self._body = value
-        self._updated_at = time.time()
 
     @property
     def created_at(self) -> datetime:
@@ -82,10 +92,10 @@ class CacheItem:
         return self._updated_at + self.ttl < time.time()
 
     def __bool__(self) -> bool:
-        return self._body != b""
+        return self.body != b""
 
     def __repr__(self) -> str:
-        return f"CacheItem({self._id!r}, <{len(self._body)} bytes>, ttl={self.ttl})"
+        return f"CacheItem({self._id!r}, <{len(self.body)} bytes>, ttl={self.ttl})"
 
     @classmethod
     def empty(cls, item_id: str) -> CacheItem:

@@ -84,7 +84,8 @@ class StoredResponse:
     """Every header to send but ``Age`` and ``Cache-Status`` (which are made for each response)."""
     body: bytes
     stored_at: float
-    """Epoch seconds when the handler produced the response."""
+    """Epoch seconds when the response was generated: when the cache stored it, less the age it
+    already had then (RFC 9111 §4.2.3), so that its age is always ``now - stored_at``."""
     lifetime: int
     """Freshness lifetime in seconds (RFC 9111 §4.2.1)."""
     generation: str = ""
@@ -98,6 +99,9 @@ class StoredResponse:
     """Seconds after the lifetime during which it is served while one caller refreshes it (RFC 5861)."""
     stale_if_error: int = 0
     """Seconds after the lifetime during which it is served when the handler fails (RFC 5861)."""
+    kept_stale: int = 0
+    """Seconds after the lifetime during which it is kept to be revalidated (RFC 9111 §4.3): the
+    next request asks the handler whether it is still current, and a 304 freshens it."""
 
     def age_at(self, now: float) -> float:
         """Seconds since it was stored (RFC 9111 §4.2.3). A response stored slightly in the future
@@ -127,9 +131,26 @@ class StoredResponse:
 
     @property
     def retention(self) -> int:
-        """Seconds the storage keeps it: its lifetime and the longer stale window."""
-        window = max(self.stale_while_revalidate, self.stale_if_error)
+        """Seconds the storage keeps it: its lifetime and the longest of its stale windows and of the
+        time it is kept to be revalidated."""
+        window = max(self.stale_while_revalidate, self.stale_if_error, self.kept_stale)
         return self.lifetime + window if window else self.lifetime  # no new int per entry without one
+
+    @property
+    def needed_until(self) -> float:
+        """Until when it may be served without asking the handler (fresh, or in a stale window);
+        after that it is kept only to be revalidated, and goes first when a storage needs room."""
+        return self.stored_at + self.lifetime + max(self.stale_while_revalidate, self.stale_if_error)
+
+    @cached_property
+    def sent_fields(self) -> dict[str, tuple[str, ...]]:
+        """Its headers as a full response made from it sends them, by name: with the
+        ``Content-Length`` of its body (never on a 204 or 304, RFC 9110 §8.6). Worked out once per
+        decoded entry; never changed (the values are tuples)."""
+        fields = dict(self.headers)
+        if self.status not in (204, 304):
+            fields["content-length"] = (str(len(self.body)),)
+        return fields
 
     @cached_property
     def etag(self) -> str | None:

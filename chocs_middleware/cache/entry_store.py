@@ -280,7 +280,7 @@ class EntryStore:
                 stored = replace(response, generation=index.generation)
                 updated = index.with_variant(recipe, variant, stored.retained_until, now)
                 items = (
-                    self._item(variant, encode_response(stored), stored.retained_until, now),
+                    self._item(variant, encode_response(stored), stored.retained_until, now, stored.needed_until),
                     self._item(target.resource, encode_index(updated), updated.expires_at, now),
                 )
                 try:
@@ -419,8 +419,11 @@ class EntryStore:
             self._guard.faults.report("get", error, self.route)
         return None
 
-    def _item(self, item_id: str, blob: bytes, expires_at: float, now: float) -> CacheItem:
-        return CacheItem(item_id, blob, max(1, math.ceil(expires_at - now)), now=now)
+    def _item(
+        self, item_id: str, blob: bytes, expires_at: float, now: float, needed_until: float | None = None
+    ) -> CacheItem:
+        needed_for = None if needed_until is None else max(0, math.ceil(needed_until - now))
+        return CacheItem(item_id, blob, max(1, math.ceil(expires_at - now)), now=now, needed_for=needed_for)
 
     def _remove(self, item_id: str) -> None:
         # Without ``collect``, an empty, already expired item (a tombstone) overwrites the entry.

@@ -53,6 +53,7 @@ class Exchange:
         "asked",
         "next",
         "request",
+        "requested_at",
         "route",
         "seen",
         "stale",
@@ -87,6 +88,8 @@ class Exchange:
         self.storage_available = not (isinstance(found, Missed) and found.unavailable)
         self.superseded = False
         """A write invalidated the resource while the handler ran: its answer may predate the write."""
+        self.requested_at = 0.0
+        """When the request went to the handler (epoch seconds): an answer's ``Age`` counts from then."""
         self.trace = Trace(reason)
         """What happened, for ``Cache-Status``; ``reason`` is why the request goes to the handler."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 
 from .cache_storage import CacheItem
@@ -26,10 +27,11 @@ class InMemoryCacheStorage:
 
     An item is kept for its ``ttl`` from when it was ``set``, measured on the monotonic clock (a
     wall clock that steps back cannot make it live longer), and is never returned after that.
-    When a bound is reached, expired items go first and then the least recently used. Every
-    operation is O(1); the sweep for expired items runs at most once per ``len/4`` writes, so it
-    is O(1) amortised too. Items must not be changed after ``set`` (the byte count is taken from
-    them when they leave).
+    When a bound is reached, expired items go first, then items past their ``needed_for`` (kept
+    only in case, such as stale responses kept to be revalidated), then the least recently used.
+    Every operation is O(1); the sweep that finds expired and no longer needed items runs at most
+    once per ``len/4`` writes, so it is O(1) amortised too. Items must not be changed after
+    ``set`` (the byte count is taken from them when they leave).
     """
 
     def __init__(
@@ -39,8 +41,10 @@ class InMemoryCacheStorage:
         self.max_items = int(check_number(max_items, f"{name}(max_items=...)", unit="items", whole=True, minimum=1))
         self.max_bytes = int(check_number(max_bytes, f"{name}(max_bytes=...)", unit="bytes", whole=True, minimum=1))
         self._monotonic = clock.monotonic
-        self._items: OrderedDict[str, tuple[CacheItem, float]] = OrderedDict()
-        """Each item with when it expires (monotonic seconds)."""
+        self._items: OrderedDict[str, tuple[CacheItem, float, float]] = OrderedDict()
+        """Each item with when it expires and when it stops being needed (monotonic seconds)."""
+        self._spare: deque[str] = deque()
+        """Ids the last sweep found no longer needed, least recently used first: evicted first."""
         self._bytes = 0
         self._writes_since_sweep = 0
         self._lock = threading.Lock()
@@ -87,7 +91,7 @@ class InMemoryCacheStorage:
                 self._set(item)
             return True
 
-    def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float] | None) -> None:
+    def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float, float] | None) -> None:
         if kept is not None:
             with self._lock:
                 if self._items.get(item_id) is kept:
@@ -102,7 +106,9 @@ class InMemoryCacheStorage:
         size = _footprint(item)
         if size > self.max_bytes:
             return
-        self._items[item.id] = (item, self._monotonic() + item.ttl)
+        now = self._monotonic()
+        needed_for = item.needed_for
+        self._items[item.id] = (item, now + item.ttl, math.inf if needed_for is None else now + needed_for)
         self._bytes += size
         self._writes_since_sweep += 1
         if len(self._items) > self.max_items or self._bytes > self.max_bytes:
@@ -120,6 +126,7 @@ class InMemoryCacheStorage:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._spare.clear()
             self._bytes = 0
 
     def __len__(self) -> int:
@@ -127,19 +134,30 @@ class InMemoryCacheStorage:
 
     def _make_room(self) -> None:
         if self._writes_since_sweep * 4 >= len(self._items):
-            self._sweep_expired()
+            self._sweep()
+        now = self._monotonic()
         while len(self._items) > self.max_items or self._bytes > self.max_bytes:
-            _, (oldest, _) = self._items.popitem(last=False)
-            self._bytes -= _footprint(oldest)
+            spare = self._spare.popleft() if self._spare else None
+            if spare is None:
+                _, (oldest, _, _) = self._items.popitem(last=False)
+                self._bytes -= _footprint(oldest)
+                continue
+            kept = self._items.get(spare)
+            if kept is not None and kept[2] < now:  # still there, and still not needed
+                self._remove(spare)
 
-    def _sweep_expired(self) -> None:
+    def _sweep(self) -> None:
+        """Drop expired items, and list those no longer needed (oldest use first) to drop first."""
         now = self._monotonic()
         # One C-level call takes the snapshot: lock-free reads may reorder entries meanwhile, and a
         # Python-level loop over the live dict would see "mutated during iteration".
         snapshot = list(self._items.items())
-        for item_id, (_, expires_at) in snapshot:
+        self._spare.clear()
+        for item_id, (_, expires_at, needed_until) in snapshot:
             if expires_at < now:
                 self._remove(item_id)
+            elif needed_until < now:
+                self._spare.append(item_id)
         self._writes_since_sweep = 0
 
     def _remove(self, item_id: str) -> None:

@@ -18,19 +18,21 @@ from chocs.middleware import Middleware, MiddlewareHandler
 
 from . import cache_status
 from .adapter import (
+    NO_CONTENT_LENGTH,
     RequestTarget,
     add_fields,
     build_conditional_answer,
     build_gateway_timeout,
+    build_partial,
     build_precondition_failed,
     build_refreshed,
     build_response,
     capture,
-    is_representable,
     set_cache_status,
     validating,
 )
 from .admission import Admission, Admitted, Refused, admit
+from .background import Background
 from .cache_status import Trace
 from .cache_storage import ICacheStorage
 from .clock import SYSTEM_CLOCK, Clock
@@ -45,6 +47,7 @@ from .semantics.cache_control import CacheControl, parse_cache_control
 from .semantics.dates import format_http_date
 from .semantics.freshness import request_allows_reuse
 from .semantics.preconditions import Outcome, evaluate_representation
+from .semantics.ranges import ByteRange, Unsatisfiable, range_applies, select_range
 
 __all__ = ["CacheMiddleware"]
 
@@ -68,6 +71,18 @@ class CacheMiddleware(Middleware):
       Varnish and nginx: otherwise any client can make the handler run on every request.
     - ``lock_timeout``: how long (seconds) concurrent misses for one key wait for the one
       caller that runs the handler, before running it themselves (default 5).
+    - ``keep_stale``: seconds a stored response is kept after it goes stale, so that the next
+      request revalidates it with the handler instead of running it in full (default 3600; 0:
+      forgotten when stale). Kept responses count against the storage's bounds.
+    - ``targeted_fields``: targeted cache-control fields this cache obeys, the first present
+      wins over ``Cache-Control`` and ``Expires`` (RFC 9213; default ``("chocs-cache-control",)``,
+      add ``"cdn-cache-control"`` to obey what the app tells CDNs).
+    - ``heuristic_fraction`` / ``heuristic_max_lifetime``: on ``cache=True`` routes, a response
+      without explicit freshness is fresh for this fraction of the time since its
+      ``Last-Modified``, at most that many seconds (RFC 9111 §4.2.2; default 0: off).
+    - ``background_revalidation``: a response in its stale-while-revalidate window is served at
+      once and refreshed in the background (default True; False refreshes inline, for platforms
+      that freeze threads between requests, such as AWS Lambda).
     - ``clock``: where the cache reads the time (``chocs_middleware.cache.clock``); tests pass
       one they can move.
 
@@ -85,6 +100,11 @@ class CacheMiddleware(Middleware):
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         honour_request_cache_control: bool = False,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        keep_stale: int = 3600,
+        targeted_fields: Iterable[str] = ("chocs-cache-control",),
+        heuristic_fraction: float = 0.0,
+        heuristic_max_lifetime: int = 86400,
+        background_revalidation: bool = True,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         check_storage(cache_storage)
@@ -95,6 +115,11 @@ class CacheMiddleware(Middleware):
             max_body_size=max_body_size,
             honour_request_cache_control=honour_request_cache_control,
             lock_timeout=lock_timeout,
+            keep_stale=keep_stale,
+            targeted_fields=targeted_fields,
+            heuristic_fraction=heuristic_fraction,
+            heuristic_max_lifetime=heuristic_max_lifetime,
+            background_revalidation=background_revalidation,
         )
         self._safe_methods = tuple(HttpMethod(name) for name in sorted(options.safe_methods))
         self._honour_request_cache_control = options.honour_request_cache_control
@@ -102,6 +127,7 @@ class CacheMiddleware(Middleware):
         self._faults = FaultLog(clock=clock)
         self._storage = StorageGuard(cache_storage, self._faults, clock)
         self._coalescer: Coalescer[Shared] = Coalescer(options.lock_timeout, clock)
+        self._background = Background(self._faults)
         self._routes: dict[tuple[int, str], CachedRoute | None] = {}
 
     @property
@@ -134,7 +160,12 @@ class CacheMiddleware(Middleware):
         age = found.age_at(now)
         if found.is_fresh(age):
             if asked is None or request_allows_reuse(asked, int(age), found.lifetime):
-                return self._fresh(request, target, found, age)
+                if target.has_conditions or target.asks_range:
+                    return self._fresh(request, target, found, age)
+                whole_age = int(age)  # the plain hit, the common case, without a call more
+                return build_response(
+                    found, whole_age, cache_status.hit(found.ttl(whole_age)), request.method is not HEAD
+                )
             return self._fetch_once(Exchange(request, next, route, target, asked, found, "request"))
         if asked is None and found.serves_while_revalidating(age):
             return self._serve_stale_while_revalidating(Exchange(request, next, route, target, None, found, "stale"))
@@ -174,7 +205,19 @@ class CacheMiddleware(Middleware):
             )
             if answer is not None:
                 return answer
+        if target.asks_range and stored.status == 200 and request.method is GET:
+            selection = self._selected_range(target, stored)
+            if selection is not None:
+                return build_partial(stored, selection, whole_age, status)
         return build_response(stored, whole_age, status, with_body=request.method is not HEAD)
+
+    @staticmethod
+    def _selected_range(target: RequestTarget, stored: StoredResponse) -> ByteRange | Unsatisfiable | None:
+        """The part of the stored body a ``Range`` request asks for (RFC 9110 §14.2), unless its
+        ``If-Range`` says the representation changed (then the whole is sent)."""
+        if not range_applies(target.field("if-range"), stored.etag, stored.last_modified):
+            return None
+        return select_range(target.field("range") or "", len(stored.body))
 
     # -- fetch: one caller runs the handler ------------------------------------------------------
 
@@ -191,15 +234,26 @@ class CacheMiddleware(Middleware):
         return self._lead(role, exchange, across_processes=True)
 
     def _serve_stale_while_revalidating(self, exchange: Exchange) -> HttpResponse:
-        """One caller refreshes the stale response; meanwhile everyone else gets it at once."""
+        """The stale response at once, to every caller, while one refresh runs in the background (or,
+        with ``background_revalidation=False``, while the first caller waits for it)."""
         stale = exchange.stale
         assert stale is not None
         role = self._coalescer.join(exchange.flight_key, exchange.target.resource)
-        if isinstance(role, Follow):
-            trace, age = exchange.trace, stale.age_at(self._now())
-            trace.ttl, trace.detail = stale.ttl(int(age)), "stale-while-revalidate"
-            return self._fresh(exchange.request, exchange.target, stale, age, trace)
-        return self._lead(role, exchange, across_processes=False)
+        if isinstance(role, Lead) and not self._options.background_revalidation:
+            return self._lead(role, exchange, across_processes=False)
+        trace, age = exchange.trace, stale.age_at(self._now())
+        trace.ttl, trace.detail = stale.ttl(int(age)), "stale-while-revalidate"
+        answer = self._fresh(exchange.request, exchange.target, stale, age, trace)
+        if isinstance(role, Lead):
+            exchange.trace = Trace("stale")  # the refresh's own, which no one reads
+            if not self._background.submit(lambda: self._lead(role, exchange, False), exchange.target.url):
+                role.close()  # too many refreshes waiting: a later request schedules this one
+        return answer
+
+    @property
+    def refreshing(self) -> int:
+        """Background refreshes scheduled or running (stale-while-revalidate)."""
+        return self._background.pending
 
     def _lead(self, role: Lead[Shared], exchange: Exchange, across_processes: bool) -> HttpResponse:
         """Run the handler for everyone waiting on this key (unless another process already did)."""
@@ -244,6 +298,7 @@ class CacheMiddleware(Middleware):
         asked whether it is still current (``If-None-Match`` / ``If-Modified-Since``, RFC 9111
         §4.3.1); its 304 freshens the stored response (§4.3.4), returned as a full response."""
         request, stale, trace = exchange.request, exchange.stale, exchange.trace
+        exchange.requested_at = self._now()
         if stale is None or request.method is not GET or not (stale.etag or stale.last_modified):
             response = exchange.next(request)
             trace.fwd_status = int(response.status_code)
@@ -265,16 +320,17 @@ class CacheMiddleware(Middleware):
         looked (the flight ``role`` was retired here, or the index changed in storage): the answer
         may predate the write."""
         target, trace = exchange.target, exchange.trace
-        admission: Admission = Refused("status")  # a status chocs could not build again
-        if is_representable(upstream.status):
-            admission = admit(
-                upstream,
-                exchange.route.policy,
-                self._now(),
-                has_authorization=target.has_authorization,
-                has_credentials=target.has_credentials,
-            )
+        admission = admit(
+            upstream,
+            exchange.route.policy,
+            self._now(),
+            has_authorization=target.has_authorization,
+            has_credentials=target.has_credentials,
+            requested_at=exchange.requested_at,
+        )
         add_fields(response, admission.added)
+        if isinstance(admission, Admitted) and upstream.status not in NO_CONTENT_LENGTH:
+            add_fields(response, (("content-length", (str(upstream.size),)),))  # stored: its length is known
         if isinstance(admission, Refused):
             trace.detail = admission.reason
         elif exchange.asked is not None and exchange.asked.no_store:

@@ -53,6 +53,15 @@ class MiddlewareOptions:
     max_body_size: int
     honour_request_cache_control: bool
     lock_timeout: float
+    keep_stale: int = 3600
+    """Seconds a stored response is kept after it goes stale, to be revalidated (0: forgotten)."""
+    targeted_fields: tuple[str, ...] = ("chocs-cache-control",)
+    """Targeted cache-control fields this cache obeys (RFC 9213), the first one present wins."""
+    heuristic_fraction: float = 0.0
+    """Heuristic freshness (RFC 9111 §4.2.2): this fraction of the time since ``Last-Modified``."""
+    heuristic_max_lifetime: int = 86400
+    background_revalidation: bool = True
+    """A stale-while-revalidate refresh runs in the background (else the caller waits for it)."""
 
 
 def build_options(
@@ -63,6 +72,11 @@ def build_options(
     max_body_size: object,
     honour_request_cache_control: object,
     lock_timeout: object,
+    keep_stale: object = 3600,
+    targeted_fields: object = ("chocs-cache-control",),
+    heuristic_fraction: object = 0.0,
+    heuristic_max_lifetime: object = 86400,
+    background_revalidation: object = True,
 ) -> MiddlewareOptions:
     """The middleware's options, or the error that says which one is wrong and how."""
     return MiddlewareOptions(
@@ -80,7 +94,30 @@ def build_options(
                 lock_timeout, "CacheMiddleware(lock_timeout=...)", unit="seconds", whole=False, minimum=0, above=True
             )
         ),
+        keep_stale=int(
+            check_number(keep_stale, "CacheMiddleware(keep_stale=...)", unit="seconds", whole=True, minimum=0)
+        ),
+        targeted_fields=validate_vary(targeted_fields, "CacheMiddleware(targeted_fields=...)"),
+        heuristic_fraction=_fraction(heuristic_fraction, "CacheMiddleware(heuristic_fraction=...)"),
+        heuristic_max_lifetime=int(
+            check_number(
+                heuristic_max_lifetime,
+                "CacheMiddleware(heuristic_max_lifetime=...)",
+                unit="seconds",
+                whole=True,
+                minimum=0,
+            )
+        ),
+        background_revalidation=check_flag(background_revalidation, "CacheMiddleware(background_revalidation=...)"),
     )
+
+
+def _fraction(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{where} must be a fraction such as 0.1, got {value!r}")
+    if not 0 <= value <= 1:
+        raise ValueError(f"{where} must be a fraction from 0 to 1, got {value}")
+    return float(value)
 
 
 def check_storage(storage: object) -> None:
@@ -166,6 +203,8 @@ class RoutePolicy:
     response's own ``stale-if-error`` wins."""
     successful_statuses: frozenset[int]
     max_body_size: int
+    options: MiddlewareOptions
+    """What the middleware was configured with."""
     anonymous_lookup: Lookup = field(init=False, repr=False, compare=False)
     """How a request without ``Authorization`` is looked up (read on every hit: no call)."""
     authorized_lookup: Lookup = field(init=False, repr=False, compare=False)
@@ -223,6 +262,7 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
         stale_if_error=_seconds(route, "cache_stale_if_error", attributes.get("cache_stale_if_error")),
         successful_statuses=options.successful_statuses,
         max_body_size=options.max_body_size,
+        options=options,
     )
 
 

@@ -16,7 +16,8 @@ is a product target):
 - response: ``s`` status, ``h`` headers (name to list of values), ``t`` stored at (epoch
   seconds, ms precision), ``l`` freshness lifetime (s), ``g`` index generation, ``d`` derived
   headers (below); ``p`` 1 when explicitly shareable, ``n`` 1 when ``no-cache``, ``w`` and ``e``
-  the stale-while-revalidate and stale-if-error seconds; all four left out when 0.
+  the stale-while-revalidate and stale-if-error seconds, ``k`` the seconds it is kept to be
+  revalidated; all five left out when 0.
 
 The validators the middleware generates are not kept as text: ``Date`` and ``Last-Modified``
 are the stored-at time and the ``ETag`` a digest of the body, so when the last headers of a
@@ -106,6 +107,8 @@ def encode_response(response: StoredResponse) -> bytes:
         meta["w"] = response.stale_while_revalidate
     if response.stale_if_error:
         meta["e"] = response.stale_if_error
+    if response.kept_stale:
+        meta["k"] = response.kept_stale
     return b"".join((_RESPONSE_TAG, _dump(meta), b"\n", response.body))
 
 
@@ -133,6 +136,7 @@ def decode_response(blob: bytes) -> StoredResponse:
             no_cache=_flag(meta.get("n", 0)),
             stale_while_revalidate=_seconds(meta.get("w", 0)),
             stale_if_error=_seconds(meta.get("e", 0)),
+            kept_stale=_seconds(meta.get("k", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None

@@ -56,7 +56,8 @@ def test_hit_carries_age_and_the_stored_date(harness: Harness, clock: Clock) -> 
     assert hit.headers["Cache-Status"] == "chocs-cache; hit; ttl=53"
 
 
-def test_entry_is_not_served_after_cache_expiry(harness: Harness, clock: Clock) -> None:
+def test_entry_is_not_served_after_cache_expiry(clock: Clock) -> None:
+    harness = Harness(clock=clock, keep_stale=0)  # forgotten when stale (see test_stale.py for keeping)
     json_route(harness, cache_expiry=60)
     harness.client.get("/items")
 
@@ -404,7 +405,7 @@ def test_a_clock_stepped_back_does_not_make_stored_responses_fresh_for_longer(ha
 
 def test_in_memory_entries_expire_on_the_monotonic_clock_whatever_the_wall_clock_does(clock: Clock) -> None:
     storage = InMemoryCacheStorage(clock=clock)
-    harness = Harness(storage, clock=clock)
+    harness = Harness(storage, clock=clock, keep_stale=0)
     json_route(harness, cache_expiry=60)
     harness.client.get("/items")
 

@@ -117,7 +117,7 @@ def test_a_pickled_entry_is_never_unpickled(cache_log: pytest.LogCaptureFixture)
 
 
 def test_an_expired_item_from_a_storage_that_ignores_ttl_is_a_miss(clock: Clock) -> None:
-    harness = Harness(DictStorage(), clock=clock)
+    harness = Harness(DictStorage(), clock=clock, keep_stale=0)
     counted_route(harness)
     harness.client.get("/items/1")
 

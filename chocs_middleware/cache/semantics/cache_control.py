@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import http_sf
 
 from ..memo import BoundedMemo
 
-__all__ = ["CacheControl", "parse_cache_control"]
+__all__ = ["CacheControl", "parse_cache_control", "parse_targeted_cache_control"]
 
 MAX_DELTA_SECONDS = 2_147_483_648
 """RFC 9111 §1.2.2: a larger delta-seconds value counts as this one."""
@@ -65,6 +68,40 @@ class CacheControl:
 
 CONFLICT = "\x00conflicting values"
 """The argument of a directive that appeared twice with different arguments."""
+
+
+_NUMERIC_DIRECTIVES = frozenset(("max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"))
+
+
+def parse_targeted_cache_control(field_lines: Sequence[str]) -> CacheControl | None:
+    """A targeted cache-control field (RFC 9213, e.g. ``CDN-Cache-Control``) as directives, or
+    ``None`` when it is not a valid Structured Fields Dictionary (RFC 9651): then it is ignored.
+
+    Its directives mean what they mean in ``Cache-Control``. A directive whose value has the wrong
+    type (``max-age="60"``, a negative number) is ignored, as are parameters.
+    """
+    if sum(map(len, field_lines)) > MAX_LINE_LENGTH:
+        return None
+    try:
+        parsed = http_sf.parse(", ".join(field_lines).encode("latin-1"), tltype="dictionary")
+    except (http_sf.StructuredFieldError, UnicodeEncodeError, ValueError):
+        return None
+    if not isinstance(parsed, dict):  # pragma: no cover - a dictionary was asked for
+        return None
+    members: dict[str, Any] = parsed
+    directives: dict[str, str | None] = {}
+    for name, (value, _parameters) in members.items():
+        if name in _NUMERIC_DIRECTIVES:
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                directives[name] = str(min(value, MAX_DELTA_SECONDS))
+        elif value is True or name not in _FLAG_DIRECTIVES:
+            directives[name] = None if value is True else str(value)
+    return CacheControl(directives)
+
+
+_FLAG_DIRECTIVES = frozenset(
+    ("no-store", "no-cache", "private", "public", "must-revalidate", "proxy-revalidate", "must-understand")
+)
 
 
 def parse_cache_control(field_lines: Iterable[str]) -> CacheControl:
