@@ -188,6 +188,32 @@ def redis_memory_per_url(quick: bool, redis_url: str) -> None:
     print(f"  {used / count / 1024:.2f} KiB")
 
 
+def group_purge_on_redis(quick: bool, redis_url: str) -> None:
+    """A group of 1,000 stored responses purged on Redis: round trips (counted by Redis) and time."""
+    count = 200 if quick else 1000
+    client = redis.Redis.from_url(redis_url)
+    storage = RedisCacheStorage.from_url(redis_url, prefix="bench-purge:")
+    middleware = CacheMiddleware(storage)
+    app = Application(middleware)
+
+    @app.get("/items/{id}", cache_expiry=600, cache_groups=("items",))
+    def item(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(BODY, headers={"content-type": "application/json"})
+
+    fill(create_wsgi_handler(app), range(count))
+    middleware.purge_groups("nothing", host="localhost")  # a server's first call of a script also loads it
+    client.config_resetstat()
+    started = time.perf_counter()
+    removed = middleware.purge_groups("items", host="localhost")
+    elapsed = time.perf_counter() - started
+    calls = {name[len("cmdstat_") :]: stats["calls"] for name, stats in client.info("commandstats").items()}
+    storage.close()
+    client.close()
+    sent = {name: number for name, number in calls.items() if name in ("evalsha", "eval", "get", "mget", "scan")}
+    print(f"Purge of a group of {count} stored responses on Redis (purge_groups, counted by Redis)")
+    print(f"  {removed} removed; round trips sent: {sent}; {elapsed * 1000:.1f} ms")
+
+
 def _busy(seconds: float) -> None:
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline:
@@ -302,6 +328,7 @@ def main() -> None:
         print()
         memory_per_entry(options.quick)
         redis_memory_per_url(options.quick, redis_server.url)
+        group_purge_on_redis(options.quick, redis_server.url)
         print()
         stampedes(options.quick)
         print()

@@ -1,4 +1,5 @@
-"""The demo API: articles, cached per language, invalidated by PATCH, protected from lost updates.
+"""The demo API: articles, cached per language, invalidated by PATCH (with the list, through a
+cache group), protected from lost updates.
 
 Run it with ``make demo`` (waitress on http://127.0.0.1:8000, in-memory storage).
 """
@@ -35,6 +36,13 @@ def _etag(article: dict[str, Any]) -> str:
     return f'"article-{article["id"]}-v{article["version"]}"'
 
 
+@app.get("/articles", cache_expiry=60, cache_groups=("articles",))
+def list_articles(request: HttpRequest) -> HttpResponse:
+    with _lock:
+        titles = [{"id": article["id"], "title": article["title"]} for article in _articles.values()]
+    return _json(titles)
+
+
 @app.get("/articles/{article_id}", cache_expiry=60, cache_vary=("accept-language",))
 def read_article(request: HttpRequest) -> HttpResponse:
     time.sleep(0.2)  # stands in for a slow database query: a miss takes 200 ms, a hit does not
@@ -47,7 +55,7 @@ def read_article(request: HttpRequest) -> HttpResponse:
     return _json(article, etag=_etag(article))
 
 
-@app.patch("/articles/{article_id}", cache=True)
+@app.patch("/articles/{article_id}", cache_invalidates=("articles",))  # and its own path, as every write
 def update_article(request: HttpRequest) -> HttpResponse:
     changes = json.loads(str(request) or "{}")
     with _lock:

@@ -61,6 +61,12 @@ STEPS = (
         expect_cache_status="chocs-cache; fwd=vary-miss",
     ),
     Step(
+        'The list of articles: stored too, in the cache group "articles"',
+        "GET",
+        "/articles",
+        expect_cache_status="chocs-cache; fwd=uri-miss; fwd-status=200; stored",
+    ),
+    Step(
         "A write, sure of what it changes: PATCH with If-Match succeeds and invalidates every variant",
         "PATCH",
         "/articles/1",
@@ -72,6 +78,12 @@ STEPS = (
         'After the write: a miss again, with the new title and ETag "article-1-v2"',
         "GET",
         "/articles/1",
+        expect_cache_status="chocs-cache; fwd=uri-miss",
+    ),
+    Step(
+        'The list is new too: the PATCH invalidated the group "articles" (cache_invalidates)',
+        "GET",
+        "/articles",
         expect_cache_status="chocs-cache; fwd=uri-miss",
     ),
     Step(

@@ -24,7 +24,7 @@ shared = redis.Redis.from_url(REDIS_URL)  # stands in for the app's database
 app = Application(CacheMiddleware(storage))
 
 
-@app.get("/articles/{id}", cache_expiry=600)
+@app.get("/articles/{id}", cache_expiry=600, cache_groups=("articles",))
 def read(request: HttpRequest) -> HttpResponse:
     article = request.path_parameters["id"]
     shared.incr(f"{PREFIX}runs:{article}")
@@ -37,6 +37,11 @@ def read(request: HttpRequest) -> HttpResponse:
 def update(request: HttpRequest) -> HttpResponse:
     shared.incr(f"{PREFIX}version:{request.path_parameters['id']}")
     return HttpResponse("", 204)
+
+
+@app.post("/articles", cache_invalidates=("articles",))
+def create(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("", 201)
 
 
 if __name__ == "__main__":

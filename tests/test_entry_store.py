@@ -17,7 +17,7 @@ from chocs_middleware.cache.entries import StoredResponse, VaryRecipe
 from chocs_middleware.cache.entry_store import URI_MISS, EntryStore, Missed, Saved, StorageGuard
 from chocs_middleware.cache.error import WriteRefused
 from chocs_middleware.cache.faults import BREAKER_THRESHOLD, FAULT_REST_SECONDS, FaultLog
-from chocs_middleware.cache.keys import variant_id
+from chocs_middleware.cache.keys import uri_prefix, variant_id
 from chocs_middleware.cache.policy import Lookup
 from tests.conftest import Clock
 from tests.storages import DictStorage
@@ -29,15 +29,22 @@ WITH_CREDENTIALS = Lookup(PER_USER, shared_allowed=False)
 
 
 class Target:
-    """A request for ``resource`` whose vary fields all have ``value``."""
+    """A request for ``resource`` (a path on a host) with ``query``, whose vary fields all have ``value``."""
 
-    def __init__(self, resource: str = "r1", value: str = "json", user: str = "alice") -> None:
-        self.resource, self.value, self.user = resource, value, user
+    host = "example.com"
+    canonical_path = "/path"
+
+    def __init__(self, resource: str = "r1", value: str = "json", user: str = "alice", query: str = "") -> None:
+        self.resource, self.value, self.user, self.query = resource, value, user, query
+
+    @property
+    def uri_prefix(self) -> str:
+        return uri_prefix(self.resource, self.query)
 
     def variant(self, recipe: VaryRecipe) -> str:
         values = tuple(self.value for _ in recipe.field_names)
         credentials = (self.user,) if recipe.per_credentials else None
-        return variant_id(self.resource, recipe.field_names, values, credentials)
+        return variant_id(self.resource, self.query, recipe.field_names, values, credentials)
 
 
 def make(storage: ICacheStorage | None = None, clock: Clock | None = None) -> tuple[EntryStore, Clock]:
@@ -143,7 +150,7 @@ def test_an_entry_that_does_not_decode_is_a_miss_logged_and_removed(caplog: pyte
     storage.set(CacheItem(variant, b"not an entry", 60))
 
     with caplog.at_level(logging.WARNING, logger="chocs_middleware.cache"):
-        assert entries.find(Target(), ANONYMOUS, clock.now).reason == "vary-miss"  # type: ignore[union-attr]
+        assert entries.find(Target(), ANONYMOUS, clock.now).reason == "uri-miss"  # type: ignore[union-attr]
 
     assert "storage decode failed on route /route" in caplog.text
     with pytest.raises(CacheError):
@@ -179,7 +186,7 @@ def test_reads_rest_after_faults_in_a_row_then_one_probe_is_tried() -> None:
 
 def test_a_refused_write_stops_writes_not_reads() -> None:
     class Full(CollectableInMemoryCacheStorage):
-        def compare_and_set(self, guard_id: str, expected: bytes | None, items: object) -> bool:
+        def compare_and_set_grouped(self, *arguments: object) -> bool | None:
             raise WriteRefused("OOM command not allowed when used memory > 'maxmemory'")
 
     storage = Full()

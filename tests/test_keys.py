@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chocs_middleware.cache.keys import canonical_query, resource_id, variant_id
+from chocs_middleware.cache.keys import canonical_query, group_id, resource_id, uri_prefix, variant_id
 
 
 @pytest.mark.parametrize(
@@ -24,36 +24,52 @@ def test_canonical_query(raw: str, canonical: str) -> None:
 
 
 def test_repeated_parameters_keep_their_order() -> None:
-    assert resource_id("h", "/p", "a=1&a=2") != resource_id("h", "/p", "a=2&a=1")
+    assert canonical_query("a=1&a=2") != canonical_query("a=2&a=1")
 
 
-def test_resource_id_ignores_parameter_order_and_host_case() -> None:
-    assert resource_id("Example.com", "/p", "b=2&a=1") == resource_id("example.com", "/p", "a=1&b=2")
+def test_resource_id_is_the_path_on_its_host_whatever_the_host_case() -> None:
+    assert resource_id("Example.com", "/p") == resource_id("example.com", "/p")
 
 
-def test_resource_id_tells_host_path_and_query_apart() -> None:
-    ids = {
-        resource_id("a", "/b", ""),
-        resource_id("a/b", "", ""),
-        resource_id("a", "/b?", ""),
-        resource_id("a", "/b", "c"),
-        resource_id("a", "/bc", ""),
-    }
-    assert len(ids) == 5
+def test_resource_id_tells_host_and_path_apart() -> None:
+    ids = {resource_id("a", "/b"), resource_id("a/b", ""), resource_id("a", "/b?"), resource_id("a", "/bc")}
+    assert len(ids) == 4
+
+
+def test_variant_ids_tell_query_strings_apart_but_not_their_parameter_order() -> None:
+    def variant(query: str) -> str:
+        return variant_id("r1", canonical_query(query), ("accept",), ("a",))
+
+    assert variant("b=2&a=1") == variant("a=1&b=2")
+    assert len({variant(""), variant("a=1"), variant("a=2"), variant("a=1&a=2"), variant("a=2&a=1")}) == 5
+
+
+def test_every_variant_id_of_a_uri_starts_with_its_prefix() -> None:
+    english = variant_id("r1", "page=2", ("accept-language",), ("en",))
+    german = variant_id("r1", "page=2", ("accept-language",), ("de",), ("alice",))
+
+    assert english.startswith(uri_prefix("r1", "page=2")) and german.startswith(uri_prefix("r1", "page=2"))
+    assert not english.startswith(uri_prefix("r1", "page=3"))
+    assert not english.startswith(uri_prefix("r2", "page=2"))
 
 
 def test_variant_ids_cannot_be_forged_by_moving_text_between_fields() -> None:
     names = ("accept", "accept-language")
-    split = variant_id("r1", names, ("text/html", "en"))
-    joined = variant_id("r1", names, ("text/htmlen", None))
-    empty = variant_id("r1", names, ("text/htmlen", ""))
+    split = variant_id("r1", "", names, ("text/html", "en"))
+    joined = variant_id("r1", "", names, ("text/htmlen", None))
+    empty = variant_id("r1", "", names, ("text/htmlen", ""))
 
     assert len({split, joined, empty}) == 3
 
 
 def test_variant_ids_depend_on_the_resource_and_the_credentials() -> None:
-    base = variant_id("r1", ("accept",), ("a",))
+    base = variant_id("r1", "", ("accept",), ("a",))
 
-    assert base != variant_id("r2", ("accept",), ("a",))
-    assert base != variant_id("r1", ("accept",), ("a",), ("alice",))
-    assert variant_id("r1", ("accept",), ("a",), ("alice",)) != variant_id("r1", ("accept",), ("a",), ("bob",))
+    assert base != variant_id("r2", "", ("accept",), ("a",))
+    assert base != variant_id("r1", "", ("accept",), ("a",), ("alice",))
+    assert variant_id("r1", "", ("accept",), ("a",), ("alice",)) != variant_id("r1", "", ("accept",), ("a",), ("bob",))
+
+
+def test_group_ids_are_per_host_and_case_sensitive() -> None:
+    assert group_id("Example.com", "users") == group_id("example.com", "users")
+    assert len({group_id("a", "users"), group_id("b", "users"), group_id("a", "Users"), group_id(None, "users")}) == 4

@@ -160,3 +160,59 @@ def test_items_no_longer_needed_are_evicted_before_the_least_recently_used(clock
         "newer",
     }
     assert len(storage) == 4
+
+
+def grouped_write(storage: InMemoryCacheStorage, item_id: str, *groups: str) -> bool | None:
+    item = CacheItem(item_id, b"x" * 10, 60)
+    return storage.compare_and_set_grouped(
+        "index-" + item_id, None, [item], [(group, item_id) for group in groups], [], storage.storage_time()
+    )
+
+
+def test_group_lists_are_bounded_with_the_storage_and_cleaned_with_evictions() -> None:
+    storage = InMemoryCacheStorage(max_items=20)
+    for number in range(500):
+        grouped_write(storage, f"v{number}", "everyone", f"own-{number}")
+
+    listed = storage.group_members("everyone")
+
+    assert len(storage) <= 20
+    assert len(listed) <= 20 and all(member in storage._items for member in listed)
+    assert len(storage._groups) <= 21  # "everyone" and the own group of each item still here
+    assert storage.invalidate_groups(["everyone"], 60) == len(listed)
+
+
+def test_an_item_that_is_removed_or_expires_leaves_its_groups(clock: Clock) -> None:
+    storage = CollectableInMemoryCacheStorage(clock=clock)
+    grouped_write(storage, "a", "g")
+    grouped_write(storage, "b", "g")
+
+    storage.collect(CacheItem.empty("a"))
+    clock.advance(61)
+    with suppress(CacheError):
+        storage.get("b")  # found expired, and forgotten
+
+    assert storage.group_members("g") == []
+    assert storage._groups == {} and storage._listed_in == {}
+
+
+def test_members_that_are_not_items_keep_the_most_recently_listed(clock: Clock) -> None:
+    storage = InMemoryCacheStorage(max_items=3, clock=clock)
+    for number, host in enumerate(("a", "b", "c", "a", "d")):
+        item = CacheItem(f"v{number}", b"x", 60)
+        storage.compare_and_set_grouped(f"r{number}", None, [item], [("hosts", host)], [], storage.storage_time())
+
+    assert storage.group_members("hosts") == ["c", "a", "d"]
+
+
+def test_an_invalidation_is_forgotten_after_it_was_kept(clock: Clock) -> None:
+    storage = InMemoryCacheStorage(clock=clock)
+    before = storage.storage_time()
+    storage.invalidate_groups(["g"], 10)
+
+    refused = storage.compare_and_set_grouped("r", None, [CacheItem("a", b"x", 60)], [], ["g"], before)
+    clock.advance(11)
+    accepted = storage.compare_and_set_grouped("r", None, [CacheItem("a", b"x", 60)], [], ["g"], before)
+
+    assert refused is None
+    assert accepted is True  # a read in flight for longer than the mark is kept: documented

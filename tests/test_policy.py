@@ -8,7 +8,7 @@ import pytest
 from chocs import HttpMethod, HttpStatus
 
 from chocs_middleware.cache.entries import StoredResponse, VaryRecipe
-from chocs_middleware.cache.policy import Keeping, RoutePolicy, build_options, build_policy
+from chocs_middleware.cache.policy import GroupNames, Keeping, RoutePolicy, build_options, build_policy
 
 DEFAULTS: dict[str, Any] = {"max_body_size": 10, "honour_request_cache_control": False, "lock_timeout": 1.0}
 
@@ -137,3 +137,21 @@ def test_safe_methods_may_be_given_as_names(safe_methods: Any) -> None:
 
 def test_statuses_may_be_ints_or_chocs_statuses() -> None:
     assert options(successful_responses=(200, HttpStatus.CREATED)).successful_statuses == {200, 201}
+
+
+def test_group_names_are_formatted_with_the_parsed_path_parameters() -> None:
+    names = GroupNames("/users/{user_id}/posts/{draft}", "cache_groups", ("users", "user:{user_id}", "draft:{draft}"))
+
+    assert names.names({"user_id": 1, "draft": True}, request=None) == ("users", "user:1", "draft:true")
+
+
+def test_one_string_is_one_group_not_one_per_character() -> None:
+    assert GroupNames("/users", "cache_groups", "users").names({}, request=None) == ("users",)
+
+
+def test_a_function_names_groups_from_the_request() -> None:
+    one = GroupNames("/x", "cache_invalidates", lambda request: f"group-{request}")
+    many = GroupNames("/x", "cache_invalidates", lambda request: ["a", "b", "a"])
+
+    assert one.names({}, request=7) == ("group-7",)
+    assert many.names({}, request=7) == ("a", "b")

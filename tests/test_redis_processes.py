@@ -102,3 +102,37 @@ def test_a_stampede_across_processes_runs_the_handler_once(
     assert {status for status, _, _ in results} == {200}
     assert len({body for _, body, _ in results}) == 1
     assert runs("42") == 1
+
+
+def test_a_group_invalidation_on_one_process_reaches_the_other(
+    processes: Callable[[float], list[AppProcess]], runs: Callable[[str], int]
+) -> None:
+    first, second = processes(0.0)
+    for article in ("1", "2"):
+        first.request("GET", f"/articles/{article}")
+
+    assert first.request("POST", "/articles")[0] == 201
+
+    assert all(second.request("GET", f"/articles/{article}")[2].startswith("chocs-cache; fwd=") for article in "12")
+    assert runs("1") == runs("2") == 2
+
+
+def test_a_purge_from_the_command_line_reaches_every_process_at_once(
+    processes: Callable[[float], list[AppProcess]], redis_server: RedisServer, redis_prefix: str
+) -> None:
+    first, second = processes(0.0)
+    first.request("GET", "/articles/3")
+    assert second.request("GET", "/articles/3")[2].startswith("chocs-cache; hit")
+
+    command = ["purge", "--redis", redis_server.url, "--prefix", redis_prefix, "url", "/articles/3"]
+    done = subprocess.run(
+        [sys.executable, "-m", "chocs_middleware.cache", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.stdout == "/articles/3: 1 stored responses removed\n"
+    assert first.request("GET", "/articles/3")[2].startswith("chocs-cache; fwd=uri-miss")
+    assert second.request("GET", "/articles/3")[2].startswith("chocs-cache; hit")  # the first stored it again

@@ -66,7 +66,7 @@ def test_stored_responses_are_kept_for_their_lifetime_and_stale_window(
     harness.client.get("/items/1")
 
     ttls = sorted(raw.pttl(key) for key in raw.scan_iter(f"{redis_prefix}*"))
-    assert len(ttls) == 2  # the resource's index and its variant
+    assert len(ttls) == 3  # the path's index, its variant, and the list of hosts that have responses
     assert all(39_000 < ttl <= 40_000 for ttl in ttls)
 
 
@@ -158,10 +158,24 @@ class TestCommandsPerRequest:
 
         assert hit.headers["Cache-Status"].startswith("chocs-cache; hit")
         assert hit_commands == {"mget": 1}
-        # Sent by the client: MGET, SET NX (lock), GET (index), EVALSHA (compare-and-set of index and
-        # variant), EVALSHA (unlock); Redis also counts what the scripts run inside the server:
-        # GET + SET + SET (compare-and-set), GET + DEL (unlock).
-        assert miss_commands == {"mget": 1, "set": 1 + 2, "get": 1 + 1 + 1, "evalsha": 2, "del": 1}
+        # Sent by the client: MGET, SET NX (lock), TIME (the server's clock before the handler), GET
+        # (index), EVALSHA (compare-and-set of index and variant), EVALSHA (unlock); Redis also
+        # counts what the scripts run inside the server: GET x 2 (the purge marks of the path and of
+        # everything), GET + SET + SET (compare-and-set), TIME + TYPE + ZADD + ZREMRANGEBYSCORE +
+        # PTTL + PEXPIRE (the host, listed among the hosts), GET + DEL (unlock).
+        assert miss_commands == {
+            "time": 2,
+            "mget": 1,
+            "set": 1 + 2,
+            "get": 1 + 2 + 1 + 1,
+            "evalsha": 2,
+            "del": 1,
+            "type": 1,
+            "zadd": 1,
+            "zremrangebyscore": 1,
+            "pttl": 1,
+            "pexpire": 1,
+        }
         # GET the index, SET the invalidation's marker, DEL the one variant
         assert invalidation_commands == {"get": 1, "set": 1, "del": 1}
 
@@ -281,7 +295,7 @@ class TestWhatRedisRefuses:
         harness = Harness(storage)
         counted_route(harness)
         harness.client.get("/items/1")
-        keys = [key for key in raw.scan_iter(f"{redis_prefix}*")]
+        keys = [key for key in raw.scan_iter(f"{redis_prefix}*") if raw.type(key) == b"string"]
         for key in keys:
             value: bytes = raw.get(key)  # type: ignore[assignment]
             raw.set(key, struct.pack("!d", float("nan")) + value[8:])

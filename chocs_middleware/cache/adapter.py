@@ -20,7 +20,7 @@ depends on lives here (``docs/design.md``, "chocs facts we design around"):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from io import BytesIO
 
@@ -28,7 +28,7 @@ from chocs import HttpHeaders, HttpRequest, HttpResponse, HttpStatus
 from chocs.http.http_cookies import HttpCookieJar
 
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
-from .keys import canonical_path, resource_id, variant_id
+from .keys import canonical_path, canonical_query, resource_id, uri_prefix, variant_id
 from .memo import BoundedMemo
 from .semantics.preconditions import NOT_MODIFIED_FIELDS, Conditions, Outcome, Verdict
 from .semantics.ranges import ByteRange, Unsatisfiable, content_range
@@ -46,6 +46,7 @@ __all__ = [
     "build_refreshed",
     "build_response",
     "capture",
+    "path_parameters",
     "set_cache_status",
     "validating",
 ]
@@ -53,17 +54,22 @@ __all__ = [
 _STATUS_BY_CODE = {member.value[0]: member for member in HttpStatus}
 # Ids of the resources and variants requests ask for, remembered: a hot one is asked for on every
 # hit. Keys are what the client sent, so both are bounded (4,096 keys of at most 1 KiB each).
-_RESOURCES: BoundedMemo[tuple[str, ...], str] = BoundedMemo(None, 4096, 1024)
+_RESOURCES: BoundedMemo[tuple[str, ...], tuple[str, str]] = BoundedMemo(None, 4096, 1024)
 _VARIANTS: BoundedMemo[tuple[object, ...], str] = BoundedMemo(None, 4096, 1024)
 _NOT_MODIFIED = HttpStatus.NOT_MODIFIED
 
 
 class RequestTarget:
-    """What the cache needs of a request: its resource, its variant values, its preconditions."""
+    """What the cache needs of a request: its resource, its variant values, its preconditions.
+
+    The *resource* is the index of the request's path on its host (every query string of the
+    path shares it); ``variant`` adds the canonical query string and the vary values.
+    """
 
     __slots__ = (
         "_fields",
         "asks_range",
+        "canonical_path",
         "has_authorization",
         "has_body",
         "has_conditions",
@@ -73,30 +79,34 @@ class RequestTarget:
         "resource",
     )
 
-    def __init__(self, request: HttpRequest) -> None:
+    def __init__(self, request: HttpRequest, canonical_host: Callable[[str], str] | None = None) -> None:
         fields: dict[str, list[str]] = request._headers._headers
         self._fields = fields
         raw = fields.get("host")  # _field_value's common case written out, as in ``variant``
         if raw.__class__ is list and len(raw) == 1 and "," not in raw[0]:
-            host = self.host = raw[0].strip()
+            host = raw[0].strip()
         else:
-            host = self.host = _field_value(raw) or ""
+            host = _field_value(raw) or ""
+        if canonical_host is not None:
+            host = canonical_host(host)
+        self.host = host
         path = self.path = request.path
-        query = self.query = request.query_string._str  # what str() returns, without the call
+        self.query = request.query_string._str  # what str() returns, without the call
         route = request.route
         pattern = route.route if route is not None else path
-        key = (host, pattern, path, query)
-        resource = _RESOURCES.get(key)
-        if resource is None:
+        key = (host, pattern, path)
+        named = _RESOURCES.get(key)
+        if named is None:
             canonical = path if route is None else canonical_path(pattern, request.path_parameters, path)
-            resource = _RESOURCES.remember(key, resource_id(host, canonical, query), len(path) + len(query))
-        self.resource = resource
+            named = _RESOURCES.remember(key, (resource_id(host, canonical), canonical), len(host) + len(path))
+        self.resource: str = named[0]
+        self.canonical_path: str = named[1]
         self.has_authorization = "authorization" in fields
         self.has_conditions = (
             "if-none-match" in fields
             or "if-modified-since" in fields
-            or "if-match" in fields
             or "if-unmodified-since" in fields
+            or "if-match" in fields
         )
         self.has_body = bool(request._body.getvalue())
         self.asks_range = "range" in fields
@@ -125,12 +135,18 @@ class RequestTarget:
         credentials = None
         if recipe.per_credentials:
             credentials = (_field_value(fields.get("authorization")), _field_value(fields.get("cookie")))
-        key = (self.resource, names, tuple(values), credentials)
+        key = (self.resource, self.query, names, tuple(values), credentials)
         variant = _VARIANTS.get(key)
         if variant is None:
-            size = sum(len(value) for value in (*values, *(credentials or ())) if value)
-            variant = _VARIANTS.remember(key, variant_id(*key), size)
+            size = len(self.query) + sum(len(value) for value in (*values, *(credentials or ())) if value)
+            canonical = canonical_query(self.query)
+            variant = _VARIANTS.remember(key, variant_id(self.resource, canonical, *key[2:]), size)
         return variant
+
+    @property
+    def uri_prefix(self) -> str:
+        """What the ids of every stored response of this URI start with (see ``keys.uri_prefix``)."""
+        return uri_prefix(self.resource, canonical_query(self.query))
 
     def field(self, name: str) -> str | None:
         """Request field ``name`` (lower case) as one value, ``None`` when absent."""
@@ -153,6 +169,12 @@ class RequestTarget:
             None if if_modified_since is None else _joined(if_modified_since),
             None if if_unmodified_since is None else _joined(if_unmodified_since),
         )
+
+
+def path_parameters(request: HttpRequest) -> Mapping[str, object]:
+    """The path parameters chocs parsed for the request's route (``{"user_id": 1}``)."""
+    parameters: Mapping[str, object] = request.path_parameters
+    return parameters
 
 
 def _field_value(raw: list[str] | str | None) -> str | None:
@@ -308,10 +330,14 @@ def build_refreshed(stored: StoredResponse, not_modified: HttpResponse, date: st
     """The stored response updated by the handler's 304 (RFC 9111 §4.3.4), as a full response.
 
     The 304's header fields replace the stored ones, except those the stored body defines; its
-    cookies come along (and keep the result out of storage). ``date`` is the ``Date`` to carry
-    when the 304 has none: the representation was confirmed current just now.
+    cookies come along (and keep the result out of storage). A ``Cache-Control`` the cache wrote
+    (``StoredResponse.advertised``) is left out, so that the route's keywords decide again.
+    ``date`` is the ``Date`` to carry when the 304 has none: the representation was confirmed
+    current just now.
     """
     fields = {name: [*values] for name, values in stored.headers}
+    if stored.advertised:
+        fields.pop("cache-control", None)  # the cache's own, from the route: written anew when it is stored again
     confirmation = capture(not_modified, body_limit=0)
     for name, values in confirmation.fields:
         if name not in _KEPT_ON_REFRESH:

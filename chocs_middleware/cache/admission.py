@@ -136,6 +136,7 @@ def admit(
         stale_while_revalidate=_stale_window(directives, "stale-while-revalidate", policy.stale_while_revalidate),
         stale_if_error=_stale_window(directives, "stale-if-error", policy.stale_if_error),
         kept_stale=policy.options.keep_stale,
+        advertised=any(name == "cache-control" for name, _ in added),
     )
     recipe = VaryRecipe(tuple(sorted(merge_field_names(policy.vary, vary))), keeping.per_credentials)
     return Admitted(recipe, stored, added)
@@ -191,13 +192,16 @@ def _added_fields(
     upstream: UpstreamResponse, policy: RoutePolicy, route_lifetime: int | None, per_credentials: bool, now: float
 ) -> HeaderFields:
     """What a cacheable answer gets when the handler did not set it (a handler's own header is
-    never overwritten): ``Cache-Control`` when the route's expiry gave the lifetime, ``Vary`` with
+    never overwritten): ``Cache-Control`` when the route's expiry gave the lifetime (its
+    ``max-age`` is ``cache_max_age`` when the route sets one, and ``no-cache`` for 0), ``Vary`` with
     the route's headers, ``Date``, and the validators (``ETag`` from the body, ``Last-Modified``)."""
     present = {name for name, _ in upstream.fields}
     added: list[tuple[str, tuple[str, ...]]] = []
     if "cache-control" not in present and route_lifetime is not None:
         scope = "private, " if per_credentials else "public, " if policy.control == "public" else ""
-        added.append(("cache-control", (f"{scope}max-age={route_lifetime}",)))
+        advertised = route_lifetime if policy.max_age is None else policy.max_age
+        freshness = f"max-age={advertised}" if advertised else "no-cache"  # cache_max_age=0: always ask us
+        added.append(("cache-control", (scope + freshness,)))
     if "vary" not in present and policy.vary:
         added.append(("vary", (policy.vary_header,)))
     generated_at = format_http_date(now)

@@ -18,6 +18,7 @@ __all__ = [
     "ICacheStorage",
     "ICollectableCacheStorage",
     "ICompareAndSetCacheStorage",
+    "IGroupCacheStorage",
     "ILockableCacheStorage",
     "IMultiGetCacheStorage",
 ]
@@ -164,3 +165,54 @@ class ICompareAndSetCacheStorage(Protocol):
 
     @abstractmethod
     def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool: ...
+
+
+@runtime_checkable
+class IGroupCacheStorage(Protocol):
+    """Optional capability: the storage lists the members of groups and invalidates whole groups.
+
+    The middleware uses it for cache groups (RFC 9875, route keywords), for purges on every host
+    and for ``purge_all`` (docs/invalidation.md). A group has an id, a list of members (each
+    listed until a time) and the time it was last invalidated, kept for a while. Times are the
+    storage's own (``storage_time``), so that every process compares them on one clock. Each
+    method is one step for every process using the storage. Members are item ids, except in the
+    group of hosts, whose members are host names.
+    """
+
+    @abstractmethod
+    def storage_time(self) -> float:
+        """The storage's clock (seconds, never going back), which invalidations are recorded with.
+        The middleware reads it before it asks the handler, and passes it as ``since``."""
+
+    @abstractmethod
+    def compare_and_set_grouped(
+        self,
+        guard_id: str,
+        expected: bytes | None,
+        items: Sequence[CacheItem],
+        listings: Sequence[tuple[str, str]],
+        checked: Sequence[str],
+        since: float,
+    ) -> bool | None:
+        """``compare_and_set``, with two more conditions, as one step.
+
+        Returns ``None`` and writes nothing when a group of ``checked`` was invalidated at or after
+        ``since`` (a ``storage_time``), or everything was removed (``remove_all``) since then.
+        Otherwise returns ``compare_and_set``'s answer; when it writes the items, it also lists each
+        (group id, member) of ``listings``, for as long as the longest-lived of ``items`` lives.
+        """
+
+    @abstractmethod
+    def invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
+        """Record that each group was invalidated now (kept for ``keep_for`` seconds), and remove
+        every item listed in them, and the lists. Returns how many listed items were removed."""
+
+    @abstractmethod
+    def group_members(self, group_id: str) -> list[str]:
+        """The members listed in the group now."""
+
+    @abstractmethod
+    def remove_all(self, keep_for: int, counting: str) -> int:
+        """Remove every item and every group's list, and record that everything was removed now
+        (kept for ``keep_for`` seconds, like a group's invalidation). Returns how many removed items
+        had ids that start with ``counting``."""

@@ -56,7 +56,7 @@ class UpstreamResponse:
         return first_value(self.fields, name)
 
 
-MAX_VARIANTS_PER_RESOURCE = 32
+MAX_VARIANTS_PER_RESOURCE = 16
 MAX_RECIPES_PER_RESOURCE = 4
 CLOCK_SKEW_SECONDS = 1.0
 """How far another process's clock (or this one's, stepped back) may be ahead before an age is
@@ -102,6 +102,9 @@ class StoredResponse:
     kept_stale: int = 0
     """Seconds after the lifetime during which it is kept to be revalidated (RFC 9111 §4.3): the
     next request asks the handler whether it is still current, and a 304 freshens it."""
+    advertised: bool = False
+    """Its ``Cache-Control`` was written by the cache from the route's keywords, not by the handler:
+    a refresh (a 304 from the handler) writes it anew rather than reading it as the handler's."""
 
     def age_at(self, now: float) -> float:
         """Seconds since it was stored (RFC 9111 §4.2.3). A response stored slightly in the future
@@ -182,7 +185,7 @@ class ResourceIndex:
     generation: str
     recipes: tuple[VaryRecipe, ...] = ()
     variants: tuple[tuple[str, float], ...] = field(default=())
-    """(variant id, expires at) for each stored response, so that invalidation can remove it."""
+    """(variant id, expires at) of the newest stored responses, so that invalidation can remove them."""
     invalidated_at: float | None = None
     """On a marker: when the invalidation happened (epoch seconds)."""
     kept_until: float = 0.0
@@ -208,7 +211,10 @@ class ResourceIndex:
         return seen == self.generation
 
     def with_variant(self, recipe: VaryRecipe, variant: str, expires_at: float, now: float) -> ResourceIndex:
-        """This index with ``variant`` listed (moved last) and expired or surplus ones dropped."""
+        """This index with ``variant`` listed (moved last), expired ones dropped, and at most the
+        newest ``MAX_VARIANTS_PER_RESOURCE`` listed. A variant that is no longer listed stays
+        usable while its generation is the index's; the list only lets an invalidation free room
+        at once (the others expire on their own)."""
         variants = [(vid, exp) for vid, exp in self.variants if vid != variant and exp > now]
         variants.append((variant, expires_at))
         recipes = [known for known in self.recipes if known != recipe]
@@ -218,8 +224,3 @@ class ResourceIndex:
             recipes=tuple(recipes[-MAX_RECIPES_PER_RESOURCE:]),
             variants=tuple(variants[-MAX_VARIANTS_PER_RESOURCE:]),
         )
-
-    def dropped_by(self, newer: ResourceIndex) -> list[str]:
-        """Variant ids listed here but no longer in ``newer``."""
-        kept = {vid for vid, _ in newer.variants}
-        return [vid for vid, _ in self.variants if vid not in kept]

@@ -14,6 +14,7 @@ import logging
 import math
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from enum import Enum
@@ -24,6 +25,7 @@ from .cache_storage import (
     ICacheStorage,
     ICollectableCacheStorage,
     ICompareAndSetCacheStorage,
+    IGroupCacheStorage,
     ILockableCacheStorage,
     IMultiGetCacheStorage,
 )
@@ -31,6 +33,7 @@ from .clock import Clock
 from .entries import ResourceIndex, StoredResponse, VaryRecipe
 from .error import CacheError
 from .faults import Breaker, FaultLog
+from .keys import HOSTS, group_id, path_group_id
 from .memo import BoundedMemo
 from .policy import Lookup
 from .serialisation import DecodeError, decode_index, decode_response, encode_index, encode_response
@@ -38,7 +41,16 @@ from .serialisation import DecodeError, decode_index, decode_response, encode_in
 if TYPE_CHECKING:
     from typing import TypeGuard  # Python 3.10; annotations only
 
-__all__ = ["URI_MISS", "EntryStore", "Missed", "PendingInvalidations", "Saved", "StorageGuard", "Target"]
+__all__ = [
+    "URI_MISS",
+    "EntryStore",
+    "LocalGroups",
+    "Missed",
+    "PendingInvalidations",
+    "Saved",
+    "StorageGuard",
+    "Target",
+]
 
 # Hot entries are decoded once: a storage returns the same bytes again on every hit. Entries of
 # up to 8 KiB are remembered, 256 of each kind: at most 2 MiB of entries (and their bodies' copies).
@@ -53,6 +65,10 @@ MARKER_SECONDS = 3600
 """An invalidation's marker is kept at least this long (and as long as what it replaced): a miss
 in flight longer than that, which saw no index at all, could store what it computed before."""
 SAVE_ATTEMPTS = 3
+MAX_GROUPS = 64
+MAX_GROUP_LENGTH = 256
+"""A stored response may be in up to 64 groups of up to 256 characters (RFC 9875 asks for 32 of 32)."""
+MAX_LOCAL_HOSTS = 10_000
 
 
 class Target(Protocol):
@@ -60,7 +76,17 @@ class Target(Protocol):
 
     @property
     def resource(self) -> str:
-        """The id of the resource's index entry."""
+        """The id of the index of the request's path on its host."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def canonical_path(self) -> str: ...
+
+    @property
+    def uri_prefix(self) -> str:
+        """What the variant ids of the request's URI (path and query) start with."""
 
     def variant(self, recipe: VaryRecipe) -> str:
         """The id of the variant ``recipe`` selects for this request."""
@@ -90,6 +116,10 @@ class Saved(Enum):
     """The storage failed, or is being left alone after faults."""
     CONTENDED = "index-contended"
     """The index kept changing while this response was being added (other writers): not stored."""
+    GROUPS_UNSUPPORTED = "groups-unsupported"
+    """It is in cache groups, and the storage cannot keep groups (``IGroupCacheStorage``)."""
+    TOO_MANY_GROUPS = "too-many-groups"
+    """It is in more groups, or longer ones, than ``MAX_GROUPS`` / ``MAX_GROUP_LENGTH``."""
 
 
 def _usable(
@@ -157,6 +187,43 @@ class PendingInvalidations:
         return len(self._failed_at)
 
 
+class LocalGroups:
+    """Group invalidations and hosts, remembered by this process for a storage that cannot keep
+    groups (no ``IGroupCacheStorage``). Such a storage never holds a grouped response; these
+    marks refuse a response computed before a purge of its path on every host, in this process
+    only (docs/invalidation.md, "Storages without groups"). Times are the monotonic clock's."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._monotonic = clock.monotonic
+        self._marks: dict[str, float] = {}
+        self._hosts: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def mark(self, ids: Sequence[str]) -> None:
+        now = self._monotonic()
+        with self._lock:
+            if len(self._marks) > MAX_PENDING_INVALIDATIONS:
+                self._marks = {name: time for name, time in self._marks.items() if time > now - MARKER_SECONDS}
+            for name in ids:
+                self._marks[name] = now
+
+    def invalidated_since(self, ids: Sequence[str], since: float) -> bool:
+        marks = self._marks
+        return bool(marks) and any(marks.get(name, -math.inf) >= since for name in ids)
+
+    def add_host(self, host: str) -> None:
+        hosts = self._hosts
+        if host not in hosts:
+            with self._lock:
+                hosts[host] = None
+                if len(hosts) > MAX_LOCAL_HOSTS:
+                    hosts.popitem(last=False)
+
+    def hosts(self) -> list[str]:
+        with self._lock:
+            return list(self._hosts)
+
+
 class StorageGuard:
     """A storage, what it can do, and a breaker per kind of operation (shared by every route)."""
 
@@ -166,6 +233,8 @@ class StorageGuard:
         self.multi = storage if isinstance(storage, IMultiGetCacheStorage) else None
         self.locks = storage if isinstance(storage, ILockableCacheStorage) else None
         self.conditional = storage if isinstance(storage, ICompareAndSetCacheStorage) else None
+        self.grouped = storage if isinstance(storage, IGroupCacheStorage) else None
+        self.local = LocalGroups(clock)
         self.faults = faults
         self.clock = clock
         self.reads = Breaker(clock)
@@ -231,7 +300,10 @@ class EntryStore:
                         stored = other
                         break
         if stored is None:
-            return Missed("vary-miss" if index.variants else "uri-miss", index.generation)
+            # vary-miss: a response of this URI is listed, stored for other request headers.
+            prefix = target.uri_prefix
+            others = any(variant.startswith(prefix) and variant != expected_variant for variant, _ in index.variants)
+            return Missed("vary-miss" if others else "uri-miss", index.generation)
         pending = self._guard.pending
         if pending.active and pending.hides(target.resource, stored.stored_at):
             self.retry_invalidations(target.resource)
@@ -247,18 +319,38 @@ class EntryStore:
         index = self._read(resource, _INDEXES)
         return None if index is None else index.generation
 
-    def save(self, target: Target, recipe: VaryRecipe, response: StoredResponse, seen: str | None) -> Saved:
-        """Store ``response`` as the variant ``recipe`` selects, and list it in the index; but only
-        while the index is still the one the request's lookup saw (generation ``seen``), so that a
-        response computed before an invalidation is never stored after it.
+    def save(
+        self,
+        target: Target,
+        recipe: VaryRecipe,
+        response: StoredResponse,
+        seen: str | None,
+        groups: tuple[str, ...] = (),
+        since: float | None = None,
+    ) -> Saved:
+        """Store ``response`` as the variant ``recipe`` selects, list it in the index and in its
+        cache ``groups``; but only while nothing invalidated it since the request looked, so that
+        a response computed before an invalidation is never stored after it:
 
-        With a storage that can ``compare_and_set``, the check and the writes are one step for
-        every process; otherwise they are one step within this process.
+        - its path: the index is still the one the lookup saw (generation ``seen``);
+        - its groups, its path on every host, everything: not invalidated since ``since``, the
+          ``storage_time`` read before the handler was asked (``None``: now).
+
+        With a storage that can ``compare_and_set`` (and keep groups), the checks and the writes
+        are one step for every process; otherwise they are one step within this process.
         """
+        if groups and self._guard.grouped is None:
+            return Saved.GROUPS_UNSUPPORTED
+        if len(groups) > MAX_GROUPS or any(len(group) > MAX_GROUP_LENGTH for group in groups):
+            return Saved.TOO_MANY_GROUPS
         writes = self._guard.writes
         if writes.open_until and not writes.allows():
             return Saved.NOT_STORED
         now = self._now()
+        if since is None:
+            since = self.storage_time()
+            if since is None:
+                return Saved.NOT_STORED
         with self._guard.index_lock(target.resource):
             for _ in range(SAVE_ATTEMPTS):
                 try:
@@ -284,23 +376,40 @@ class EntryStore:
                     self._item(target.resource, encode_index(updated), updated.expires_at, now),
                 )
                 try:
-                    written = self._compare_and_set(target.resource, blob, items)
+                    written = self._compare_and_set(target, blob, items, groups, since)
                 except Exception as error:
                     self._fault(writes, "set", error)
                     return Saved.NOT_STORED
+                if written is None:
+                    return Saved.INVALIDATED_MEANWHILE
                 if written:
                     if writes.failures:
                         writes.succeeded()
-                    for dropped in index.dropped_by(updated):
-                        self._remove(dropped)
                     return Saved.STORED
         return Saved.CONTENDED
 
-    def _compare_and_set(self, resource: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
-        conditional = self._guard.conditional
+    def _compare_and_set(
+        self, target: Target, expected: bytes | None, items: Sequence[CacheItem], groups: tuple[str, ...], since: float
+    ) -> bool | None:
+        """Write ``items`` if the index still holds ``expected`` (``False`` if not), unless an
+        invalidation of the response's groups, of its path on every host or of everything came
+        since ``since`` (``None``)."""
+        host, guard = target.host, self._guard
+        listed = [group_id(host, group) for group in groups]
+        checked = [*listed, *(group_id(None, group) for group in groups), path_group_id(target.canonical_path)]
+        grouped = guard.grouped
+        if grouped is not None:
+            variant = items[0].id
+            listings = [*((group, variant) for group in listed), (HOSTS, host)]
+            return grouped.compare_and_set_grouped(target.resource, expected, items, listings, checked, since)
+        local = guard.local
+        if local.invalidated_since(checked, since):
+            return None
+        local.add_host(host)
+        conditional = guard.conditional
         if conditional is not None:
-            return conditional.compare_and_set(resource, expected, items)
-        item = self._get(resource)
+            return conditional.compare_and_set(target.resource, expected, items)
+        item = self._get(target.resource)
         if (item.body if item else None) != expected:  # within this process, the index lock makes this one step
             return False
         for item in items:
@@ -329,27 +438,86 @@ class EntryStore:
         )
         return False
 
+    def storage_time(self) -> float | None:
+        """The clock invalidations are recorded with (``IGroupCacheStorage.storage_time``, or this
+        process's monotonic clock); read before the handler is asked, it is what a response
+        computed then must not be older than. ``None``: the storage failed."""
+        grouped = self._guard.grouped
+        if grouped is None:
+            return self._guard.clock.monotonic()
+        try:
+            return grouped.storage_time()
+        except Exception as error:
+            self._fault(self._guard.reads, "time", error)
+            return None
+
+    def invalidate_groups(self, host: str, groups: tuple[str, ...]) -> bool:
+        """Make every stored response in ``groups`` of ``host`` unusable (RFC 9875), and refuse
+        responses to those groups computed before now. When the storage does not take it, this
+        process logs it at ERROR and retries it later. Returns whether the storage took it."""
+        ids = [group_id(host, group) for group in groups]
+        grouped = self._guard.grouped
+        if grouped is None:
+            self._guard.local.mark(ids)  # nothing grouped is stored there: only refuse what is in flight
+            return True
+        try:
+            grouped.invalidate_groups(ids, MARKER_SECONDS)
+            return True
+        except Exception as error:
+            self._fault(self._guard.writes, "invalidate groups", error)
+        now = self._now()
+        for group, name in zip(ids, groups):
+            self._guard.pending.add(group, f"group {name!r} of {host}", now)
+        self._guard.faults.log(
+            logging.ERROR,
+            ("group invalidation", self.route),
+            "cache could not invalidate the groups %s of %s (route %s): it retries; until then their "
+            "stored responses may be served",
+            ", ".join(groups),
+            host,
+            self.route,
+        )
+        return False
+
     def retry_invalidations(self, resource: str | None = None) -> None:
         """Retry the pending invalidations that are due (of ``resource`` only, when one is named)."""
         pending = self._guard.pending
         for name, url in pending.due(self._guard.clock.monotonic(), resource):
-            if self._write_marker(name, self._now()):
+            if self._retry(name):
                 pending.done(name)
                 self._guard.faults.log(logging.WARNING, ("invalidated", name), "cache invalidated %s on a retry", url)
 
+    def _retry(self, name: str) -> bool:
+        grouped = self._guard.grouped
+        if not name.startswith("g") or grouped is None:
+            return self._write_marker(name, self._now())
+        try:
+            grouped.invalidate_groups([name], MARKER_SECONDS)
+            return True
+        except Exception as error:
+            self._fault(self._guard.writes, "invalidate groups", error)
+            return False
+
     def _write_marker(self, resource: str, now: float) -> bool:
+        try:
+            self.replace_index(resource, now)
+            return True
+        except Exception as error:
+            self._fault(self._guard.writes, "set", error)
+            return False
+
+    def replace_index(self, resource: str, now: float) -> int:
+        """Replace the index of ``resource`` with an invalidation's marker, and remove the variants
+        it listed. Returns how many of those were still live. A storage fault is raised."""
         with self._guard.index_lock(resource):
             index = self._read(resource, _INDEXES)
             kept_until = max(now + MARKER_SECONDS, index.expires_at if index is not None else 0.0)
             marker = ResourceIndex.marker(secrets.token_hex(6), now, kept_until)
-            try:
-                self._storage.set(self._item(resource, encode_index(marker), kept_until, now))
-            except Exception as error:
-                self._fault(self._guard.writes, "set", error)
-                return False
+            self._storage.set(self._item(resource, encode_index(marker), kept_until, now))
+        live = [variant for variant, expires_at in index.variants if expires_at > now] if index is not None else []
         for variant, _ in index.variants if index is not None else ():
             self._remove(variant)  # only to free room: the new generation already hides them
-        return True
+        return len(live)
 
     # -- locks -----------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple, Union
 from .cache_status import Trace
 from .entries import StoredResponse, VaryRecipe
 from .entry_store import EntryStore, Missed
-from .policy import RoutePolicy
+from .policy import RoutePolicy, WritePolicy
 from .semantics.cache_control import CacheControl
 
 if TYPE_CHECKING:  # chocs types, named here only in annotations
@@ -16,17 +16,33 @@ if TYPE_CHECKING:  # chocs types, named here only in annotations
 
     from .adapter import RequestTarget
 
-__all__ = ["HANDLER_FAILED", "CachedRoute", "Exchange", "Fetched", "HandlerFailed", "Shared", "SharedAnswer"]
+__all__ = [
+    "HANDLER_FAILED",
+    "CachedRoute",
+    "Exchange",
+    "Fetched",
+    "HandlerFailed",
+    "Shared",
+    "SharedAnswer",
+    "WriteRoute",
+]
 
 
 class CachedRoute(NamedTuple):
-    """A route (path pattern and method) the cache serves: how it is cached, and its entries
+    """A route (path pattern and safe method) the cache serves: how it is cached, and its entries
     (which name it in logs)."""
 
     policy: RoutePolicy
     entries: EntryStore
-    writes: bool
-    """Its method is unsafe: a successful answer invalidates; else it is read through the cache."""
+    writes: bool = False
+
+
+class WriteRoute(NamedTuple):
+    """A route with an unsafe method: a successful answer invalidates what it changed."""
+
+    policy: WritePolicy
+    entries: EntryStore
+    writes: bool = True
 
 
 class SharedAnswer(NamedTuple):
@@ -56,6 +72,7 @@ class Exchange:
         "requested_at",
         "route",
         "seen",
+        "since",
         "stale",
         "storage_available",
         "superseded",
@@ -90,6 +107,9 @@ class Exchange:
         """A write invalidated the resource while the handler ran: its answer may predate the write."""
         self.requested_at = 0.0
         """When the request went to the handler (epoch seconds): an answer's ``Age`` counts from then."""
+        self.since: float | None = None
+        """The storage's time when the request went to the handler: an invalidation of the answer's
+        groups after it refuses the answer (``EntryStore.save``)."""
         self.trace = Trace(reason)
         """What happened, for ``Cache-Status``; ``reason`` is why the request goes to the handler."""
 

@@ -1,14 +1,16 @@
-"""Storage ids of a resource's index and of its variants, and the one canonical form of a URL.
+"""Storage ids: a path's index, its stored responses, cache groups; and the canonical form of a URL.
 
 An id is a digest of the ``repr`` of a tuple of strings, so no value can be mistaken for a
 separator (1.0 concatenated header values: ``Accept: text/html`` + ``Accept-Language: en``
 gave the same key as ``Accept: text/htmlen``). Digests also keep credentials and long URLs
 out of storage keys.
 
-Two spellings of a URL share an id only when chocs hands the handler the same input for both:
-the path is rebuilt from the route's pattern and the parameters chocs parsed (``/USERS/+1`` and
-``/users/1`` are one resource on ``/users/{id}``), and the query string is put in an order that
-chocs' own parser cannot tell apart. Memoising ids is the caller's business (``adapter.py``).
+The index is per host and path; each stored response's id adds the canonical query string and
+the request's vary values (``docs/design.md``, "Storage model"). Two spellings of a URL share an
+id only when chocs hands the handler the same input for both: the path is rebuilt from the
+route's pattern and the parameters chocs parsed (``/USERS/+1`` and ``/users/1`` are one resource
+on ``/users/{id}``), and the query string is put in an order that chocs' own parser cannot tell
+apart. Memoising ids is the caller's business (``adapter.py``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,19 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from .semantics.uris import same_origin_references
 
-__all__ = ["canonical_path", "canonical_query", "changed_resources", "resource_id", "variant_id"]
+__all__ = [
+    "HOSTS",
+    "canonical_path",
+    "canonical_query",
+    "changed_resources",
+    "group_id",
+    "parameter_text",
+    "path_group_id",
+    "resource_id",
+    "route_parameters",
+    "uri_prefix",
+    "variant_id",
+]
 
 _QUERY_NEEDS_PARSING = ("&", "%", "+")
 _PARAMETER = re.compile(r"\{\s*([a-z_][a-z0-9_-]*)\s*\}")
@@ -39,12 +53,17 @@ def canonical_path(pattern: str, parameters: Mapping[str, object], path: str) ->
 
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        return _parameter_text(parameters[name]) if name in parameters else match.group(0)
+        return parameter_text(parameters[name]) if name in parameters else match.group(0)
 
     return _PARAMETER.sub(value, pattern)
 
 
-def _parameter_text(value: object) -> str:
+def route_parameters(pattern: str) -> tuple[str, ...]:
+    """The names of the path parameters of a chocs route pattern, in order."""
+    return tuple(match.group(1) for match in _PARAMETER.finditer(pattern))
+
+
+def parameter_text(value: object) -> str:
     """A parsed parameter as text that parses back to it (``True`` is ``true``, ``1.0`` stays ``1.0``)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -68,30 +87,55 @@ def canonical_query(raw: str) -> str:
     return urlencode(pairs, quote_via=quote)
 
 
-def _digest(parts: tuple[object, ...]) -> str:
+def _digest(parts: tuple[object, ...], size: int = 12) -> str:
     # 96 bits: no collision in any cache's lifetime, and keys stay short (they are kept per entry).
-    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(repr(parts).encode(), digest_size=size).hexdigest()
 
 
-def resource_id(host: str, path: str, query: str) -> str:
-    """The id of a resource's index entry: its host, path and (canonicalised) query string."""
-    return "r" + _digest((host.lower(), path, canonical_query(query)))
+def resource_id(host: str, path: str) -> str:
+    """The id of the index of a path on a host: one index covers every query string of the path,
+    so that a write invalidates all of them at once (docs/invalidation.md)."""
+    return "r" + _digest((host.lower(), path))
+
+
+def uri_prefix(resource: str, query: str) -> str:
+    """What the ids of every stored response of one URI (``resource`` and its canonical ``query``)
+    start with: 32 bits that tell, within one index, whether a URI has responses stored at all
+    (``uri-miss``) or only for other request headers (``vary-miss``)."""
+    return "v" + _digest((resource, query), 4)
 
 
 def variant_id(
     resource: str,
+    query: str,
     field_names: tuple[str, ...],
     field_values: tuple[str | None, ...],
     credentials: tuple[str | None, ...] | None = None,
 ) -> str:
-    """The id of one stored response of ``resource``.
+    """The id of one stored response of ``resource``: its ``uri_prefix``, then a digest of everything.
 
-    ``field_values`` are the request's normalised values of ``field_names`` (``None`` when the
-    request lacks the field, which differs from an empty value, RFC 9111 §4.1); ``credentials``
-    (the request's ``Authorization`` and ``Cookie``) only for responses stored per user. They
-    end up in the digest, never in a storage key as text.
+    ``query`` is the request's canonical query string (``canonical_query``). ``field_values``
+    are the request's normalised values of ``field_names`` (``None`` when the request lacks the
+    field, which differs from an empty value, RFC 9111 §4.1); ``credentials`` (the request's
+    ``Authorization`` and ``Cookie``) only for responses stored per user. They end up in the
+    digest, never in a storage key as text.
     """
-    return "v" + _digest((resource, field_names, field_values, credentials))
+    return uri_prefix(resource, query) + _digest((resource, query, field_names, field_values, credentials))
+
+
+def group_id(host: str | None, group: str) -> str:
+    """The id of a cache group (RFC 9875) of one origin's responses; ``host=None``: the group's
+    name on every host, which only ever carries an invalidation time (``purge_groups``)."""
+    return "g" + _digest(("group", None if host is None else host.lower(), group))
+
+
+def path_group_id(path: str) -> str:
+    """The id that carries the time a path was purged on every host (``purge("/path")``)."""
+    return "g" + _digest(("path", path))
+
+
+HOSTS = "g" + _digest(("hosts",))
+"""The id of the group listing every host that has stored responses (for purges on every host)."""
 
 
 def changed_resources(host: str, path: str, resource: str, named: Iterable[str]) -> list[tuple[str, str]]:
@@ -101,8 +145,5 @@ def changed_resources(host: str, path: str, resource: str, named: Iterable[str])
     references = same_origin_references(host, path, named)
     return [
         (resource, ""),
-        *(
-            (resource_id(host, ref_path, query), f"//{host}{ref_path}" + (f"?{query}" if query else ""))
-            for ref_path, query in references
-        ),
+        *((resource_id(host, ref_path), f"//{host}{ref_path}") for ref_path, _query in references),
     ]

@@ -23,7 +23,8 @@ def _footprint(item: CacheItem) -> int:
 
 
 class InMemoryCacheStorage:
-    """An LRU map of ``CacheItem`` bounded by item count and by payload bytes (body + id).
+    """An LRU map of ``CacheItem`` bounded by item count and by payload bytes (body + id), with
+    groups of items (``IGroupCacheStorage``).
 
     An item is kept for its ``ttl`` from when it was ``set``, measured on the monotonic clock (a
     wall clock that steps back cannot make it live longer), and is never returned after that.
@@ -32,6 +33,10 @@ class InMemoryCacheStorage:
     Every operation is O(1); the sweep that finds expired and no longer needed items runs at most
     once per ``len/4`` writes, so it is O(1) amortised too. Items must not be changed after
     ``set`` (the byte count is taken from them when they leave).
+
+    Group lists hold only items that are here: an item that leaves (evicted, expired, removed)
+    leaves its groups, so they are bounded with the storage. The group of hosts, whose members
+    are not items, keeps the ``max_items`` most recently listed.
     """
 
     def __init__(
@@ -48,6 +53,14 @@ class InMemoryCacheStorage:
         self._bytes = 0
         self._writes_since_sweep = 0
         self._lock = threading.Lock()
+        self._groups: dict[str, dict[str, float]] = {}
+        """Group id: its members, each with when it stops being listed (monotonic seconds)."""
+        self._listed_in: dict[str, list[str]] = {}
+        """Item id: the groups it is listed in, so that it leaves them when it leaves."""
+        self._invalidated: dict[str, tuple[float, float]] = {}
+        """Group id: (when it was last invalidated; until when that is kept), monotonic seconds."""
+        self._removed_all: tuple[float, float] = (-math.inf, math.inf)
+        """When everything was last removed, and until when that is kept (monotonic seconds)."""
 
     def get(self, item_id: str) -> CacheItem:
         # Reads take no lock: each OrderedDict call is atomic under the GIL, and an item that
@@ -97,6 +110,96 @@ class InMemoryCacheStorage:
                 if self._items.get(item_id) is kept:
                     self._remove(item_id)
 
+    # -- groups (IGroupCacheStorage) -------------------------------------------------------------
+
+    def storage_time(self) -> float:
+        """The monotonic clock the storage keeps items and invalidations with."""
+        return self._monotonic()
+
+    def compare_and_set_grouped(
+        self,
+        guard_id: str,
+        expected: bytes | None,
+        items: Sequence[CacheItem],
+        listings: Sequence[tuple[str, str]],
+        checked: Sequence[str],
+        since: float,
+    ) -> bool | None:
+        """``compare_and_set``, unless a ``checked`` group was invalidated (or everything removed)
+        at or after ``since``; lists the ``listings`` with the items."""
+        with self._lock:
+            now = self._monotonic()
+            if self._invalidated_since(checked, since, now):
+                return None
+            kept = self._items.get(guard_id)
+            current = None if kept is None or kept[1] < now or not kept[0] else kept[0].body
+            if current != expected:
+                return False
+            for item in items:
+                self._set(item)
+            until = now + max((item.ttl for item in items), default=0)
+            for group, member in listings:
+                self._list(group, member, until)
+            return True
+
+    def _invalidated_since(self, checked: Sequence[str], since: float, now: float) -> bool:
+        removed_at, removal_kept_until = self._removed_all
+        if removed_at >= since and removal_kept_until >= now:
+            return True
+        for group in checked:
+            mark = self._invalidated.get(group)
+            if mark is not None and mark[0] >= since and mark[1] >= now:
+                return True
+        return False
+
+    def _list(self, group: str, member: str, until: float) -> None:
+        members = self._groups.get(group)
+        if members is None:
+            members = self._groups[group] = {}
+        elif member in members:
+            del members[member]  # listed again: moved last, as the most recently stored
+        members[member] = until
+        if member in self._items:
+            listed_in = self._listed_in.setdefault(member, [])
+            if group not in listed_in:
+                listed_in.append(group)
+        elif len(members) > self.max_items:  # not items (hosts): the most recently listed are kept
+            del members[next(iter(members))]
+
+    def invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
+        """Record the invalidation, and remove the items listed in the groups."""
+        removed = 0
+        with self._lock:
+            now = self._monotonic()
+            self._forget_old_invalidations(now)
+            for group in group_ids:
+                self._invalidated[group] = (now, now + keep_for)
+                for member in self._groups.pop(group, {}):
+                    if member in self._items:
+                        self._remove(member)
+                        removed += 1
+        return removed
+
+    def _forget_old_invalidations(self, now: float) -> None:
+        if len(self._invalidated) > 2 * self.max_items:
+            for group, (_, kept_until) in list(self._invalidated.items()):
+                if kept_until < now:
+                    del self._invalidated[group]
+
+    def group_members(self, group_id: str) -> list[str]:
+        now = self._monotonic()
+        with self._lock:
+            return [member for member, until in self._groups.get(group_id, {}).items() if until >= now]
+
+    def remove_all(self, keep_for: int, counting: str) -> int:
+        """Remove every item and group list; stores computed before now are refused from now on."""
+        with self._lock:
+            removed = sum(1 for item_id in self._items if item_id.startswith(counting))
+            now = self._monotonic()
+            self._removed_all = (now, now + keep_for)
+            self._clear()
+        return removed
+
     def set(self, item: CacheItem) -> None:
         with self._lock:
             self._set(item)
@@ -125,9 +228,14 @@ class InMemoryCacheStorage:
 
     def clear(self) -> None:
         with self._lock:
-            self._items.clear()
-            self._spare.clear()
-            self._bytes = 0
+            self._clear()
+
+    def _clear(self) -> None:
+        self._items.clear()
+        self._spare.clear()
+        self._groups.clear()
+        self._listed_in.clear()
+        self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -139,8 +247,9 @@ class InMemoryCacheStorage:
         while len(self._items) > self.max_items or self._bytes > self.max_bytes:
             spare = self._spare.popleft() if self._spare else None
             if spare is None:
-                _, (oldest, _, _) = self._items.popitem(last=False)
+                item_id, (oldest, _, _) = self._items.popitem(last=False)  # one atomic call: reads take no lock
                 self._bytes -= _footprint(oldest)
+                self._leave_groups(item_id)
                 continue
             kept = self._items.get(spare)
             if kept is not None and kept[2] < now:  # still there, and still not needed
@@ -164,6 +273,16 @@ class InMemoryCacheStorage:
         kept = self._items.pop(item_id, None)
         if kept is not None:
             self._bytes -= _footprint(kept[0])
+            self._leave_groups(item_id)
+
+    def _leave_groups(self, item_id: str) -> None:
+        if self._listed_in:
+            for group in self._listed_in.pop(item_id, ()):
+                members = self._groups.get(group)
+                if members is not None:
+                    members.pop(item_id, None)
+                    if not members:
+                        del self._groups[group]
 
 
 class CollectableInMemoryCacheStorage(InMemoryCacheStorage):

@@ -10,7 +10,7 @@ may be stored. The steps decide through the pure modules (``admission``, ``polic
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from chocs import HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
@@ -28,6 +28,7 @@ from .adapter import (
     build_refreshed,
     build_response,
     capture,
+    path_parameters,
     set_cache_status,
     validating,
 )
@@ -39,13 +40,15 @@ from .clock import SYSTEM_CLOCK, Clock
 from .coalescer import Coalescer, Follow, Lead
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, first_value
 from .entry_store import EntryStore, Missed, Saved, StorageGuard
-from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, SharedAnswer
+from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, SharedAnswer, WriteRoute
 from .faults import FaultLog
 from .keys import changed_resources
-from .policy import build_options, build_policy, check_storage
+from .policy import RoutePolicy, WritePolicy, build_options, build_policy, build_write_policy, check_storage
+from .purge import Purger
 from .semantics.cache_control import CacheControl, parse_cache_control
 from .semantics.dates import format_http_date
 from .semantics.freshness import request_allows_reuse
+from .semantics.groups import CACHE_GROUP_INVALIDATION, CACHE_GROUPS, parse_groups
 from .semantics.preconditions import Outcome, evaluate_representation
 from .semantics.ranges import ByteRange, Unsatisfiable, range_applies, select_range
 
@@ -83,11 +86,15 @@ class CacheMiddleware(Middleware):
     - ``background_revalidation``: a response in its stale-while-revalidate window is served at
       once and refreshed in the background (default True; False refreshes inline, for platforms
       that freeze threads between requests, such as AWS Lambda).
+    - ``canonical_host``: the host responses are stored under, for an app served under several
+      names: a name (every request shares it) or a function of the request's ``Host``. Default:
+      each host has its own entries (docs/invalidation.md, "Hosts").
     - ``clock``: where the cache reads the time (``chocs_middleware.cache.clock``); tests pass
       one they can move.
 
-    Routes opt in with ``cache_expiry``, ``cache_vary``, ``cache_control`` and ``cache`` (see
-    ``policy.py``).
+    Routes opt in with ``cache_expiry``, ``cache_vary``, ``cache_control`` and ``cache``, and
+    name cache groups with ``cache_groups`` / ``cache_invalidates`` (see ``policy.py``). Every
+    route with an unsafe method invalidates its path when it succeeds, keyword or not.
     """
 
     def __init__(
@@ -105,6 +112,7 @@ class CacheMiddleware(Middleware):
         heuristic_fraction: float = 0.0,
         heuristic_max_lifetime: int = 86400,
         background_revalidation: bool = True,
+        canonical_host: str | Callable[[str], str] | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         check_storage(cache_storage)
@@ -120,7 +128,9 @@ class CacheMiddleware(Middleware):
             heuristic_fraction=heuristic_fraction,
             heuristic_max_lifetime=heuristic_max_lifetime,
             background_revalidation=background_revalidation,
+            canonical_host=canonical_host,
         )
+        self._canonical_host = options.canonical_host
         self._safe_methods = tuple(HttpMethod(name) for name in sorted(options.safe_methods))
         self._honour_request_cache_control = options.honour_request_cache_control
         self._now = clock.time
@@ -128,7 +138,8 @@ class CacheMiddleware(Middleware):
         self._storage = StorageGuard(cache_storage, self._faults, clock)
         self._coalescer: Coalescer[Shared] = Coalescer(options.lock_timeout, clock)
         self._background = Background(self._faults)
-        self._routes: dict[tuple[int, str], CachedRoute | None] = {}
+        self._routes: dict[tuple[int, str], CachedRoute | WriteRoute | None] = {}
+        self._purger = Purger(self._storage, options.canonical_host, self._coalescer.retire)
 
     @property
     def storage_faults(self) -> int:
@@ -146,9 +157,9 @@ class CacheMiddleware(Middleware):
             route = self._first_request(request.method, chocs_route)
         if route is None:
             return next(request)  # pass: not a cached route, or a method the cache leaves alone
-        if route.writes:
+        if type(route) is WriteRoute:
             return self._invalidate(request, next, route)
-        target = RequestTarget(request)
+        target = RequestTarget(request, self._canonical_host)
         if target.has_body:
             return self._bypass(request, next, "request-body")  # a GET with a body: its answer may depend on it
         asked = self._request_directives(target) if self._honour_request_cache_control else None
@@ -299,6 +310,10 @@ class CacheMiddleware(Middleware):
         §4.3.1); its 304 freshens the stored response (§4.3.4), returned as a full response."""
         request, stale, trace = exchange.request, exchange.stale, exchange.trace
         exchange.requested_at = self._now()
+        if request.method is GET and exchange.storage_available:
+            # What its answer must not be older than: an invalidation after this refuses it.
+            exchange.since = exchange.route.entries.storage_time()
+            exchange.storage_available = exchange.since is not None
         if stale is None or request.method is not GET or not (stale.etag or stale.last_modified):
             response = exchange.next(request)
             trace.fwd_status = int(response.status_code)
@@ -340,11 +355,64 @@ class CacheMiddleware(Middleware):
         elif not exchange.storage_available:
             trace.detail = Saved.NOT_STORED.value
         else:
-            saved = exchange.route.entries.save(target, admission.recipe, admission.stored, exchange.seen)
+            groups = self._groups_of(exchange, upstream)
+            if groups is None:
+                trace.detail = "groups-failed"
+                return admission
+            entries = exchange.route.entries
+            saved = entries.save(target, admission.recipe, admission.stored, exchange.seen, groups, exchange.since)
             trace.stored, exchange.superseded = saved is Saved.STORED, saved is Saved.INVALIDATED_MEANWHILE
             if not trace.stored:
                 trace.detail = saved.value
+                if saved in (Saved.GROUPS_UNSUPPORTED, Saved.TOO_MANY_GROUPS):
+                    self._log_groups_refused(exchange.route.policy.route, saved, groups)
         return admission
+
+    def _groups_of(self, exchange: Exchange, upstream: UpstreamResponse) -> tuple[str, ...] | None:
+        """The cache groups of the handler's answer (RFC 9875): the route's ``cache_groups`` and the
+        answer's ``Cache-Groups``; ``None`` when the route's function for them failed (logged)."""
+        policy = exchange.route.policy
+        names: tuple[str, ...] = ()
+        if policy.groups is not None:
+            request = exchange.request
+            try:
+                names = policy.groups.names(path_parameters(request), request)
+            except Exception as error:
+                self._faults.log(
+                    logging.ERROR,
+                    ("cache_groups", policy.route),
+                    "cache_groups of route %s failed (%s): its responses are not stored",
+                    policy.route,
+                    error,
+                    exc_info=error,
+                )
+                return None
+        lines = upstream.values(CACHE_GROUPS)
+        if lines:
+            names = (*names, *self._parsed_groups(lines, "Cache-Groups", policy.route))
+        return tuple(dict.fromkeys(names))
+
+    def _parsed_groups(self, lines: tuple[str, ...], field: str, route: str) -> tuple[str, ...]:
+        parsed = parse_groups(lines)
+        if parsed.problem is not None:  # RFC 9651 §4.2: ignored; logged, as it is the app's own mistake
+            self._faults.log(
+                logging.WARNING,
+                (field, route),
+                "%s of a response of route %s ignored: %s",
+                field,
+                route,
+                parsed.problem,
+            )
+        return parsed.groups
+
+    def _log_groups_refused(self, route: str, saved: Saved, groups: tuple[str, ...]) -> None:
+        if saved is Saved.GROUPS_UNSUPPORTED:
+            reason = f"{type(self._storage.storage).__name__} cannot keep cache groups (IGroupCacheStorage)"
+        else:
+            reason = f"{len(groups)} groups, or a group longer than the cache keeps"
+        self._faults.log(
+            logging.WARNING, ("groups refused", route), "responses of route %s not stored: %s", route, reason
+        )
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -428,14 +496,18 @@ class CacheMiddleware(Middleware):
 
     # -- invalidate: writes ----------------------------------------------------------------------
 
-    def _invalidate(self, request: HttpRequest, next: MiddlewareHandler, route: CachedRoute) -> HttpResponse:
+    def _invalidate(self, request: HttpRequest, next: MiddlewareHandler, route: WriteRoute) -> HttpResponse:
         """A write: refused without the handler when its preconditions fail against the fresh
         stored representation; otherwise the handler answers, and a 2xx/3xx invalidates what it
-        changed (RFC 9111 §4.4)."""
-        target = RequestTarget(request)
-        refusal = self._refuse_lost_update(target, route)
+        changed: its path on its host (every query string and variant, RFC 9111 §4.4), the
+        same-origin paths in its ``Location`` and ``Content-Location``, and the cache groups its
+        route's ``cache_invalidates`` and its ``Cache-Group-Invalidation`` name (RFC 9875 §3)."""
+        target = RequestTarget(request, self._canonical_host)
+        policy = route.policy
+        refusal = self._refuse_lost_update(target, policy.reads, route.entries)
         if refusal is not None:
             return refusal
+        groups = self._groups_to_invalidate(request, policy) if policy.invalidates is not None else ()
         response = next(request)
         upstream = capture(response, body_limit=0)
         trace = Trace("method")
@@ -447,35 +519,86 @@ class CacheMiddleware(Middleware):
                 self._coalescer.retire(resource)
                 if not route.entries.invalidate(resource, url or target.url):
                     trace.detail = "invalidation-failed"
+            lines = upstream.values(CACHE_GROUP_INVALIDATION)
+            if lines:
+                groups = (*groups, *self._parsed_groups(lines, "Cache-Group-Invalidation", policy.route))
+            if groups and not route.entries.invalidate_groups(target.host, tuple(dict.fromkeys(groups))):
+                trace.detail = "invalidation-failed"
         if self._storage.pending.active:
             route.entries.retry_invalidations()
         return set_cache_status(response, trace.render())
 
-    def _refuse_lost_update(self, target: RequestTarget, route: CachedRoute) -> HttpResponse | None:
+    def _groups_to_invalidate(self, request: HttpRequest, policy: WritePolicy) -> tuple[str, ...]:
+        """The route's ``cache_invalidates``, named before the handler runs: a mistake in the keyword
+        fails the request before anything changed that the cache could then not invalidate."""
+        assert policy.invalidates is not None
+        try:
+            return policy.invalidates.names(path_parameters(request), request)
+        except Exception as error:
+            self._faults.log(
+                logging.ERROR,
+                ("cache_invalidates", policy.route),
+                "cache_invalidates of route %s failed (%s): the request was refused before its handler ran",
+                policy.route,
+                error,
+            )
+            raise
+
+    def _refuse_lost_update(
+        self, target: RequestTarget, policy: RoutePolicy, entries: EntryStore
+    ) -> HttpResponse | None:
         """A 412 without running the handler when the write's preconditions fail against the
         fresh stored representation (lost-update protection); ``None`` to let the handler decide."""
         if not target.has_conditions:
             return None
         conditions = target.conditions()
         now = self._now()
-        stored = self._lookup(target, route, now)
-        if stored is None:
+        found = entries.find(target, policy.lookup(target.has_authorization), now)
+        if isinstance(found, Missed):
             return None
-        age = stored.age_at(now)
-        if not stored.is_fresh(age):
+        age = found.age_at(now)
+        if not found.is_fresh(age):
             return None
-        verdict = evaluate_representation(conditions, False, stored.status, stored.etag, stored.last_modified)
+        verdict = evaluate_representation(conditions, False, found.status, found.etag, found.last_modified)
         if verdict.outcome is not Outcome.PRECONDITION_FAILED:
             return None
-        status = cache_status.hit(stored.ttl(int(age)), detail="precondition-failed")
+        status = cache_status.hit(found.ttl(int(age)), detail="precondition-failed")
         return build_precondition_failed(verdict.decided_by, {"cache-status": [status]})
+
+    # -- purge -----------------------------------------------------------------------------------
+
+    def purge(self, url: str) -> int:
+        """Remove every stored response of a path, whatever its query string, variant and
+        credentials: ``"/users/1"`` on every host, ``"https://api.example.com/users/1"`` on that
+        host. A response to it computed before now is not stored after it. Returns how many stored
+        responses were removed; a storage fault is raised (docs/invalidation.md)."""
+        return self._purger.purge(url)
+
+    def purge_groups(self, *groups: str, host: str | None = None) -> int:
+        """Remove the stored responses in cache ``groups`` (RFC 9875) of ``host``, or of every host.
+        Returns how many were removed; a storage fault is raised."""
+        return self._purger.purge_groups(groups, host)
+
+    def purge_all(self) -> int:
+        """Remove every response this cache stored, on every host (with the built-in storages).
+        Returns how many were removed; a storage fault is raised."""
+        return self._purger.purge_all()
 
     # -- routes ----------------------------------------------------------------------------------
 
-    def _first_request(self, method: HttpMethod, route: Route) -> CachedRoute | None:
-        """The route's policy, built and validated on its first request, then remembered."""
+    def _first_request(self, method: HttpMethod, route: Route) -> CachedRoute | WriteRoute | None:
+        """The route's policy, built and validated on its first request, then remembered. Every
+        route with an unsafe method invalidates; a route with a safe method uses the cache when
+        it has a cache keyword."""
+        entries = EntryStore(self._storage, route.route)
+        cached: CachedRoute | WriteRoute | None = None
         try:
-            policy = build_policy(route.route, route.attributes, self._options)
+            if method in UNSAFE_METHODS:
+                cached = WriteRoute(build_write_policy(route.route, route.attributes, self._options), entries)
+            else:
+                policy = build_policy(route.route, route.attributes, self._options)
+                if policy is not None and method in self._safe_methods:
+                    cached = CachedRoute(policy, entries)
         except (TypeError, ValueError) as error:
             # Through WSGI, chocs answers a bare 500: the log line is where the reason shows.
             self._faults.log(
@@ -487,9 +610,6 @@ class CacheMiddleware(Middleware):
                 error,
             )
             raise
-        cached = None
-        if policy is not None and (method in self._safe_methods or method in UNSAFE_METHODS):
-            cached = CachedRoute(policy, EntryStore(self._storage, route.route), writes=method in UNSAFE_METHODS)
         self._routes[(id(method), route.route)] = cached
         return cached
 

@@ -8,23 +8,28 @@ that names the route and the keyword. Everything here is plain values: no chocs,
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import string
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .cache_storage import ICacheStorage
 from .checks import check_flag, check_number
 from .entries import StoredResponse, VaryRecipe
+from .keys import parameter_text, route_parameters
 from .semantics.vary import ANY, is_field_name
 
 __all__ = [
     "CACHEABLE_METHODS",
+    "GroupNames",
     "Keeping",
     "Lookup",
     "MiddlewareOptions",
     "RoutePolicy",
+    "WritePolicy",
     "build_options",
     "build_policy",
+    "build_write_policy",
     "check_storage",
     "validate_vary",
 ]
@@ -33,10 +38,14 @@ ROUTE_KEYWORDS = (
     "cache",
     "cache_control",
     "cache_expiry",
+    "cache_groups",
+    "cache_invalidates",
+    "cache_max_age",
     "cache_stale_if_error",
     "cache_stale_while_revalidate",
     "cache_vary",
 )
+MAX_GROUP_TEMPLATES = 64
 CACHE_CONTROL_VALUES = ("public", "private")
 CACHEABLE_METHODS = frozenset(("GET", "HEAD"))
 """The only methods whose responses the cache may answer (its keys do not include the method)."""
@@ -62,6 +71,8 @@ class MiddlewareOptions:
     heuristic_max_lifetime: int = 86400
     background_revalidation: bool = True
     """A stale-while-revalidate refresh runs in the background (else the caller waits for it)."""
+    canonical_host: Callable[[str], str] | None = None
+    """The host a request's responses are stored under, from the host it names (``None``: that one)."""
 
 
 def build_options(
@@ -77,6 +88,7 @@ def build_options(
     heuristic_fraction: object = 0.0,
     heuristic_max_lifetime: object = 86400,
     background_revalidation: object = True,
+    canonical_host: object = None,
 ) -> MiddlewareOptions:
     """The middleware's options, or the error that says which one is wrong and how."""
     return MiddlewareOptions(
@@ -109,6 +121,26 @@ def build_options(
             )
         ),
         background_revalidation=check_flag(background_revalidation, "CacheMiddleware(background_revalidation=...)"),
+        canonical_host=_canonical_host(canonical_host),
+    )
+
+
+def _canonical_host(value: object) -> Callable[[str], str] | None:
+    """``None``, a host name (every request is stored under it), or a function of the request's host."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if not name or any(char.isspace() or char in "/?#@" for char in name):
+            raise ValueError(
+                f"CacheMiddleware(canonical_host=...) must be a host name such as 'api.example.com', got {value!r}"
+            )
+        return lambda _host: name
+    if callable(value):
+        function: Callable[[str], str] = value
+        return function
+    raise TypeError(
+        f"CacheMiddleware(canonical_host=...) must be a host name or a function of the request's host, got {value!r}"
     )
 
 
@@ -205,6 +237,11 @@ class RoutePolicy:
     max_body_size: int
     options: MiddlewareOptions
     """What the middleware was configured with."""
+    groups: GroupNames | None = None
+    """``cache_groups``: the cache groups of the responses the route stores (RFC 9875)."""
+    max_age: int | None = None
+    """``cache_max_age``: the ``max-age`` advertised in the ``Cache-Control`` the cache adds (0:
+    ``no-cache``); ``None``: the route's ``cache_expiry``."""
     anonymous_lookup: Lookup = field(init=False, repr=False, compare=False)
     """How a request without ``Authorization`` is looked up (read on every hit: no call)."""
     authorized_lookup: Lookup = field(init=False, repr=False, compare=False)
@@ -242,12 +279,121 @@ class RoutePolicy:
         return ", ".join(self.vary)
 
 
-def build_policy(route: str, attributes: Mapping[str, object], options: MiddlewareOptions) -> RoutePolicy | None:
-    """The policy for a route, or ``None`` when the route does not use the cache."""
+class GroupNames:
+    """A route's ``cache_groups`` or ``cache_invalidates``: names formatted with the request's path
+    parameters (``"user:{user_id}"``), or a function of the request that returns them."""
+
+    def __init__(self, route: str, keyword: str, value: object) -> None:
+        self.route, self.keyword = route, keyword
+        self.function: Callable[[Any], object] | None = None
+        self.templates: tuple[str, ...] = ()
+        if callable(value):
+            self.function = value
+        elif isinstance(value, str):
+            self.templates = (value,)  # one group, not one per character
+        elif isinstance(value, (tuple, list, set, frozenset)):
+            self.templates = tuple(value)
+        else:
+            raise TypeError(
+                f'{self._where} must be group names (a tuple of strings such as ("users", "user:{{user_id}}")) '
+                f"or a function of the request, got {value!r}"
+            )
+        if len(self.templates) > MAX_GROUP_TEMPLATES:
+            raise ValueError(f"{self._where} names {len(self.templates)} groups; at most {MAX_GROUP_TEMPLATES}")
+        parameters = route_parameters(route)
+        for template in self.templates:
+            self._check(template, parameters)
+
+    @property
+    def _where(self) -> str:
+        return f"{self.keyword} on route {self.route!r}"
+
+    def _check(self, template: object, parameters: tuple[str, ...]) -> None:
+        if not isinstance(template, str):
+            raise TypeError(f"{self._where} must contain strings, got {template!r}")
+        try:
+            fields = [
+                (name, spec, conversion)
+                for _, name, spec, conversion in string.Formatter().parse(template)
+                if name is not None
+            ]
+        except ValueError as error:
+            raise ValueError(f"{self._where}: {template!r} is not a valid template ({error})") from None
+        for name, spec, conversion in fields:
+            if name not in parameters or spec or conversion:
+                known = ", ".join(parameters) or "none"
+                raise ValueError(
+                    f"{self._where}: {template!r} uses {{{name}{'!' + conversion if conversion else ''}"
+                    f"{':' + spec if spec else ''}}}; only the route's path parameters can be named, "
+                    f"as {{name}} (its parameters: {known})"
+                )
+
+    def names(self, parameters: Mapping[str, object], request: object) -> tuple[str, ...]:
+        """The group names for one request (``parameters``: its parsed path parameters)."""
+        if self.function is None:
+            texts = {name: parameter_text(value) for name, value in parameters.items()}
+            return tuple(dict.fromkeys(template.format_map(texts) for template in self.templates))
+        result = self.function(request)
+        if isinstance(result, str):
+            return (result,)
+        names = list(result) if isinstance(result, Iterable) else None
+        if names is None or not all(isinstance(name, str) for name in names):
+            raise TypeError(f"the function given as {self._where} must return group names (strings), got {result!r}")
+        return tuple(dict.fromkeys(names))
+
+    def __repr__(self) -> str:
+        return f"GroupNames({self._where}: {self.function or self.templates!r})"
+
+
+@dataclass(frozen=True)
+class WritePolicy:
+    """How a route with an unsafe method invalidates (every such route does, RFC 9111 §4.4)."""
+
+    route: str
+    reads: RoutePolicy
+    """How the stored representation of the route's path is looked up (its keywords, or the
+    middleware's defaults): a write whose preconditions fail against it is refused without the
+    handler (lost-update protection)."""
+    invalidates: GroupNames | None
+    """``cache_invalidates``: the groups a successful write invalidates, besides its path."""
+
+
+def build_write_policy(route: str, attributes: Mapping[str, object], options: MiddlewareOptions) -> WritePolicy:
+    """The invalidation policy of a route with an unsafe method."""
     _reject_unknown_keywords(route, attributes)
+    if attributes.get("cache_groups") is not None:
+        raise ValueError(
+            f"cache_groups on route {route!r} has no effect on a method whose responses are never stored; "
+            f"a write names the groups it changes with cache_invalidates"
+        )
+    reads = build_policy(route, {**attributes, "cache_invalidates": None}, options)
+    if reads is None:  # no cache keyword: the stored representation is looked up as the defaults say
+        reads = build_policy(route, {"cache": True}, options)
+        assert reads is not None
+    invalidates = attributes.get("cache_invalidates")
+    groups = None if invalidates is None else GroupNames(route, "cache_invalidates", invalidates)
+    return WritePolicy(route, reads, groups)
+
+
+def build_policy(route: str, attributes: Mapping[str, object], options: MiddlewareOptions) -> RoutePolicy | None:
+    """The policy for a route with a safe method, or ``None`` when the route does not use the cache."""
+    _reject_unknown_keywords(route, attributes)
+    if attributes.get("cache_invalidates") is not None:
+        raise ValueError(
+            f"cache_invalidates on route {route!r} has no effect on a safe method (RFC 9875 §3); "
+            f"put it on the route that changes the data, and cache_groups here"
+        )
     expiry = _seconds(route, "cache_expiry", attributes.get("cache_expiry"))
     enabled = check_flag(attributes.get("cache", False), f"cache on route {route!r}")
+    groups, max_age = attributes.get("cache_groups"), attributes.get("cache_max_age")
+    if max_age is not None and expiry == 0:
+        raise ValueError(
+            f"cache_max_age on route {route!r} needs cache_expiry: it sets what the cache advertises "
+            f"for the responses it keeps for cache_expiry seconds"
+        )
     if expiry == 0 and not enabled:
+        if groups is not None:
+            raise ValueError(f"cache_groups on route {route!r} needs cache_expiry or cache=True: nothing is stored")
         return None
     vary = attributes.get("cache_vary")
     return RoutePolicy(
@@ -263,6 +409,8 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
         successful_statuses=options.successful_statuses,
         max_body_size=options.max_body_size,
         options=options,
+        groups=None if groups is None else GroupNames(route, "cache_groups", groups),
+        max_age=None if max_age is None else _seconds(route, "cache_max_age", max_age),
     )
 
 

@@ -5,11 +5,12 @@ Needs the ``redis`` extra: ``pip install "chocs-middleware.cache[redis]"``.
 Commands per request, on a route whose vary list the route fixes:
 
 - hit: 1 (``MGET`` of the resource's index and the variant), one round trip;
-- miss that stores: ``MGET``, ``SET NX`` (the lock), ``GET`` (the index) + ``EVALSHA`` (index
-  and variant, written only while the index is still the one the lookup saw), ``EVALSHA``
-  (unlock): 5;
-- invalidation: ``GET`` of the index, ``SET`` of the invalidation's marker, one ``DEL`` per
-  stored variant.
+- miss that stores: ``MGET``, ``SET NX`` (the lock), ``TIME`` (before the handler), ``GET`` (the
+  index) + ``EVALSHA`` (index and variant, written only while the index is still the one the
+  lookup saw and no purge mark is later than that ``TIME``; the response listed in its groups),
+  ``EVALSHA`` (unlock): 6;
+- invalidation of a path: ``GET`` of the index, ``SET`` of the invalidation's marker, one ``DEL``
+  per listed variant; of groups, whatever their size: one ``EVALSHA``.
 
 Redis expires entries itself (``SET ... PX``). Each value starts with its expiry time (8 bytes),
 so that a ``GET`` alone gives back an honest ``CacheItem``.
@@ -65,6 +66,62 @@ for i = 2, #KEYS do
 end
 return 1
 """
+# compare_and_set, refused (-1) when a checked group's invalidation mark (a server time) is at or
+# after ARGV[6]; on success it also lists members in groups: sorted sets scored by the server time
+# until which each is listed, trimmed of those past, expiring with the longest member. A key of
+# ours holding something else (written by hand) counts as empty, so it cannot stop the cache from
+# storing. ARGV: 1-2 as above, 3-5 how many items, lists and checked marks, 6 since, 7 how long
+# members are listed (ms), then each item's value and milliseconds, then each list's member.
+# KEYS: guard, items, lists, marks.
+_COMPARE_AND_SET_GROUPED = """
+local n, l, c = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local since = tonumber(ARGV[6])
+for i = 2 + n + l, 1 + n + l + c do
+    local at = tonumber(redis.pcall('get', KEYS[i]))
+    if at and at >= since then return -1 end
+end
+local current = redis.call('get', KEYS[1])
+if ARGV[1] == '1' then
+    if not current or string.sub(current, 9) ~= ARGV[2] then return 0 end
+elseif current then
+    return 0
+end
+for i = 1, n do
+    redis.call('set', KEYS[1 + i], ARGV[6 + 2 * i], 'px', ARGV[7 + 2 * i])
+end
+if l > 0 then
+    local time = redis.call('time')
+    local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    local lifetime = tonumber(ARGV[7])
+    for i = 1, l do
+        local list = KEYS[1 + n + i]
+        if redis.call('type', list)['ok'] ~= 'zset' then redis.call('del', list) end
+        redis.call('zadd', list, 'gt', now + lifetime, ARGV[7 + 2 * n + i])
+        redis.call('zremrangebyscore', list, '-inf', '(' .. now)
+        if redis.call('pttl', list) < lifetime then redis.call('pexpire', list, lifetime) end
+    end
+end
+return 1
+"""
+# Invalidate groups: KEYS are (list, mark) pairs; ARGV: how long the mark is kept (ms), the key
+# prefix. Each mark is set to the server's time; each listed item is deleted, and the list.
+_INVALIDATE_GROUPS = """
+local time = redis.call('time')
+local now = string.format('%d.%06d', time[1], time[2])
+local removed = 0
+for i = 1, #KEYS, 2 do
+    redis.call('set', KEYS[i + 1], now, 'px', ARGV[1])
+    local members = redis.pcall('zrange', KEYS[i], 0, -1)
+    if members['err'] then members = {} end
+    redis.call('del', KEYS[i])
+    for j = 1, #members, 1000 do
+        local batch = {}
+        for k = j, math.min(j + 999, #members) do batch[#batch + 1] = ARGV[2] .. members[k] end
+        removed = removed + redis.call('del', unpack(batch))
+    end
+end
+return removed
+"""
 # Release the lock only while it is still ours: a lock that expired and was taken by another
 # process must not be deleted by the first owner when it finally finishes.
 _RELEASE_IF_OWNER = """
@@ -76,7 +133,8 @@ return 0
 
 
 class RedisCacheStorage:
-    """A ``CacheItem`` store in Redis, with ``collect``, ``get_many`` and a cross-process lock.
+    """A ``CacheItem`` store in Redis, with ``collect``, ``get_many``, a cross-process lock and
+    groups (``IGroupCacheStorage``: sorted sets of members, and invalidation marks).
 
     ``client`` is a ``redis.Redis``. With ``timeout`` (seconds, default 0.25) the storage talks
     to the same server over its own connections, on which every call gives up after ``timeout``
@@ -105,6 +163,8 @@ class RedisCacheStorage:
         self._time = clock.time
         self._release = self._client.register_script(_RELEASE_IF_OWNER)
         self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
+        self._compare_and_set_grouped = self._client.register_script(_COMPARE_AND_SET_GROUPED)
+        self._invalidate_groups = self._client.register_script(_INVALIDATE_GROUPS)
 
     @classmethod
     def from_url(
@@ -170,6 +230,86 @@ class RedisCacheStorage:
         with _refusals():
             return bool(self._compare_and_set(keys=keys, args=arguments))
 
+    # -- groups (IGroupCacheStorage) -------------------------------------------------------------
+
+    def compare_and_set_grouped(
+        self,
+        guard_id: str,
+        expected: bytes | None,
+        items: Sequence[CacheItem],
+        listings: Sequence[tuple[str, str]],
+        checked: Sequence[str],
+        since: float,
+    ) -> bool | None:
+        """One script: the group checks, the compare, the writes and the listings."""
+        lifetime = max((item.ttl for item in items), default=0)
+        keys = [self._prefix + guard_id]
+        values: list[bytes | int | str] = []
+        for item in items:
+            value, milliseconds = self._value(item)
+            keys.append(self._prefix + item.id)
+            values += [value, milliseconds]
+        keys += [self._list_key(group) for group, _ in listings]
+        marks = [self._mark_key(group) for group in checked] + [self._everything_key]
+        keys += marks
+        arguments: list[bytes | int | str] = [
+            b"1" if expected is not None else b"0",
+            expected or b"",
+            len(items),
+            len(listings),
+            len(marks),
+            repr(since),
+            max(1, lifetime * 1000),
+            *values,
+            *(member for _, member in listings),
+        ]
+        with _refusals():
+            written = int(self._compare_and_set_grouped(keys=keys, args=arguments))
+        return None if written < 0 else bool(written)
+
+    def storage_time(self) -> float:
+        """The Redis server's clock (``TIME``): every process compares invalidations on it."""
+        seconds, microseconds = self._client.time()
+        return float(f"{seconds}.{microseconds:06d}")
+
+    def invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
+        """One script for all the groups, whatever their size: one round trip."""
+        keys = [key for group in group_ids for key in (self._list_key(group), self._mark_key(group))]
+        arguments: list[str | int] = [max(1, keep_for * 1000), self._prefix]
+        with _refusals():
+            return int(self._invalidate_groups(keys=keys, args=arguments))
+
+    def group_members(self, group_id: str) -> list[str]:
+        now_ms = int(self.storage_time() * 1000)
+        members = self._client.zrangebyscore(self._list_key(group_id), now_ms, "+inf")
+        return [member.decode() if isinstance(member, bytes) else str(member) for member in members]
+
+    def remove_all(self, keep_for: int, counting: str) -> int:
+        """Marks the removal first (stores computed before it are refused from then on), then
+        deletes every key under the prefix but the marks and locks, a thousand per round trip."""
+        prefix = self._prefix.encode()
+        kept = (prefix + b"lock:",)
+        counted = prefix + counting.encode()
+        removed = 0
+        with _refusals():
+            self._client.set(self._everything_key, repr(self.storage_time()), px=max(1, keep_for * 1000))
+            for batch in _batches(self._client.scan_iter(match=_glob_escape(self._prefix) + "*", count=1000), 1000):
+                doomed = [key for key in batch if not key.endswith(b":i") and not key.startswith(kept)]
+                if doomed:
+                    self._client.unlink(*doomed)
+                    removed += sum(1 for key in doomed if key.startswith(counted))
+        return removed
+
+    def _list_key(self, group_id: str) -> str:
+        return f"{self._prefix}{group_id}:m"
+
+    def _mark_key(self, group_id: str) -> str:
+        return f"{self._prefix}{group_id}:i"
+
+    @property
+    def _everything_key(self) -> str:
+        return f"{self._prefix}everything:i"
+
     def _value(self, item: CacheItem) -> tuple[bytes, int]:
         """What Redis keeps for ``item``, and for how many milliseconds."""
         return _EXPIRY.pack(self._time() + item.ttl) + item.body, max(1, int(item.ttl * 1000))
@@ -197,6 +337,22 @@ class RedisCacheStorage:
             return CacheItem(item_id, b"\x00not written by this storage", 1, now=now)
         remaining = min(max(0.0, expires_at - now), 2**31)
         return CacheItem(item_id, value[_EXPIRY.size :], math.ceil(remaining), now=now)
+
+
+def _batches(keys: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for key in keys:
+        batch.append(key)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis ``MATCH`` pattern."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
 
 
 @contextmanager

@@ -109,6 +109,8 @@ def encode_response(response: StoredResponse) -> bytes:
         meta["e"] = response.stale_if_error
     if response.kept_stale:
         meta["k"] = response.kept_stale
+    if response.advertised:
+        meta["a"] = 1
     return b"".join((_RESPONSE_TAG, _dump(meta), b"\n", response.body))
 
 
@@ -137,6 +139,7 @@ def decode_response(blob: bytes) -> StoredResponse:
             stale_while_revalidate=_seconds(meta.get("w", 0)),
             stale_if_error=_seconds(meta.get("e", 0)),
             kept_stale=_seconds(meta.get("k", 0)),
+            advertised=_flag(meta.get("a", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None
@@ -170,12 +173,26 @@ def decode_index(blob: bytes) -> ResourceIndex:
                 VaryRecipe(tuple(_field_name(name) for name in _list(names)), _flag(per_credentials))
                 for names, per_credentials in recipes
             ),
-            variants=tuple((_id(vid), _time(expires)) for vid, expires in variants),
+            variants=_variants(variants),
             invalidated_at=None if invalidated_at is None else _time(invalidated_at),
             kept_until=_time(meta.get("k", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed index entry: {error!r}") from None
+
+
+def _variants(listed: list[Any]) -> tuple[tuple[str, float], ...]:
+    """An index's (variant id, expires at) pairs, checked as ``_id`` and ``_time`` check them
+    (written out: an index is decoded on every store, and lists up to 16)."""
+    variants = []
+    for entry in listed:
+        vid, expires = entry
+        if vid.__class__ is not str or not 0 < len(vid) <= MAX_ID_LENGTH:
+            raise ValueError(f"not a variant id: {vid!r}")
+        if expires.__class__ is not int or not 0 <= expires <= MAX_EPOCH_SECONDS:
+            expires = _time(expires)  # the encoder writes whole seconds; anything else is checked in full
+        variants.append((vid, float(expires)))
+    return tuple(variants)
 
 
 def _split(blob: bytes, tag: bytes) -> tuple[dict[str, Any], bytes]:

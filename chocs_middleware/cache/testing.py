@@ -10,15 +10,17 @@ module and saying how to make a fresh, empty storage::
             return MyStorage()
 
 pytest (or any runner that collects ``test_*`` methods of ``Test*`` classes) then runs each
-check. Optional capabilities (``collect``, ``get_many``, the cross-process lock) are checked
-when the storage has them. The last check serves a cached route through the middleware and
-chocs' WSGI adapter on your storage: a miss, a hit, and an invalidation.
+check. Optional capabilities (``collect``, ``get_many``, the cross-process lock,
+``compare_and_set`` and groups) are checked when the storage has them. The last check serves a
+cached route through the middleware and chocs' WSGI adapter on your storage: a miss, a hit, and
+an invalidation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import time
 from typing import Any
 
 from chocs import Application, HttpRequest, HttpResponse, create_wsgi_handler
@@ -27,6 +29,8 @@ from .cache_storage import (
     CacheItem,
     ICacheStorage,
     ICollectableCacheStorage,
+    ICompareAndSetCacheStorage,
+    IGroupCacheStorage,
     ILockableCacheStorage,
     IMultiGetCacheStorage,
 )
@@ -150,6 +154,76 @@ class StorageContract:
         storage.release_lock("key", token)
         assert storage.acquire_lock("key", 30) is not None, "a released lock can be taken again"
 
+    def test_compare_and_set_writes_only_while_the_guard_holds_what_was_read(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, ICompareAndSetCacheStorage):
+            return
+        assert storage.compare_and_set("guard", None, [CacheItem("guard", b"one", 60), CacheItem("a", b"A", 60)])
+        assert not storage.compare_and_set("guard", None, [CacheItem("b", b"B", 60)]), "the guard is not empty"
+        assert not storage.compare_and_set("guard", b"two", [CacheItem("b", b"B", 60)]), "the guard holds b'one'"
+        assert storage.compare_and_set("guard", b"one", [CacheItem("c", b"C", 60)])
+
+        assert self._absent(storage, "b")
+        assert (storage.get("a").body, storage.get("c").body) == (b"A", b"C")
+
+    def test_invalidating_a_group_removes_its_members_and_nothing_else(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, IGroupCacheStorage):
+            return
+        since = storage.storage_time()
+        for name, groups in (("a", ["g1"]), ("b", ["g1", "g2"]), ("c", ["g2"])):
+            item = CacheItem(name, name.encode(), 60)
+            written = storage.compare_and_set_grouped(name, None, [item], [(g, name) for g in groups], [], since)
+            assert written is True, f"a grouped write of {name!r} answered {written!r}"
+        assert sorted(storage.group_members("g1")) == ["a", "b"]
+
+        removed = storage.invalidate_groups(["g1"], 3600)
+
+        assert removed == 2, f"invalidate_groups removed {removed} items; g1 listed 2"
+        assert self._absent(storage, "a") and self._absent(storage, "b")
+        assert storage.get("c").body == b"c"
+        assert storage.group_members("g1") == []
+
+    def test_a_grouped_write_is_refused_after_an_invalidation_of_a_checked_group(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, IGroupCacheStorage):
+            return
+        asked_handler_at = storage.storage_time()
+        storage.invalidate_groups(["g1"], 3600)  # a write lands while the handler computes
+        _wait_for_the_clock_to_move(storage)
+        asked_again_at = storage.storage_time()
+
+        refused = storage.compare_and_set_grouped(
+            "r", None, [CacheItem("v", b"old", 60)], [("g1", "v")], ["g1"], asked_handler_at
+        )
+        later = storage.compare_and_set_grouped(
+            "r", None, [CacheItem("v", b"new", 60)], [("g1", "v")], ["g1"], asked_again_at
+        )
+
+        assert refused is None, "a response computed before its group was invalidated must not be stored"
+        assert later is True and storage.get("v").body == b"new"
+        assert storage.group_members("g1") == ["v"]
+        assert asked_again_at >= asked_handler_at, "storage_time must never go back"
+
+    def test_remove_all_removes_everything_and_refuses_what_was_computed_before(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, IGroupCacheStorage):
+            return
+        asked_handler_at = storage.storage_time()
+        storage.set(CacheItem("v1", b"x", 60))
+        storage.compare_and_set_grouped(
+            "r1", None, [CacheItem("v2", b"y", 60)], [("g1", "v2"), ("hosts", "h")], [], asked_handler_at
+        )
+
+        removed = storage.remove_all(3600, "v")
+
+        assert removed == 2, f"remove_all counted {removed} removed items starting with 'v'; there were 2"
+        assert self._absent(storage, "v1") and self._absent(storage, "v2") and self._absent(storage, "r1")
+        assert storage.group_members("g1") == [] and storage.group_members("hosts") == []
+        assert (
+            storage.compare_and_set_grouped("r1", None, [CacheItem("v2", b"y", 60)], [], [], asked_handler_at) is None
+        )
+
     def test_the_middleware_caches_and_invalidates_on_it(self) -> None:
         storage = self._storage()
         app = Application(CacheMiddleware(storage))
@@ -170,6 +244,12 @@ class StorageContract:
         _call(wsgi, "PUT")
         assert [_call(wsgi, "GET") for _ in range(2)] == ["v2", "v2"]
         assert runs["read"] == 2, f"the handler ran {runs['read']} times for 2 versions: entries were not kept"
+
+
+def _wait_for_the_clock_to_move(storage: IGroupCacheStorage) -> None:
+    start = storage.storage_time()
+    while storage.storage_time() <= start:
+        time.sleep(0.001)
 
 
 def _call(wsgi: Any, method: str) -> str:

@@ -208,6 +208,23 @@ def test_if_match_on_a_write(harness: Harness, if_match: str, status: int, write
         assert harness.client.get("/articles/1").headers["Cache-Status"].startswith("chocs-cache; hit")
 
 
+def test_a_write_route_without_cache_keywords_is_protected_from_lost_updates_too(harness: Harness) -> None:
+    @harness.app.get("/notes/{id}", cache_expiry=60, cache_vary=("accept-language",))
+    def read(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("note", headers={"etag": ETAG})
+
+    @harness.app.put("/notes/{id}")
+    def write(request: HttpRequest) -> HttpResponse:
+        harness.count("write")
+        return HttpResponse("", HttpStatus.NO_CONTENT)
+
+    harness.client.get("/notes/1")
+
+    harness.client.put("/notes/1", "{}", headers={"If-Match": '"an older version"'}, status=412)
+
+    assert harness.calls["write"] == 0
+
+
 def test_if_match_on_a_get_that_does_not_match_is_412(harness: Harness) -> None:
     article_route(harness)
     harness.client.get("/articles/1")

@@ -94,7 +94,7 @@ def test_invalidation_reaches_only_the_target_resource(harness: Harness) -> None
     assert harness.calls["read"] == 2
 
 
-def test_write_on_a_route_without_cache_keywords_invalidates_nothing(harness: Harness) -> None:
+def test_a_write_to_another_path_leaves_stored_responses_alone(harness: Harness) -> None:
     article_routes(harness)
 
     @harness.app.patch("/other/{id}")
@@ -104,8 +104,32 @@ def test_write_on_a_route_without_cache_keywords_invalidates_nothing(harness: Ha
     harness.client.get("/articles/1")
     response = harness.client.patch("/other/1")
 
-    assert "Cache-Status" not in response.headers
+    assert response.headers["Cache-Status"] == "chocs-cache; fwd=method; fwd-status=200; detail=invalidated"
     assert harness.client.get("/articles/1").headers["Cache-Status"].startswith("chocs-cache; hit")
+
+
+def test_a_delete_route_without_any_cache_keyword_still_invalidates_its_path(harness: Harness) -> None:
+    """RFC 9111 §4.4: the cache MUST invalidate the target URI; a forgotten keyword must not leave stale data."""
+    article_routes(harness)
+
+    @harness.app.delete("/notes/{id}")
+    def delete_note(request: HttpRequest) -> HttpResponse:
+        harness.count("delete")
+        return HttpResponse("", 204)
+
+    @harness.app.get("/notes/{id}", cache_expiry=600)
+    def read_note(request: HttpRequest) -> HttpResponse:
+        harness.count("read note")
+        return HttpResponse("gone" if harness.calls["delete"] else "a note")
+
+    harness.client.get("/notes/7")
+    harness.client.get("/notes/7?expand=1")
+
+    harness.client.delete("/notes/7")
+
+    assert harness.client.get("/notes/7").text == "gone"
+    assert harness.client.get("/notes/7?expand=1").text == "gone"
+    assert harness.calls["read note"] == 4
 
 
 def test_variant_missing_from_the_index_is_still_invalidated() -> None:

@@ -154,3 +154,100 @@ def test_a_wrong_keyword_is_logged_once_however_often_the_route_is_asked_for(cap
 
     assert statuses == {500}
     assert caplog.text.count("cache_expiry on route '/bad'") == 1
+
+
+def first_write(path: str, **keywords: object) -> HttpResponse:
+    app = Application(CacheMiddleware(InMemoryCacheStorage()))
+
+    @app.patch(path, **keywords)
+    def handler(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("")
+
+    return app(HttpRequest(HttpMethod.PATCH, path.replace("{user_id}", "1")))
+
+
+@pytest.mark.parametrize(
+    ("keywords", "error", "message"),
+    [
+        (
+            {"cache_expiry": 5, "cache_groups": ("user:{id}",)},
+            ValueError,
+            "cache_groups on route '/users/{user_id}': 'user:{id}' uses {id}; only the route's path parameters "
+            "can be named, as {name} (its parameters: user_id)",
+        ),
+        (
+            {"cache_expiry": 5, "cache_groups": ("user:{user_id!r}",)},
+            ValueError,
+            "'user:{user_id!r}' uses {user_id!r}",
+        ),
+        (
+            {"cache_expiry": 5, "cache_groups": ("{user_id.__class__}",)},
+            ValueError,
+            "uses {user_id.__class__}",
+        ),
+        ({"cache_expiry": 5, "cache_groups": ("user:{",)}, ValueError, "'user:{' is not a valid template"),
+        ({"cache_expiry": 5, "cache_groups": 7}, TypeError, "cache_groups on route '/users/{user_id}' must be group"),
+        ({"cache_expiry": 5, "cache_groups": ("a", 7)}, TypeError, "must contain strings, got 7"),
+        ({"cache_groups": ("users",)}, ValueError, "cache_groups on route '/users/{user_id}' needs cache_expiry"),
+        (
+            {"cache_expiry": 5, "cache_invalidates": ("users",)},
+            ValueError,
+            "cache_invalidates on route '/users/{user_id}' has no effect on a safe method",
+        ),
+        ({"cache_max_age": 5}, ValueError, "cache_max_age on route '/users/{user_id}' needs cache_expiry"),
+        ({"cache_expiry": 5, "cache_max_age": -1}, ValueError, "cache_max_age on route '/users/{user_id}' must be"),
+        (
+            {"cache_expiry": 5, "cache_group": ("users",)},
+            ValueError,
+            "unknown keyword cache_group on route '/users/{user_id}'; did you mean cache_groups?",
+        ),
+    ],
+)
+def test_a_wrong_group_or_max_age_keyword_fails_naming_route_and_keyword(
+    keywords: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=re.escape(message)):
+        first_request("/users/{user_id}", **keywords)
+
+
+def test_cache_groups_on_a_write_route_points_to_cache_invalidates() -> None:
+    with pytest.raises(ValueError, match=re.escape("cache_groups on route '/users/{user_id}' has no effect")):
+        first_write("/users/{user_id}", cache_groups=("users",))
+
+
+def test_cache_invalidates_may_name_the_routes_parameters() -> None:
+    assert first_write("/users/{user_id}", cache_invalidates=("users", "user:{user_id}")).status_code == 200
+
+
+def test_a_cache_invalidates_function_that_returns_no_names_fails_before_the_write(harness: Harness) -> None:
+    @harness.app.post("/things", cache_invalidates=lambda request: 42)
+    def create(request: HttpRequest) -> HttpResponse:
+        harness.count("create")
+        return HttpResponse("", 201)
+
+    response = harness.client.post("/things", expect_errors=True)
+
+    assert response.status_int == 500
+    assert harness.calls["create"] == 0  # nothing was changed that the cache could not invalidate
+
+
+def test_a_failing_cache_groups_function_stores_nothing_and_says_so(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    @harness.app.get("/things", cache_expiry=60, cache_groups=lambda request: [None])
+    def things(request: HttpRequest) -> HttpResponse:
+        harness.count("things")
+        return HttpResponse("things")
+
+    first = harness.client.get("/things")
+    harness.client.get("/things")
+
+    assert first.headers["Cache-Status"] == "chocs-cache; fwd=uri-miss; fwd-status=200; detail=groups-failed"
+    assert harness.calls["things"] == 2
+    assert "cache_groups of route /things failed" in caplog.text
+
+
+@pytest.mark.parametrize(("value", "error"), [("", ValueError), ("api.example.com/v1", ValueError), (8080, TypeError)])
+def test_canonical_host_must_be_a_host_name_or_a_function(value: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match=re.escape("CacheMiddleware(canonical_host=...) must be a host name")):
+        CacheMiddleware(InMemoryCacheStorage(), canonical_host=value)  # type: ignore[arg-type]

@@ -1,0 +1,126 @@
+"""Invalidation on request: one path, groups, or everything (docs/invalidation.md).
+
+``CacheMiddleware.purge``, ``purge_groups`` and ``purge_all`` and the command line
+(``python -m chocs_middleware.cache purge``) run these. Unlike the request flow, which serves
+around a failing storage, a purge raises what the storage raised: whoever asked must know that
+it did not happen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from urllib.parse import unquote, urlsplit
+
+from .entry_store import MARKER_SECONDS, EntryStore, StorageGuard
+from .keys import HOSTS, group_id, path_group_id, resource_id
+
+__all__ = ["Purger", "split_url"]
+
+
+def split_url(url: object) -> tuple[str | None, str]:
+    """(host, path) of what to purge: ``"/users/1"`` is a path on every host (``None``), an
+    absolute URL (``"https://api.example.com/users/1"``) a path on its host. Query strings and
+    fragments are left out: a purge reaches every query string of the path."""
+    if not isinstance(url, str) or not url.strip():
+        raise TypeError(f"purge needs a path such as '/users/1' or an absolute URL, got {url!r}")
+    text = url.strip()
+    if text.startswith("/") and not text.startswith("//"):
+        return None, unquote(urlsplit(text).path) or "/"
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"purge needs a path such as '/users/1' or an absolute http(s) URL such as "
+            f"'https://api.example.com/users/1', got {url!r}"
+        )
+    host = parts.hostname + (f":{parts.port}" if parts.port is not None else "")
+    return host, unquote(parts.path) or "/"
+
+
+def _group_names(groups: Iterable[object]) -> tuple[str, ...]:
+    names: list[str] = []
+    for name in groups:
+        if not isinstance(name, str):
+            raise TypeError(f"purge_groups needs group names (strings), got {name!r}")
+        names.append(name)
+    return tuple(names)
+
+
+class Purger:
+    """Purges on one storage. ``canonical_host`` maps a host as the middleware does;
+    ``retire(resource)`` is told each path index replaced (the middleware retires its flights)."""
+
+    def __init__(
+        self,
+        guard: StorageGuard,
+        canonical_host: Callable[[str], str] | None = None,
+        retire: Callable[[str], None] = lambda resource: None,
+    ) -> None:
+        self._guard = guard
+        self._entries = EntryStore(guard, "purge")
+        self._canonical_host = canonical_host
+        self._retire = retire
+
+    def purge(self, url: str) -> int:
+        """Make every stored response of the path unusable, whatever its query string, variant and
+        credentials: on every host for a bare path, on its host for an absolute URL. Returns how
+        many stored responses were removed (beyond the 32 newest of a path, the others are only
+        made unusable, and not counted)."""
+        host, path = split_url(url)
+        now = self._guard.clock.time()
+        if host is None:
+            self._mark([path_group_id(path)])  # for a host whose first response is being stored now
+            hosts = self.hosts()
+        else:
+            hosts = [self._host(host)]
+        removed = 0
+        for name in hosts:
+            resource = resource_id(name, path)
+            self._retire(resource)
+            removed += self._entries.replace_index(resource, now)
+        return removed
+
+    def purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
+        """Remove the stored responses in ``groups`` (RFC 9875): of ``host``, or of every host when
+        ``None``. Returns how many were removed (0 on a storage that cannot keep groups, which
+        stores no grouped response)."""
+        names = _group_names(groups)
+        if not names:
+            return 0
+        if host is None:
+            ids = [group_id(None, name) for name in names]  # for hosts storing their first response now
+            ids += [group_id(known, name) for known in self.hosts() for name in names]
+        else:
+            ids = [group_id(self._host(host), name) for name in names]
+        grouped = self._guard.grouped
+        if grouped is None:
+            self._guard.local.mark(ids)
+            return 0
+        return grouped.invalidate_groups(ids, MARKER_SECONDS)
+
+    def purge_all(self) -> int:
+        """Remove every stored response, on every host. Needs a storage that can
+        (``IGroupCacheStorage.remove_all``: the built-in storages). Returns how many were removed."""
+        grouped = self._guard.grouped
+        if grouped is None:
+            storage = type(self._guard.storage).__name__
+            raise TypeError(
+                f"purge_all needs a storage that can remove everything it holds "
+                f"(IGroupCacheStorage.remove_all); {storage} cannot"
+            )
+        return grouped.remove_all(MARKER_SECONDS, "v")
+
+    def hosts(self) -> list[str]:
+        """The hosts with stored responses (those this process stored, on a storage without groups)."""
+        grouped = self._guard.grouped
+        return grouped.group_members(HOSTS) if grouped is not None else self._guard.local.hosts()
+
+    def _mark(self, ids: list[str]) -> None:
+        grouped = self._guard.grouped
+        if grouped is None:
+            self._guard.local.mark(ids)
+        else:
+            grouped.invalidate_groups(ids, MARKER_SECONDS)
+
+    def _host(self, host: str) -> str:
+        host = host.lower()
+        return host if self._canonical_host is None else self._canonical_host(host)
