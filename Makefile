@@ -18,10 +18,11 @@ define require
 	  fi; }
 endef
 
-.PHONY: demo test lint bench conformance clean
+.PHONY: demo test lint bench soak conformance clean
 
 # `make conformance` fails when fewer required tests of the HTTP caching test suite pass than this.
 CONFORMANCE_FLOOR ?= 143
+SOAK_SECONDS ?= 60
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +33,9 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)  ## serve examples/ on http://127.0.0.1:8000 and print what to curl
 	$(BIN)/python -m examples.serve
 
-test: $(STAMP)  ## the whole test suite (starts its own redis-server)
+test: $(STAMP)  ## the whole test suite (starts its own redis-server, a Redis Cluster, and a 10 s soak)
 	$(call require,redis-server,redis-server)
+	$(call require,wrk,wrk)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)  ## ruff and mypy --strict
@@ -45,6 +47,11 @@ bench: $(STAMP)  ## what a hit costs next to bare chocs, memory per entry, stamp
 	$(call require,redis-server,redis-server)
 	$(call require,wrk,wrk)
 	$(BIN)/python -m benchmarks.bench
+
+soak: $(STAMP)  ## gunicorn, 4 workers, Redis + tiers under load for 60 s; Redis restarted, a purge a second
+	$(call require,redis-server,redis-server)
+	$(call require,wrk,wrk)
+	$(BIN)/python -m benchmarks.soak --seconds $(SOAK_SECONDS)
 
 conformance: $(STAMP)  ## the public HTTP caching test suite (cache-tests.fyi) against the middleware
 	$(call require,node,nodejs)

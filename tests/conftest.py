@@ -18,7 +18,7 @@ from webtest import TestApp
 
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage
 from chocs_middleware.cache import clock as clocks
-from tests.redis_server import RedisServer, RedisServerMissing
+from tests.redis_server import RedisClusterServers, RedisServer, RedisServerMissing
 
 
 class Clock(clocks.Clock):
@@ -94,6 +94,17 @@ def redis_server() -> Iterator[RedisServer]:
     server = start_redis()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """One real Redis Cluster (three masters) for the whole run; tests keep apart by key prefix."""
+    try:
+        cluster = RedisClusterServers()
+    except RedisServerMissing as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield cluster
+    cluster.close()
 
 
 @pytest.fixture

@@ -16,4 +16,4 @@ def test_benchmark_runs_and_prints_the_ratio_and_the_memory_per_entry() -> None:
 
     assert result.returncode == 0, result.stderr
     assert "hit / bare = " in result.stdout
-    assert "KB (target <= 3 KB)" in result.stdout
+    assert "B (target <= 2300 B)" in result.stdout

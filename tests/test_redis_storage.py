@@ -7,6 +7,7 @@ import logging
 import struct
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -96,10 +97,12 @@ def test_a_client_that_decodes_responses_is_refused_when_used_as_it_is(redis_ser
 
 
 def test_calls_are_bounded_and_never_retried(storage: RedisCacheStorage) -> None:
-    settings = storage.client.connection_pool.connection_kwargs
+    client = storage.client
+    assert isinstance(client, redis.Redis)
+    settings = client.connection_pool.connection_kwargs
 
     assert settings["socket_timeout"] == settings["socket_connect_timeout"] == 0.25
-    retry = storage.client.get_retry()
+    retry = client.get_retry()
     assert retry is not None and retry.get_retries() == 0
 
 
@@ -158,16 +161,19 @@ class TestCommandsPerRequest:
 
         assert hit.headers["Cache-Status"].startswith("chocs-cache; hit")
         assert hit_commands == {"mget": 1}
-        # Sent by the client: MGET, SET NX (lock), TIME (the server's clock before the handler), GET
-        # (index), EVALSHA (compare-and-set of index and variant), EVALSHA (unlock); Redis also
-        # counts what the scripts run inside the server: GET x 2 (the purge marks of the path and of
-        # everything), GET + SET + SET (compare-and-set), TIME + TYPE + ZADD + ZREMRANGEBYSCORE +
-        # PTTL + PEXPIRE (the host, listed among the hosts), GET + DEL (unlock).
+        # Sent by the client: MGET, SET NX (lock), TIME (the server's clock before the handler),
+        # EVALSHA (compare-and-set of index and variant, against the index the MGET read), EVALSHA
+        # (unlock): five round trips, two of them to store. Redis also counts what the scripts run
+        # inside the server: GET x 2 (the purge marks of the path and of everything), GET + SET +
+        # SET (compare-and-set), TIME + TYPE + ZADD + ZREMRANGEBYSCORE + PTTL + PEXPIRE (the host,
+        # listed among the hosts), PUBLISH (the ids it changed, for every process's tier), GET +
+        # DEL (unlock).
         assert miss_commands == {
+            "publish": 1,
             "time": 2,
             "mget": 1,
             "set": 1 + 2,
-            "get": 1 + 2 + 1 + 1,
+            "get": 2 + 1 + 1,
             "evalsha": 2,
             "del": 1,
             "type": 1,
@@ -176,8 +182,36 @@ class TestCommandsPerRequest:
             "pttl": 1,
             "pexpire": 1,
         }
-        # GET the index, SET the invalidation's marker, DEL the one variant
-        assert invalidation_commands == {"get": 1, "set": 1, "del": 1}
+        # GET the index, SET the invalidation's marker, DEL the one variant; each write with its
+        # PUBLISH in the same round trip (a pipeline)
+        assert invalidation_commands == {"get": 1, "set": 1, "del": 1, "publish": 2}
+
+    def test_a_process_waiting_for_another_polls_the_lock_with_one_command(
+        self, private_redis: RedisServer, redis_prefix: str
+    ) -> None:
+        storage = RedisCacheStorage.from_url(private_redis.url, prefix=redis_prefix)
+        raw = redis.Redis.from_url(private_redis.url)
+        try:
+            harness = Harness(storage)
+            counted_route(harness)
+            flight = harness.client.get("/items/1")  # learn the flight's lock name: the variant id
+            lock_name = next(key.decode()[len(redis_prefix) :] for key in raw.scan_iter(f"{redis_prefix}v*"))
+            storage.collect(CacheItem.empty(lock_name))
+            other = RedisCacheStorage.from_url(private_redis.url, prefix=redis_prefix)
+            token = other.acquire_lock(lock_name, 30)  # another process computes this key
+            threading.Timer(0.5, lambda: other.release_lock(lock_name, str(token))).start()
+
+            before = self.commands(raw)
+            waited = harness.client.get("/items/1")
+            waiting_commands = self.delta(raw, before)
+            other.close()
+        finally:
+            storage.close()
+            raw.close()
+
+        assert flight.status_int == waited.status_int == 200
+        assert waiting_commands["set"] >= 5  # SET NX, once per poll while the other process held the lock
+        assert waiting_commands["mget"] == 2  # the lookup, and one look once the lock was free: not one per poll
 
 
 def wait_for_a_hit(harness: Harness, path: str, seconds: float = 5.0) -> bool:

@@ -2,8 +2,9 @@
 
 The 1.0 public surface, unchanged: ``CacheMiddleware``, ``CacheItem``, ``ICacheStorage``,
 ``ICollectableCacheStorage``, ``InMemoryCacheStorage``, ``CollectableInMemoryCacheStorage``
-and ``CacheError``; the optional storage capabilities; and ``RedisCacheStorage``, imported
-only when asked for (it needs the ``redis`` extra, and the core depends on chocs alone).
+and ``CacheError``; the optional storage capabilities; ``TieredCacheStorage``; and
+``RedisCacheStorage``, imported only when asked for (it needs the ``redis`` extra, and the core
+depends on chocs alone).
 """
 
 from typing import TYPE_CHECKING, Any
@@ -12,12 +13,16 @@ from .cache_storage import (
     CacheItem,
     ICacheStorage,
     ICollectableCacheStorage,
+    ICompareAndSetCacheStorage,
+    IGroupCacheStorage,
     ILockableCacheStorage,
     IMultiGetCacheStorage,
+    IPublishingCacheStorage,
 )
-from .error import CacheError
+from .error import CacheError, WriteRefused
 from .memory_storage import CollectableInMemoryCacheStorage, InMemoryCacheStorage
 from .middleware import CacheMiddleware
+from .tiered_storage import TieredCacheStorage
 
 __all__ = [
     "CacheError",
@@ -26,9 +31,14 @@ __all__ = [
     "CollectableInMemoryCacheStorage",
     "ICacheStorage",
     "ICollectableCacheStorage",
+    "ICompareAndSetCacheStorage",
+    "IGroupCacheStorage",
     "ILockableCacheStorage",
     "IMultiGetCacheStorage",
+    "IPublishingCacheStorage",
     "InMemoryCacheStorage",
+    "TieredCacheStorage",
+    "WriteRefused",
 ]
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from typing import Protocol, runtime_checkable
 
@@ -21,6 +21,8 @@ __all__ = [
     "IGroupCacheStorage",
     "ILockableCacheStorage",
     "IMultiGetCacheStorage",
+    "IPublishingCacheStorage",
+    "Subscription",
 ]
 
 
@@ -37,25 +39,36 @@ class CacheItem:
     hit reads it; setting it refreshes ``updated_at``, as in 1.0.
     """
 
-    __slots__ = ("_created_at", "_id", "_updated_at", "body", "needed_for", "ttl")
+    __slots__ = ("_created_at", "_id", "_updated_at", "body", "bookkeeping", "needed_for", "ttl")
     _created_at: float
     _id: str
     _updated_at: float
     body: bytes
+    bookkeeping: bool
     needed_for: int | None
     ttl: int
 
     def __init__(
-        self, item_id: str, body: bytes, ttl: int = 30, *, now: float | None = None, needed_for: int | None = None
+        self,
+        item_id: str,
+        body: bytes,
+        ttl: int = 30,
+        *,
+        now: float | None = None,
+        needed_for: int | None = None,
+        bookkeeping: bool = False,
     ) -> None:
         """``now``: when the item was made, in epoch seconds (default: ``time.time()``).
         ``needed_for``: seconds it is needed for sure; after that, until its ``ttl``, it is only
         kept in case (a stale response kept to be revalidated), and a storage that must make room
-        may drop it before the others. ``None``: needed for its whole ``ttl``."""
+        may drop it before the others. ``None``: needed for its whole ``ttl``.
+        ``bookkeeping``: it is not a stored response but what finds them (an index): a storage
+        bounded by a number of responses does not count it as one."""
         if now is None:
             now = time.time()
         initialise = object.__setattr__  # not through __setattr__ below: no clock read per field
         initialise(self, "needed_for", needed_for)
+        initialise(self, "bookkeeping", bookkeeping)
         initialise(self, "_id", item_id)
         initialise(self, "body", body)
         initialise(self, "ttl", ttl)
@@ -216,3 +229,27 @@ class IGroupCacheStorage(Protocol):
         """Remove every item and every group's list, and record that everything was removed now
         (kept for ``keep_for`` seconds, like a group's invalidation). Returns how many removed items
         had ids that start with ``counting``."""
+
+
+class Subscription(Protocol):
+    """A delivery of changes, until ``close``."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class IPublishingCacheStorage(Protocol):
+    """Optional capability: the storage tells every process what any process changed in it.
+
+    ``TieredCacheStorage`` keeps a copy of what it reads in the process, and drops each copy when
+    this says the item changed (docs/storages.md, "Tiered").
+    """
+
+    @abstractmethod
+    def subscribe(
+        self, on_change: Callable[[Sequence[str] | None], None], on_listening: Callable[[bool], None]
+    ) -> Subscription:
+        """Call ``on_change(ids)`` for every change any process makes to items (set, removed,
+        written by a script), in order; ``on_change(None)`` when any item may have changed.
+        Call ``on_listening(True)`` once changes are delivered (again), and ``on_listening(False)``
+        as soon as they may not be (the connection was lost): changes in between are missed."""

@@ -85,7 +85,11 @@ class Lead(Generic[Shared]):
     def claim_elsewhere(self, lock: CrossProcessLock, found_elsewhere: Callable[[], Found | None]) -> Found | None:
         """With a storage that has a cross-process lock: take it, or wait for the process holding
         it to store an answer (``found_elsewhere`` looks, and returns it). ``None``: this process
-        runs the handler (it holds the lock, or waited past the timeout)."""
+        runs the handler (it holds the lock, or waited past the timeout).
+
+        Waiting polls the lock alone, one call per poll: the holder stores its answer before it
+        releases the lock, so the first poll that takes the lock looks once for that answer (and
+        gives the lock back when it is there)."""
         key, timeout, clock = self._flight.key, self._coalescer.timeout, self._coalescer.clock
         deadline = clock.monotonic() + timeout
         delay = FIRST_POLL_SECONDS
@@ -93,16 +97,19 @@ class Lead(Generic[Shared]):
         waited = held_elsewhere
         while held_elsewhere:
             if clock.monotonic() + delay > deadline:
-                return None
+                return found_elsewhere()  # past the timeout: its answer if it came, else go alone
             time.sleep(delay)  # backing off: waiting costs the storage a few calls, not a busy loop
             delay = min(delay * 2, LAST_POLL_SECONDS)
-            found = found_elsewhere()
-            if found is not None:
-                return found
             token, held_elsewhere = lock.acquire_lock(key, timeout)
         if token is not None:
             self._token = (lock, token)
-        return found_elsewhere() if waited else None  # the holder may have just finished
+        if not waited:
+            return None
+        found = found_elsewhere()  # the holder finished: its answer, unless it stored none
+        if found is not None and token is not None:
+            self._token = None
+            lock.release_lock(key, token)
+        return found
 
     @property
     def retired(self) -> bool:

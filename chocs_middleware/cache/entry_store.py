@@ -102,6 +102,9 @@ class Missed(NamedTuple):
     stored under it only while no invalidation has replaced it (``ResourceIndex.accepts``)."""
     unavailable: bool = False
     """The storage could not be asked (a fault, or its breaker is open)."""
+    index_blob: bytes | None = None
+    """The index entry as the lookup read it (``None``: none): a store compares against it first,
+    without reading the index again."""
 
 
 URI_MISS = Missed("uri-miss", None)
@@ -288,7 +291,7 @@ class EntryStore:
         if reads.failures:
             reads.succeeded()
         index = self._decode(target.resource, index_item, _INDEXES)
-        if index is None or index.expires_at <= now:
+        if index is None or index_item is None or index.expires_at <= now:
             return URI_MISS
         stored = self._decode(expected_variant, variant_item, _RESPONSES)
         if not _usable(stored, index, expected, lookup, now):
@@ -303,11 +306,11 @@ class EntryStore:
             # vary-miss: a response of this URI is listed, stored for other request headers.
             prefix = target.uri_prefix
             others = any(variant.startswith(prefix) and variant != expected_variant for variant, _ in index.variants)
-            return Missed("vary-miss" if others else "uri-miss", index.generation)
+            return Missed("vary-miss" if others else "uri-miss", index.generation, index_blob=index_item.body)
         pending = self._guard.pending
         if pending.active and pending.hides(target.resource, stored.stored_at):
             self.retry_invalidations(target.resource)
-            return Missed("uri-miss", index.generation)
+            return Missed("uri-miss", index.generation, index_blob=index_item.body)
         return stored
 
     def _get_pair(self, resource: str, variant: str) -> tuple[CacheItem | None, CacheItem | None]:
@@ -327,6 +330,8 @@ class EntryStore:
         seen: str | None,
         groups: tuple[str, ...] = (),
         since: float | None = None,
+        seen_blob: bytes | None = None,
+        seen_blob_known: bool = False,
     ) -> Saved:
         """Store ``response`` as the variant ``recipe`` selects, list it in the index and in its
         cache ``groups``; but only while nothing invalidated it since the request looked, so that
@@ -337,7 +342,9 @@ class EntryStore:
           ``storage_time`` read before the handler was asked (``None``: now).
 
         With a storage that can ``compare_and_set`` (and keep groups), the checks and the writes
-        are one step for every process; otherwise they are one step within this process.
+        are one step for every process; otherwise they are one step within this process. When the
+        lookup's view of the index is known (``seen_blob``, with ``seen_blob_known``), the first
+        attempt compares against it without reading the index again: one write, one round trip.
         """
         if groups and self._guard.grouped is None:
             return Saved.GROUPS_UNSUPPORTED
@@ -352,12 +359,15 @@ class EntryStore:
             if since is None:
                 return Saved.NOT_STORED
         with self._guard.index_lock(target.resource):
-            for _ in range(SAVE_ATTEMPTS):
-                try:
-                    item = self._get(target.resource)
-                except Exception as error:
-                    self._fault(self._guard.reads, "get", error)
-                    return Saved.NOT_STORED
+            for attempt in range(SAVE_ATTEMPTS):
+                if attempt == 0 and seen_blob_known:
+                    item = None if seen_blob is None else CacheItem(target.resource, seen_blob, 1, now=now)
+                else:
+                    try:
+                        item = self._get(target.resource)
+                    except Exception as error:
+                        self._fault(self._guard.reads, "get", error)
+                        return Saved.NOT_STORED
                 blob = item.body if item else None
                 index = self._decode(target.resource, item, _INDEXES)
                 if index is not None and index.expires_at <= now:
@@ -590,8 +600,11 @@ class EntryStore:
     def _item(
         self, item_id: str, blob: bytes, expires_at: float, now: float, needed_until: float | None = None
     ) -> CacheItem:
-        needed_for = None if needed_until is None else max(0, math.ceil(needed_until - now))
-        return CacheItem(item_id, blob, max(1, math.ceil(expires_at - now)), now=now, needed_for=needed_for)
+        """A variant (``needed_until`` given) or an index (bookkeeping) as the storage keeps it."""
+        ttl = max(1, math.ceil(expires_at - now))
+        if needed_until is None:
+            return CacheItem(item_id, blob, ttl, now=now, bookkeeping=True)
+        return CacheItem(item_id, blob, ttl, now=now, needed_for=max(0, math.ceil(needed_until - now)))
 
     def _remove(self, item_id: str) -> None:
         # Without ``collect``, an empty, already expired item (a tombstone) overwrites the entry.

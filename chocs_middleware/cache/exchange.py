@@ -72,6 +72,8 @@ class Exchange:
         "requested_at",
         "route",
         "seen",
+        "seen_blob",
+        "seen_blob_known",
         "since",
         "stale",
         "storage_available",
@@ -102,6 +104,9 @@ class Exchange:
         self.seen = found.generation
         """The generation of the resource's index the lookup saw: what the handler answers is
         stored only while no invalidation replaced it."""
+        self.seen_blob = found.index_blob if isinstance(found, Missed) else None
+        self.seen_blob_known = isinstance(found, Missed) and not found.unavailable
+        """The index entry the lookup read (known for a miss): the store compares against it first."""
         self.storage_available = not (isinstance(found, Missed) and found.unavailable)
         self.superseded = False
         """A write invalidated the resource while the handler ran: its answer may predate the write."""

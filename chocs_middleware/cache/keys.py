@@ -32,6 +32,7 @@ __all__ = [
     "path_group_id",
     "resource_id",
     "route_parameters",
+    "slot_tag",
     "uri_prefix",
     "variant_id",
 ]
@@ -100,9 +101,17 @@ def resource_id(host: str, path: str) -> str:
 
 def uri_prefix(resource: str, query: str) -> str:
     """What the ids of every stored response of one URI (``resource`` and its canonical ``query``)
-    start with: 32 bits that tell, within one index, whether a URI has responses stored at all
-    (``uri-miss``) or only for other request headers (``vary-miss``)."""
-    return "v" + _digest((resource, query), 4)
+    start with: the resource's own first six characters (``slot_tag``), then 32 bits that tell,
+    within one index, whether a URI has responses stored at all (``uri-miss``) or only for other
+    request headers (``vary-miss``)."""
+    return "v" + resource[1:7] + _digest((resource, query), 4)
+
+
+def slot_tag(item_id: str) -> str | None:
+    """What an index and every stored response of its resource share (the index's first six
+    characters after its kind), so that a storage spread over nodes can keep them on one node
+    (Redis Cluster hash tags); ``None`` for other ids."""
+    return item_id[1:7] if len(item_id) > 7 and item_id[0] in "rv" else None
 
 
 def variant_id(

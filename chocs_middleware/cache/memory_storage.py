@@ -23,8 +23,12 @@ def _footprint(item: CacheItem) -> int:
 
 
 class InMemoryCacheStorage:
-    """An LRU map of ``CacheItem`` bounded by item count and by payload bytes (body + id), with
-    groups of items (``IGroupCacheStorage``).
+    """An LRU map of ``CacheItem`` bounded by a number of stored responses and by payload bytes
+    (body + id), with groups of items (``IGroupCacheStorage``).
+
+    ``max_items`` counts stored responses: the middleware's bookkeeping items (the index of each
+    path, ``CacheItem.bookkeeping``) are bounded by the same number apart, so 10,000 means 10,000
+    responses, whatever paths they are on.
 
     An item is kept for its ``ttl`` from when it was ``set``, measured on the monotonic clock (a
     wall clock that steps back cannot make it live longer), and is never returned after that.
@@ -51,6 +55,10 @@ class InMemoryCacheStorage:
         self._spare: deque[str] = deque()
         """Ids the last sweep found no longer needed, least recently used first: evicted first."""
         self._bytes = 0
+        self._bookkeeping = 0
+        """How many of the items are bookkeeping (counted apart from responses)."""
+        self.evictions = 0
+        """Items dropped to make room (not those that expired or were removed)."""
         self._writes_since_sweep = 0
         self._lock = threading.Lock()
         self._groups: dict[str, dict[str, float]] = {}
@@ -213,9 +221,15 @@ class InMemoryCacheStorage:
         needed_for = item.needed_for
         self._items[item.id] = (item, now + item.ttl, math.inf if needed_for is None else now + needed_for)
         self._bytes += size
+        if item.bookkeeping:
+            self._bookkeeping += 1
         self._writes_since_sweep += 1
-        if len(self._items) > self.max_items or self._bytes > self.max_bytes:
+        if self._over_bounds():
             self._make_room()
+
+    def _over_bounds(self) -> bool:
+        bookkeeping, limit = self._bookkeeping, self.max_items
+        return len(self._items) - bookkeeping > limit or bookkeeping > limit or self._bytes > self.max_bytes
 
     @property
     def size_bytes(self) -> int:
@@ -236,6 +250,20 @@ class InMemoryCacheStorage:
         self._groups.clear()
         self._listed_in.clear()
         self._bytes = 0
+        self._bookkeeping = 0
+
+    def stats(self) -> dict[str, int]:
+        """What it holds and has dropped: ``items`` (all), ``responses`` (not bookkeeping),
+        ``bytes``, ``evictions``, and its bounds."""
+        items = len(self._items)
+        return {
+            "items": items,
+            "responses": items - self._bookkeeping,
+            "bytes": self._bytes,
+            "evictions": self.evictions,
+            "max_items": self.max_items,
+            "max_bytes": self.max_bytes,
+        }
 
     def __len__(self) -> int:
         return len(self._items)
@@ -244,16 +272,17 @@ class InMemoryCacheStorage:
         if self._writes_since_sweep * 4 >= len(self._items):
             self._sweep()
         now = self._monotonic()
-        while len(self._items) > self.max_items or self._bytes > self.max_bytes:
+        while self._over_bounds():
             spare = self._spare.popleft() if self._spare else None
             if spare is None:
                 item_id, (oldest, _, _) = self._items.popitem(last=False)  # one atomic call: reads take no lock
-                self._bytes -= _footprint(oldest)
-                self._leave_groups(item_id)
+                self._forget(item_id, oldest)
+                self.evictions += 1
                 continue
             kept = self._items.get(spare)
             if kept is not None and kept[2] < now:  # still there, and still not needed
                 self._remove(spare)
+                self.evictions += 1
 
     def _sweep(self) -> None:
         """Drop expired items, and list those no longer needed (oldest use first) to drop first."""
@@ -272,8 +301,14 @@ class InMemoryCacheStorage:
     def _remove(self, item_id: str) -> None:
         kept = self._items.pop(item_id, None)
         if kept is not None:
-            self._bytes -= _footprint(kept[0])
-            self._leave_groups(item_id)
+            self._forget(item_id, kept[0])
+
+    def _forget(self, item_id: str, item: CacheItem) -> None:
+        """Account for an item taken out of ``_items``."""
+        self._bytes -= _footprint(item)
+        if item.bookkeeping:
+            self._bookkeeping -= 1
+        self._leave_groups(item_id)
 
     def _leave_groups(self, item_id: str) -> None:
         if self._listed_in:

@@ -43,6 +43,7 @@ from .entry_store import EntryStore, Missed, Saved, StorageGuard
 from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, SharedAnswer, WriteRoute
 from .faults import FaultLog
 from .keys import changed_resources
+from .metrics import Metrics
 from .policy import RoutePolicy, WritePolicy, build_options, build_policy, build_write_policy, check_storage
 from .purge import Purger
 from .semantics.cache_control import CacheControl, parse_cache_control
@@ -140,6 +141,7 @@ class CacheMiddleware(Middleware):
         self._background = Background(self._faults)
         self._routes: dict[tuple[int, str], CachedRoute | WriteRoute | None] = {}
         self._purger = Purger(self._storage, options.canonical_host, self._coalescer.retire)
+        self._metrics = Metrics()
 
     @property
     def storage_faults(self) -> int:
@@ -174,6 +176,7 @@ class CacheMiddleware(Middleware):
                 if target.has_conditions or target.asks_range:
                     return self._fresh(request, target, found, age)
                 whole_age = int(age)  # the plain hit, the common case, without a call more
+                self._metrics.hit()
                 return build_response(
                     found, whole_age, cache_status.hit(found.ttl(whole_age)), request.method is not HEAD
                 )
@@ -187,7 +190,12 @@ class CacheMiddleware(Middleware):
         response = next(request)
         trace = Trace("bypass")
         trace.fwd_status, trace.detail = capture(response, body_limit=0).status, detail
-        return set_cache_status(response, trace.render())
+        return set_cache_status(response, self._rendered(trace))
+
+    def _rendered(self, trace: Trace) -> str:
+        """The ``Cache-Status`` of a response that leaves with ``trace``, counted (``stats``)."""
+        self._metrics.record(trace)
+        return trace.render()
 
     # -- lookup and fresh: answered from storage -------------------------------------------------
 
@@ -207,7 +215,11 @@ class CacheMiddleware(Middleware):
         """An answer from storage: the stored response (a fresh hit without ``trace``), or the 304 /
         412 that the request's preconditions call for."""
         whole_age = int(age)
-        status = cache_status.hit(stored.ttl(whole_age)) if trace is None else trace.render()
+        if trace is None:
+            self._metrics.hit()
+            status = cache_status.hit(stored.ttl(whole_age))
+        else:
+            status = self._rendered(trace)
         if target.has_conditions:
             conditions = target.conditions()
             verdict = evaluate_representation(conditions, True, stored.status, stored.etag, stored.last_modified)
@@ -215,10 +227,12 @@ class CacheMiddleware(Middleware):
                 verdict, stored.headers, {"age": [str(whole_age)], "cache-status": [status]}
             )
             if answer is not None:
+                self._metrics.answered("304" if verdict.outcome is Outcome.NOT_MODIFIED else "412")
                 return answer
         if target.asks_range and stored.status == 200 and request.method is GET:
             selection = self._selected_range(target, stored)
             if selection is not None:
+                self._metrics.answered("416" if isinstance(selection, Unsatisfiable) else "206")
                 return build_partial(stored, selection, whole_age, status)
         return build_response(stored, whole_age, status, with_body=request.method is not HEAD)
 
@@ -237,7 +251,7 @@ class CacheMiddleware(Middleware):
         storage that has locks); the others are answered from its answer, or go alone."""
         if exchange.asked is not None and exchange.asked.has("only-if-cached"):
             exchange.trace.detail = "only-if-cached"
-            return set_cache_status(build_gateway_timeout(), exchange.trace.render())
+            return set_cache_status(build_gateway_timeout(), self._rendered(exchange.trace))
         role = self._coalescer.join(exchange.flight_key, exchange.target.resource)
         if isinstance(role, Follow):
             answer = self._answer_follower(exchange, role.wait())
@@ -360,7 +374,16 @@ class CacheMiddleware(Middleware):
                 trace.detail = "groups-failed"
                 return admission
             entries = exchange.route.entries
-            saved = entries.save(target, admission.recipe, admission.stored, exchange.seen, groups, exchange.since)
+            saved = entries.save(
+                target,
+                admission.recipe,
+                admission.stored,
+                exchange.seen,
+                groups,
+                exchange.since,
+                exchange.seen_blob,
+                exchange.seen_blob_known,
+            )
             trace.stored, exchange.superseded = saved is Saved.STORED, saved is Saved.INVALIDATED_MEANWHILE
             if not trace.stored:
                 trace.detail = saved.value
@@ -421,7 +444,7 @@ class CacheMiddleware(Middleware):
     ) -> HttpResponse:
         """The handler's answer, or the 304/412 the request's preconditions call for, with its
         ``Cache-Status``."""
-        status = exchange.trace.render()
+        status = self._rendered(exchange.trace)
         if exchange.target.has_conditions and not sets_cookie:  # a 304 would drop the cookie
             etag, last_modified = first_value(fields, "etag"), first_value(fields, "last-modified")
             conditions = exchange.target.conditions()
@@ -516,17 +539,22 @@ class CacheMiddleware(Middleware):
             trace.detail = "invalidated"
             named = upstream.values("location") + upstream.values("content-location")
             for resource, url in changed_resources(target.host, target.path, target.resource, named):
+                self._metrics.add("invalidations", "paths")
                 self._coalescer.retire(resource)
                 if not route.entries.invalidate(resource, url or target.url):
                     trace.detail = "invalidation-failed"
             lines = upstream.values(CACHE_GROUP_INVALIDATION)
             if lines:
                 groups = (*groups, *self._parsed_groups(lines, "Cache-Group-Invalidation", policy.route))
-            if groups and not route.entries.invalidate_groups(target.host, tuple(dict.fromkeys(groups))):
-                trace.detail = "invalidation-failed"
+            if groups:
+                self._metrics.add("invalidations", "groups", len(set(groups)))
+                if not route.entries.invalidate_groups(target.host, tuple(dict.fromkeys(groups))):
+                    trace.detail = "invalidation-failed"
+        if trace.detail == "invalidation-failed":
+            self._metrics.add("invalidations", "failed")
         if self._storage.pending.active:
             route.entries.retry_invalidations()
-        return set_cache_status(response, trace.render())
+        return set_cache_status(response, self._rendered(trace))
 
     def _groups_to_invalidate(self, request: HttpRequest, policy: WritePolicy) -> tuple[str, ...]:
         """The route's ``cache_invalidates``, named before the handler runs: a mistake in the keyword
@@ -563,6 +591,7 @@ class CacheMiddleware(Middleware):
         if verdict.outcome is not Outcome.PRECONDITION_FAILED:
             return None
         status = cache_status.hit(found.ttl(int(age)), detail="precondition-failed")
+        self._metrics.answered("412")
         return build_precondition_failed(verdict.decided_by, {"cache-status": [status]})
 
     # -- purge -----------------------------------------------------------------------------------
@@ -572,17 +601,49 @@ class CacheMiddleware(Middleware):
         credentials: ``"/users/1"`` on every host, ``"https://api.example.com/users/1"`` on that
         host. A response to it computed before now is not stored after it. Returns how many stored
         responses were removed; a storage fault is raised (docs/invalidation.md)."""
-        return self._purger.purge(url)
+        return self._purged("url", self._purger.purge(url))
 
     def purge_groups(self, *groups: str, host: str | None = None) -> int:
         """Remove the stored responses in cache ``groups`` (RFC 9875) of ``host``, or of every host.
         Returns how many were removed; a storage fault is raised."""
-        return self._purger.purge_groups(groups, host)
+        return self._purged("groups", self._purger.purge_groups(groups, host))
 
     def purge_all(self) -> int:
         """Remove every response this cache stored, on every host (with the built-in storages).
         Returns how many were removed; a storage fault is raised."""
-        return self._purger.purge_all()
+        return self._purged("all", self._purger.purge_all())
+
+    def _purged(self, kind: str, removed: int) -> int:
+        self._metrics.add("purges", kind)
+        self._metrics.add("purges", "responses_removed", removed)
+        return removed
+
+    # -- metrics ---------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """This process's counters since the middleware was made (docs/deployment.md, "Metrics").
+
+        ``responses`` by outcome (``hit``: answered from storage, ``stale``: a stale response
+        served from storage, and each ``Cache-Status`` ``fwd`` reason: ``uri-miss``,
+        ``vary-miss``, ``stale``, ``request``, ``method``, ``bypass``); ``collapsed`` (given
+        another request's answer); ``revalidated`` (refreshed by the handler's 304);
+        ``answered_from_storage`` (304, 412, 206 and 416 by status); ``stored`` and ``not_stored``
+        by reason; ``invalidations`` (``paths``, ``groups``, ``failed``); ``purges``; and
+        ``storage``: faults, seconds the cache rested from it, and the storage's own figures
+        where it has ``stats()`` (the in-memory storage: items, responses, bytes, evictions).
+        """
+        guard = self._storage
+        storage: dict[str, Any] = {
+            "faults": self._faults.count,
+            "rested_seconds": guard.reads.rested + guard.writes.rested + guard.lock_calls.rested,
+        }
+        own = getattr(guard.storage, "stats", None)
+        if callable(own):
+            try:
+                storage.update(own())
+            except Exception as error:  # figures are never worth an error
+                self._faults.report("stats", error, "stats()")
+        return {**self._metrics.snapshot(), "storage": storage}
 
     # -- routes ----------------------------------------------------------------------------------
 

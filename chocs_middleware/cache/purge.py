@@ -3,7 +3,8 @@
 ``CacheMiddleware.purge``, ``purge_groups`` and ``purge_all`` and the command line
 (``python -m chocs_middleware.cache purge``) run these. Unlike the request flow, which serves
 around a failing storage, a purge raises what the storage raised: whoever asked must know that
-it did not happen.
+it did not happen. On a storage whose changes reach in-process tiers (``synchronise``), a purge
+returns once every listening process has dropped its copies (or a second has passed).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from urllib.parse import unquote, urlsplit
 from .entry_store import MARKER_SECONDS, EntryStore, StorageGuard
 from .keys import HOSTS, group_id, path_group_id, resource_id
 
-__all__ = ["Purger", "split_url"]
+__all__ = ["SYNCHRONISE_SECONDS", "Purger", "split_url"]
+
+SYNCHRONISE_SECONDS = 1.0
 
 
 def split_url(url: object) -> tuple[str | None, str]:
@@ -77,6 +80,7 @@ class Purger:
             resource = resource_id(name, path)
             self._retire(resource)
             removed += self._entries.replace_index(resource, now)
+        self._synchronise()
         return removed
 
     def purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
@@ -95,7 +99,9 @@ class Purger:
         if grouped is None:
             self._guard.local.mark(ids)
             return 0
-        return grouped.invalidate_groups(ids, MARKER_SECONDS)
+        removed = grouped.invalidate_groups(ids, MARKER_SECONDS)
+        self._synchronise()
+        return removed
 
     def purge_all(self) -> int:
         """Remove every stored response, on every host. Needs a storage that can
@@ -107,7 +113,14 @@ class Purger:
                 f"purge_all needs a storage that can remove everything it holds "
                 f"(IGroupCacheStorage.remove_all); {storage} cannot"
             )
-        return grouped.remove_all(MARKER_SECONDS, "v")
+        removed = grouped.remove_all(MARKER_SECONDS, "v")
+        self._synchronise()
+        return removed
+
+    def _synchronise(self) -> None:
+        synchronise = getattr(self._guard.storage, "synchronise", None)
+        if callable(synchronise):
+            synchronise(SYNCHRONISE_SECONDS)
 
     def hosts(self) -> list[str]:
         """The hosts with stored responses (those this process stored, on a storage without groups)."""

@@ -12,34 +12,48 @@ Commands per request, on a route whose vary list the route fixes:
 - invalidation of a path: ``GET`` of the index, ``SET`` of the invalidation's marker, one ``DEL``
   per listed variant; of groups, whatever their size: one ``EVALSHA``.
 
-Redis expires entries itself (``SET ... PX``). Each value starts with its expiry time (8 bytes),
-so that a ``GET`` alone gives back an honest ``CacheItem``.
+Redis expires entries itself (``SET ... PX``). Each value starts with its expiry time (8 bytes,
+negative for a bookkeeping item), so that a ``GET`` alone gives back an honest ``CacheItem``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import logging
 import math
 import secrets
 import struct
-from collections.abc import Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 try:
     import redis
     from redis.backoff import NoBackoff
+    from redis.cluster import RedisCluster
     from redis.retry import Retry
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         'RedisCacheStorage needs the redis package: pip install "chocs-middleware.cache[redis]"'
     ) from error
 
-from .cache_storage import CacheItem
+from .cache_storage import CacheItem, Subscription
 from .checks import check_number
 from .clock import SYSTEM_CLOCK, Clock
 from .error import CacheError, WriteRefused
+from .keys import slot_tag
 
-__all__ = ["DEFAULT_TIMEOUT", "RedisCacheStorage"]
+__all__ = ["DEFAULT_TIMEOUT", "EVERYTHING_CHANGED", "RedisCacheStorage"]
+
+_Storage = TypeVar("_Storage", bound="RedisCacheStorage")
+EVERYTHING_CHANGED = "*"
+"""Published when every item may have changed (``remove_all``)."""
+SYNCHRONISE = "#"
+"""Starts a marker message: each listener acknowledges it once it has taken in what came before."""
+_log = logging.getLogger("chocs_middleware.cache")
 
 DEFAULT_TIMEOUT = 0.25
 """Seconds any one Redis call may take (connecting included) before it counts as a failure."""
@@ -53,7 +67,7 @@ _REFUSAL_TYPES = tuple(
 )
 # Write the items only while the guard (KEYS[1]) holds the expected body (after its 8-byte expiry);
 # ARGV[1] is "1" when a body is expected at all. Items follow as KEYS[2..] with value and
-# milliseconds in ARGV[3..].
+# milliseconds in ARGV[3..]; the last two ARGV are the channel of changes and the ids to publish.
 _COMPARE_AND_SET = """
 local current = redis.call('get', KEYS[1])
 if ARGV[1] == '1' then
@@ -64,6 +78,7 @@ end
 for i = 2, #KEYS do
     redis.call('set', KEYS[i], ARGV[2 * i - 1], 'px', ARGV[2 * i])
 end
+redis.call('publish', ARGV[#ARGV - 1], ARGV[#ARGV])
 return 1
 """
 # compare_and_set, refused (-1) when a checked group's invalidation mark (a server time) is at or
@@ -71,8 +86,8 @@ return 1
 # until which each is listed, trimmed of those past, expiring with the longest member. A key of
 # ours holding something else (written by hand) counts as empty, so it cannot stop the cache from
 # storing. ARGV: 1-2 as above, 3-5 how many items, lists and checked marks, 6 since, 7 how long
-# members are listed (ms), then each item's value and milliseconds, then each list's member.
-# KEYS: guard, items, lists, marks.
+# members are listed (ms), then each item's value and milliseconds, then each list's member, then
+# the channel of changes and the ids to publish. KEYS: guard, items, lists, marks.
 _COMPARE_AND_SET_GROUPED = """
 local n, l, c = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local since = tonumber(ARGV[6])
@@ -101,10 +116,12 @@ if l > 0 then
         if redis.call('pttl', list) < lifetime then redis.call('pexpire', list, lifetime) end
     end
 end
+redis.call('publish', ARGV[#ARGV - 1], ARGV[#ARGV])
 return 1
 """
 # Invalidate groups: KEYS are (list, mark) pairs; ARGV: how long the mark is kept (ms), the key
-# prefix. Each mark is set to the server's time; each listed item is deleted, and the list.
+# prefix, the channel of changes. Each mark is set to the server's time; each listed item is
+# deleted, and the list; the ids are published.
 _INVALIDATE_GROUPS = """
 local time = redis.call('time')
 local now = string.format('%d.%06d', time[1], time[2])
@@ -119,8 +136,47 @@ for i = 1, #KEYS, 2 do
         for k = j, math.min(j + 999, #members) do batch[#batch + 1] = ARGV[2] .. members[k] end
         removed = removed + redis.call('del', unpack(batch))
     end
+    if #members > 0 then redis.call('publish', ARGV[3], table.concat(members, ' ')) end
 end
 return removed
+"""
+# On Redis Cluster the group lists and marks live in one slot of their own ("{groups}"), away from
+# the responses: a grouped store writes the response (compare-and-set) and then runs this there.
+# KEYS: lists, marks. ARGV: how many lists, since, how long members are listed (ms), the members.
+# -1 when a mark is at or after ``since`` (the caller removes what it wrote), else lists them.
+_CHECK_AND_LIST = """
+local l = tonumber(ARGV[1])
+local since = tonumber(ARGV[2])
+for i = l + 1, #KEYS do
+    local at = tonumber(redis.pcall('get', KEYS[i]))
+    if at and at >= since then return -1 end
+end
+local time = redis.call('time')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lifetime = tonumber(ARGV[3])
+for i = 1, l do
+    if redis.call('type', KEYS[i])['ok'] ~= 'zset' then redis.call('del', KEYS[i]) end
+    redis.call('zadd', KEYS[i], 'gt', now + lifetime, ARGV[3 + i])
+    redis.call('zremrangebyscore', KEYS[i], '-inf', '(' .. now)
+    if redis.call('pttl', KEYS[i]) < lifetime then redis.call('pexpire', KEYS[i], lifetime) end
+end
+return 1
+"""
+# On Redis Cluster: mark the groups and take their lists (KEYS: list, mark pairs; ARGV: how long
+# a mark is kept, ms), returning the members; the caller removes them, node by node.
+_TAKE_GROUPS = """
+local time = redis.call('time')
+local now = string.format('%d.%06d', time[1], time[2])
+local members = {}
+for i = 1, #KEYS, 2 do
+    redis.call('set', KEYS[i + 1], now, 'px', ARGV[1])
+    local listed = redis.pcall('zrange', KEYS[i], 0, -1)
+    if not listed['err'] then
+        for _, member in ipairs(listed) do members[#members + 1] = member end
+    end
+    redis.call('del', KEYS[i])
+end
+return members
 """
 # Release the lock only while it is still ours: a lock that expired and was taken by another
 # process must not be deleted by the first owner when it finally finishes.
@@ -133,51 +189,68 @@ return 0
 
 
 class RedisCacheStorage:
-    """A ``CacheItem`` store in Redis, with ``collect``, ``get_many``, a cross-process lock and
-    groups (``IGroupCacheStorage``: sorted sets of members, and invalidation marks).
+    """A ``CacheItem`` store in Redis, with ``collect``, ``get_many``, a cross-process lock,
+    groups (``IGroupCacheStorage``: sorted sets of members, and invalidation marks) and the
+    changes it makes published to every process (``IPublishingCacheStorage``).
 
-    ``client`` is a ``redis.Redis``. With ``timeout`` (seconds, default 0.25) the storage talks
-    to the same server over its own connections, on which every call gives up after ``timeout``
-    and is not retried: a Redis that is down or slow then costs each request at most that, and
-    the cache is bypassed. ``timeout=None`` uses the client exactly as configured. Keys are
-    ``prefix`` + the middleware's ids (``prefix`` + ``lock:`` + name for locks).
+    ``client`` is a ``redis.Redis``, or a ``redis.cluster.RedisCluster``. With ``timeout``
+    (seconds, default 0.25) the storage talks to the same server(s) over its own connections, on
+    which every call gives up after ``timeout`` and is not retried: a Redis that is down or slow
+    then costs each request at most that, and the cache is bypassed. ``timeout=None`` uses the
+    client exactly as configured. Keys are ``prefix`` + the middleware's ids (``prefix`` +
+    ``lock:`` + name for locks). On a cluster, a path's index and its responses share a hash tag
+    (``{...}``, one node, so a hit is one round trip), and the group lists and marks share another.
     """
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: redis.Redis | RedisCluster,
         *,
         prefix: str = "chocs-cache:",
         timeout: float | None = DEFAULT_TIMEOUT,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        if not isinstance(client, redis.Redis):
-            raise TypeError(f"RedisCacheStorage needs a redis.Redis client, got {client!r}")
+        cluster = isinstance(client, RedisCluster)
+        if not cluster and not isinstance(client, redis.Redis):
+            raise TypeError(
+                f"RedisCacheStorage needs a redis.Redis or redis.cluster.RedisCluster client, got {client!r}"
+            )
         if timeout is not None:
             check_number(timeout, "RedisCacheStorage(timeout=...)", unit="seconds", whole=False, minimum=0, above=True)
-        if timeout is None and client.connection_pool.connection_kwargs.get("decode_responses"):
+        if timeout is None and _decodes_responses(client):
             raise ValueError("RedisCacheStorage needs a client with decode_responses=False: entries are bytes")
         self._owns_client = timeout is not None
-        self._client = client if timeout is None else _bounded(client, float(timeout))
+        self._cluster = cluster
+        self._client: Any = client if timeout is None else _bounded(client, float(timeout))
         self._prefix = prefix
+        self._groups_prefix = f"{prefix}{{groups}}" if cluster else prefix
+        """Group lists and marks: on a cluster, in one slot of their own."""
         self._time = clock.time
         self._release = self._client.register_script(_RELEASE_IF_OWNER)
         self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
         self._compare_and_set_grouped = self._client.register_script(_COMPARE_AND_SET_GROUPED)
+        self._channel = f"{prefix}changes"
         self._invalidate_groups = self._client.register_script(_INVALIDATE_GROUPS)
+        self._check_and_list = self._client.register_script(_CHECK_AND_LIST)
+        self._take_groups = self._client.register_script(_TAKE_GROUPS)
 
     @classmethod
     def from_url(
-        cls,
+        cls: type[_Storage],
         url: str,
         *,
         prefix: str = "chocs-cache:",
         timeout: float | None = DEFAULT_TIMEOUT,
         clock: Clock = SYSTEM_CLOCK,
         **options: Any,
-    ) -> RedisCacheStorage:
-        """A storage on ``redis://host:port/db`` (any URL ``redis.Redis.from_url`` takes)."""
-        client = redis.Redis.from_url(url, **options)
+    ) -> _Storage:
+        """A storage on ``redis://host:port/db`` (any URL ``redis.Redis.from_url`` takes); with
+        ``cluster=True`` among the options, on the Redis Cluster that node belongs to."""
+        client: Any = (
+            RedisCluster.from_url(url, **{k: v for k, v in options.items() if k != "cluster"})
+            if options.get("cluster")
+            else redis.Redis.from_url(url, **options)
+        )
         storage = cls(client, prefix=prefix, timeout=timeout, clock=clock)
         if timeout is not None:
             client.close()  # only its settings were needed: the storage has its own connections
@@ -190,43 +263,66 @@ class RedisCacheStorage:
         stays its owner's to close)."""
         if self._owns_client:
             self._client.close()
-            self._client.connection_pool.disconnect()  # close() leaves a pool it was given alone
+            if not self._cluster:
+                self._client.connection_pool.disconnect()  # close() leaves a pool it was given alone
 
     @property
-    def client(self) -> redis.Redis:
+    def client(self) -> redis.Redis | RedisCluster:
         """The client the storage's calls go through."""
-        return self._client
+        client: redis.Redis | RedisCluster = self._client
+        return client
+
+    def _key(self, item_id: str) -> str:
+        """The key of an item: on a cluster, with its resource's hash tag."""
+        if self._cluster:
+            tag = slot_tag(item_id)
+            if tag is not None:
+                return f"{self._prefix}{{{tag}}}{item_id}"
+        return self._prefix + item_id
 
     def get(self, item_id: str) -> CacheItem:
-        item = self._item(item_id, self._client.get(self._prefix + item_id))
+        item = self._item(item_id, self._client.get(self._key(item_id)))
         if item is None:
             raise CacheError.for_not_found(item_id)
         return item
 
     def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
-        values = self._client.mget([self._prefix + item_id for item_id in item_ids])
+        if self._cluster:
+            values = self._client.mget_nonatomic([self._key(item_id) for item_id in item_ids])
+        else:
+            values = self._client.mget([self._prefix + item_id for item_id in item_ids])
         return [self._item(item_id, value) for item_id, value in zip(item_ids, values)]
 
     def set(self, item: CacheItem) -> None:
+        key = self._key(item.id)
         with _refusals():
+            pipeline = self._client if self._cluster else self._client.pipeline(transaction=False)
             if item.ttl <= 0 or not item:
-                self._client.delete(self._prefix + item.id)  # an expired tombstone: nothing to keep
-                return
-            value, milliseconds = self._value(item)
-            self._client.set(self._prefix + item.id, value, px=milliseconds)
+                pipeline.delete(key)  # an expired tombstone: nothing to keep
+            else:
+                value, milliseconds = self._value(item)
+                pipeline.set(key, value, px=milliseconds)
+            pipeline.publish(self._channel, item.id)
+            if not self._cluster:  # a cluster's commands go one by one: a pipeline would not keep their order
+                pipeline.execute()
 
     def collect(self, item: CacheItem) -> None:
         with _refusals():
-            self._client.delete(self._prefix + item.id)
+            pipeline = self._client if self._cluster else self._client.pipeline(transaction=False)
+            pipeline.delete(self._key(item.id))
+            pipeline.publish(self._channel, item.id)
+            if not self._cluster:
+                pipeline.execute()
 
     def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
         """One script: the check and every write happen as one step for every client of the server."""
-        keys = [self._prefix + guard_id]
-        arguments: list[bytes | int] = [b"1" if expected is not None else b"0", expected or b""]
+        keys = [self._key(guard_id)]
+        arguments: list[bytes | int | str] = [b"1" if expected is not None else b"0", expected or b""]
         for item in items:
             value, milliseconds = self._value(item)
-            keys.append(self._prefix + item.id)
+            keys.append(self._key(item.id))
             arguments += [value, milliseconds]
+        arguments += [self._channel, " ".join(item.id for item in items)]
         with _refusals():
             return bool(self._compare_and_set(keys=keys, args=arguments))
 
@@ -241,13 +337,17 @@ class RedisCacheStorage:
         checked: Sequence[str],
         since: float,
     ) -> bool | None:
-        """One script: the group checks, the compare, the writes and the listings."""
+        """One script: the group checks, the compare, the writes and the listings. On a cluster,
+        two: the compare and the writes on the resource's node, then the checks and the listings
+        on the groups' node; when a check fails there, the response just written is removed."""
         lifetime = max((item.ttl for item in items), default=0)
-        keys = [self._prefix + guard_id]
+        if self._cluster:
+            return self._compare_and_set_then_list(guard_id, expected, items, listings, checked, since, lifetime)
+        keys = [self._key(guard_id)]
         values: list[bytes | int | str] = []
         for item in items:
             value, milliseconds = self._value(item)
-            keys.append(self._prefix + item.id)
+            keys.append(self._key(item.id))
             values += [value, milliseconds]
         keys += [self._list_key(group) for group, _ in listings]
         marks = [self._mark_key(group) for group in checked] + [self._everything_key]
@@ -262,22 +362,68 @@ class RedisCacheStorage:
             max(1, lifetime * 1000),
             *values,
             *(member for _, member in listings),
+            self._channel,
+            " ".join(item.id for item in items),
         ]
         with _refusals():
             written = int(self._compare_and_set_grouped(keys=keys, args=arguments))
         return None if written < 0 else bool(written)
 
+    def _compare_and_set_then_list(
+        self,
+        guard_id: str,
+        expected: bytes | None,
+        items: Sequence[CacheItem],
+        listings: Sequence[tuple[str, str]],
+        checked: Sequence[str],
+        since: float,
+        lifetime: int,
+    ) -> bool | None:
+        if not self.compare_and_set(guard_id, expected, items):
+            return False
+        keys = [self._list_key(group) for group, _ in listings]
+        keys += [self._mark_key(group) for group in checked] + [self._everything_key]
+        arguments: list[str | int] = [len(listings), repr(since), max(1, lifetime * 1000)]
+        arguments += [member for _, member in listings]
+        with _refusals():
+            listed = int(self._check_and_list(keys=keys, args=arguments))
+        if listed < 0:
+            self.collect(items[0])  # invalidated meanwhile: the response goes (its index listing it is harmless)
+            return None
+        return True
+
     def storage_time(self) -> float:
-        """The Redis server's clock (``TIME``): every process compares invalidations on it."""
-        seconds, microseconds = self._client.time()
-        return float(f"{seconds}.{microseconds:06d}")
+        """The Redis server's clock (``TIME``): every process compares invalidations on it (on a
+        cluster, the clock of the node that keeps the group marks)."""
+        if self._cluster:
+            node = self._client.get_node_from_key(self._everything_key)
+            seconds, microseconds = self._client.execute_command("TIME", target_nodes=node)
+        else:
+            seconds, microseconds = self._client.time()
+        return float(f"{int(seconds)}.{int(microseconds):06d}")
 
     def invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
-        """One script for all the groups, whatever their size: one round trip."""
+        """One script for all the groups, whatever their size: one round trip (on a cluster, one
+        more per node that holds members)."""
         keys = [key for group in group_ids for key in (self._list_key(group), self._mark_key(group))]
-        arguments: list[str | int] = [max(1, keep_for * 1000), self._prefix]
         with _refusals():
+            if self._cluster:
+                return self._remove_members(self._take_groups(keys=keys, args=[max(1, keep_for * 1000)]))
+            arguments: list[str | int] = [max(1, keep_for * 1000), self._prefix, self._channel]
             return int(self._invalidate_groups(keys=keys, args=arguments))
+
+    def _remove_members(self, members: Sequence[bytes]) -> int:
+        """Remove items by id, each on its own node (a pipeline per node), and publish them."""
+        ids = [member.decode() if isinstance(member, bytes) else str(member) for member in members]
+        if not ids:
+            return 0
+        pipeline = self._client.pipeline(transaction=False)
+        for item_id in ids:
+            pipeline.unlink(self._key(item_id))
+        removed = sum(int(result) for result in pipeline.execute())
+        for start in range(0, len(ids), 1000):
+            self._client.publish(self._channel, " ".join(ids[start : start + 1000]))
+        return removed
 
     def group_members(self, group_id: str) -> list[str]:
         now_ms = int(self.storage_time() * 1000)
@@ -289,30 +435,80 @@ class RedisCacheStorage:
         deletes every key under the prefix but the marks and locks, a thousand per round trip."""
         prefix = self._prefix.encode()
         kept = (prefix + b"lock:",)
-        counted = prefix + counting.encode()
         removed = 0
         with _refusals():
             self._client.set(self._everything_key, repr(self.storage_time()), px=max(1, keep_for * 1000))
+            self._client.publish(self._channel, EVERYTHING_CHANGED)
             for batch in _batches(self._client.scan_iter(match=_glob_escape(self._prefix) + "*", count=1000), 1000):
                 doomed = [key for key in batch if not key.endswith(b":i") and not key.startswith(kept)]
                 if doomed:
-                    self._client.unlink(*doomed)
-                    removed += sum(1 for key in doomed if key.startswith(counted))
+                    self._unlink(doomed)
+                    removed += sum(1 for key in doomed if _item_id(key, prefix).startswith(counting))
+            self._client.publish(self._channel, EVERYTHING_CHANGED)  # and once more: all of it is gone now
         return removed
 
+    # -- changes (IPublishingCacheStorage) -------------------------------------------------------
+
+    def _unlink(self, keys: Sequence[bytes]) -> None:
+        if not self._cluster:
+            self._client.unlink(*keys)
+            return
+        pipeline = self._client.pipeline(transaction=False)  # a key at a time: they are on several nodes
+        for key in keys:
+            pipeline.unlink(key)
+        pipeline.execute()
+
+    def subscribe(
+        self, on_change: Callable[[Sequence[str] | None], None], on_listening: Callable[[bool], None]
+    ) -> Subscription:
+        """Deliver every change any client makes through a ``RedisCacheStorage`` with this prefix
+        (each write publishes the ids it changed on ``<prefix>changes``), on a thread of its own.
+        On a cluster it listens on one node, any node that answers (messages reach every node)."""
+        return _Subscription(
+            _subscriber_clients(self._client), self._channel, on_change, on_listening, self._acknowledge
+        )
+
+    def synchronise(self, timeout: float = 1.0) -> bool:
+        """Wait until every process listening to this storage's changes has taken in every change
+        made before the call (messages arrive in order: each listener acknowledges a marker sent
+        after them). ``False`` when some did not within ``timeout`` seconds (a listener that is
+        cut off bypasses its copies anyway). Purges call it before they return."""
+        token = secrets.token_hex(8)
+        key = f"{self._prefix}ack:{token}"
+        with _refusals():
+            listeners = int(self._client.publish(self._channel, f"{SYNCHRONISE}{token}"))
+            deadline = time.monotonic() + timeout
+            while listeners:
+                if int(self._client.get(key) or 0) >= listeners:
+                    break
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.0005)
+            self._client.delete(key)
+        return True
+
+    def _acknowledge(self, token: str) -> None:
+        key = f"{self._prefix}ack:{token}"
+        pipeline = self._client.pipeline(transaction=False)
+        pipeline.incr(key)
+        pipeline.expire(key, 10)
+        pipeline.execute()
+
     def _list_key(self, group_id: str) -> str:
-        return f"{self._prefix}{group_id}:m"
+        return f"{self._groups_prefix}{group_id}:m"
 
     def _mark_key(self, group_id: str) -> str:
-        return f"{self._prefix}{group_id}:i"
+        return f"{self._groups_prefix}{group_id}:i"
 
     @property
     def _everything_key(self) -> str:
-        return f"{self._prefix}everything:i"
+        return f"{self._groups_prefix}everything:i"
 
     def _value(self, item: CacheItem) -> tuple[bytes, int]:
-        """What Redis keeps for ``item``, and for how many milliseconds."""
-        return _EXPIRY.pack(self._time() + item.ttl) + item.body, max(1, int(item.ttl * 1000))
+        """What Redis keeps for ``item``, and for how many milliseconds: its expiry time (negative
+        for a bookkeeping item), then its body."""
+        expires_at = self._time() + item.ttl
+        return _EXPIRY.pack(-expires_at if item.bookkeeping else expires_at) + item.body, max(1, int(item.ttl * 1000))
 
     def acquire_lock(self, name: str, ttl: float) -> str | None:
         token = secrets.token_hex(16)
@@ -323,7 +519,8 @@ class RedisCacheStorage:
         self._release(keys=[self._lock_key(name)], args=[token])
 
     def _lock_key(self, name: str) -> str:
-        return f"{self._prefix}lock:{name}"
+        tag = slot_tag(name) if self._cluster else None
+        return f"{self._prefix}lock:{name}" if tag is None else f"{self._prefix}lock:{{{tag}}}{name}"
 
     def _item(self, item_id: str, value: object) -> CacheItem | None:
         if value is None:
@@ -335,8 +532,109 @@ class RedisCacheStorage:
         (expires_at,) = _EXPIRY.unpack_from(value)
         if not math.isfinite(expires_at):
             return CacheItem(item_id, b"\x00not written by this storage", 1, now=now)
-        remaining = min(max(0.0, expires_at - now), 2**31)
-        return CacheItem(item_id, value[_EXPIRY.size :], math.ceil(remaining), now=now)
+        remaining = min(max(0.0, abs(expires_at) - now), 2**31)
+        return CacheItem(item_id, value[_EXPIRY.size :], math.ceil(remaining), now=now, bookkeeping=expires_at < 0)
+
+
+def _subscriber_clients(client: Any) -> Callable[[], redis.Redis]:
+    """Clients for subscriptions, one per call: to the same server (on a cluster, to each node in
+    turn), without the per-call timeout (they wait for messages), with a short connect timeout,
+    keep-alive, and a health check that finds a dead connection."""
+    settings: dict[str, Any] = {
+        "socket_connect_timeout": 1.0,
+        "socket_keepalive": True,
+        "health_check_interval": 1,
+        "retry": Retry(NoBackoff(), 0),
+        "decode_responses": False,
+    }
+    if isinstance(client, RedisCluster):
+        turn = itertools.count()
+        cluster: Any = client  # redis-py's cluster methods are not annotated
+
+        def next_node() -> redis.Redis:
+            nodes = cluster.get_primaries() or cluster.get_nodes()
+            node = nodes[next(turn) % len(nodes)]
+            return redis.Redis(host=node.host, port=node.port, **settings)
+
+        return next_node
+    pool = client.connection_pool
+    kwargs = dict(pool.connection_kwargs)
+    for name in ("socket_timeout", "orig_socket_timeout"):
+        kwargs.pop(name, None)
+    kwargs.update(settings, retry_on_timeout=False, retry_on_error=[])
+    subscriber = redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
+    return lambda: subscriber
+
+
+def _decodes_responses(client: Any) -> bool:
+    if isinstance(client, RedisCluster):
+        cluster: Any = client
+        return bool(cluster.get_connection_kwargs().get("decode_responses"))
+    return bool(client.connection_pool.connection_kwargs.get("decode_responses"))
+
+
+def _item_id(key: bytes, prefix: bytes) -> str:
+    """The item id of a key: after the prefix, and after a hash tag (``{...}``) if there is one."""
+    rest = key[len(prefix) :].decode(errors="replace")
+    if rest.startswith("{"):
+        rest = rest[rest.find("}") + 1 :]
+    return rest
+
+
+class _Subscription:
+    """A thread that listens on the channel of changes, and says when it is (not) listening."""
+
+    def __init__(
+        self,
+        clients: Callable[[], redis.Redis],
+        channel: str,
+        on_change: Callable[[Sequence[str] | None], None],
+        on_listening: Callable[[bool], None],
+        acknowledge: Callable[[str], None],
+    ) -> None:
+        self._clients, self._channel = clients, channel
+        self._acknowledge = acknowledge
+        self._on_change, self._on_listening = on_change, on_listening
+        self._stopped = threading.Event()
+        self._pubsub: Any = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"chocs-cache {channel}")
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(Exception):  # wakes the thread from its wait for a message
+            self._pubsub.connection.disconnect()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        backoff = 0.05
+        while not self._stopped.is_set():
+            pubsub = self._pubsub = self._clients().pubsub()  # type: ignore[no-untyped-call]
+            try:
+                pubsub.subscribe(self._channel)
+                while not self._stopped.is_set():
+                    message = pubsub.get_message(timeout=0.5)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":
+                        self._on_listening(True)
+                        backoff = 0.05
+                    elif message["type"] == "message":
+                        data = message["data"]
+                        text = data.decode() if isinstance(data, bytes) else str(data)
+                        if text.startswith(SYNCHRONISE):
+                            self._acknowledge(text[len(SYNCHRONISE) :])
+                        else:
+                            self._on_change(None if text == EVERYTHING_CHANGED else text.split())
+            except Exception as error:  # the connection broke: nothing is trusted until it is back
+                self._on_listening(False)
+                _log.debug("cache subscription to %s lost: %r", self._channel, error)
+                self._stopped.wait(backoff)
+                backoff = min(backoff * 2, 2.0)
+            finally:
+                with contextlib.suppress(Exception):  # closing a broken connection
+                    pubsub.close()
+        self._on_listening(False)
 
 
 def _batches(keys: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
@@ -366,8 +664,26 @@ def _refusals() -> Iterator[None]:
         raise
 
 
-def _bounded(client: redis.Redis, timeout: float) -> redis.Redis:
-    """A client to the same server whose calls give up after ``timeout`` seconds, without retrying."""
+def _bounded(client: Any, timeout: float) -> Any:
+    """A client to the same server (or cluster) whose calls give up after ``timeout`` seconds,
+    without retrying."""
+    if isinstance(client, RedisCluster):
+        cluster: Any = client
+        node = cluster.get_default_node() or cluster.get_nodes()[0]
+        kwargs = {
+            name: value
+            for name, value in cluster.get_connection_kwargs().items()
+            if name in ("username", "password", "ssl", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+        }
+        return RedisCluster(
+            host=node.host,
+            port=node.port,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            decode_responses=False,
+            **kwargs,
+        )
     pool = client.connection_pool
     settings = dict(pool.connection_kwargs)
     settings.update(socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))

@@ -37,7 +37,12 @@ from .cache_storage import (
 from .error import CacheError
 from .middleware import CacheMiddleware
 
-__all__ = ["StorageContract"]
+__all__ = ["INDEX", "RESPONSE", "StorageContract"]
+
+INDEX = "r0c0ffee" + "0" * 17
+"""Ids shaped as the middleware makes them: an index, and (below) the start of a response of its
+resource; they share ``keys.slot_tag``, as every id a ``compare_and_set`` writes together does."""
+RESPONSE = "v0c0ffee" + "1" * 8
 
 
 class StorageContract:
@@ -158,30 +163,33 @@ class StorageContract:
         storage = self._storage()
         if not isinstance(storage, ICompareAndSetCacheStorage):
             return
-        assert storage.compare_and_set("guard", None, [CacheItem("guard", b"one", 60), CacheItem("a", b"A", 60)])
-        assert not storage.compare_and_set("guard", None, [CacheItem("b", b"B", 60)]), "the guard is not empty"
-        assert not storage.compare_and_set("guard", b"two", [CacheItem("b", b"B", 60)]), "the guard holds b'one'"
-        assert storage.compare_and_set("guard", b"one", [CacheItem("c", b"C", 60)])
+        guard, a, b, c = INDEX, f"{RESPONSE}a", f"{RESPONSE}b", f"{RESPONSE}c"
+        assert storage.compare_and_set(guard, None, [CacheItem(guard, b"one", 60), CacheItem(a, b"A", 60)])
+        assert not storage.compare_and_set(guard, None, [CacheItem(b, b"B", 60)]), "the guard is not empty"
+        assert not storage.compare_and_set(guard, b"two", [CacheItem(b, b"B", 60)]), "the guard holds b'one'"
+        assert storage.compare_and_set(guard, b"one", [CacheItem(c, b"C", 60)])
 
-        assert self._absent(storage, "b")
-        assert (storage.get("a").body, storage.get("c").body) == (b"A", b"C")
+        assert self._absent(storage, b)
+        assert (storage.get(a).body, storage.get(c).body) == (b"A", b"C")
 
     def test_invalidating_a_group_removes_its_members_and_nothing_else(self) -> None:
         storage = self._storage()
         if not isinstance(storage, IGroupCacheStorage):
             return
         since = storage.storage_time()
-        for name, groups in (("a", ["g1"]), ("b", ["g1", "g2"]), ("c", ["g2"])):
+        a, b, c = f"{RESPONSE}a", f"{RESPONSE}b", f"{RESPONSE}c"
+        for name, groups in ((a, ["g1"]), (b, ["g1", "g2"]), (c, ["g2"])):
             item = CacheItem(name, name.encode(), 60)
-            written = storage.compare_and_set_grouped(name, None, [item], [(g, name) for g in groups], [], since)
+            guard = INDEX + name[-1]
+            written = storage.compare_and_set_grouped(guard, None, [item], [(g, name) for g in groups], [], since)
             assert written is True, f"a grouped write of {name!r} answered {written!r}"
-        assert sorted(storage.group_members("g1")) == ["a", "b"]
+        assert sorted(storage.group_members("g1")) == [a, b]
 
         removed = storage.invalidate_groups(["g1"], 3600)
 
         assert removed == 2, f"invalidate_groups removed {removed} items; g1 listed 2"
-        assert self._absent(storage, "a") and self._absent(storage, "b")
-        assert storage.get("c").body == b"c"
+        assert self._absent(storage, a) and self._absent(storage, b)
+        assert storage.get(c).body == c.encode()
         assert storage.group_members("g1") == []
 
     def test_a_grouped_write_is_refused_after_an_invalidation_of_a_checked_group(self) -> None:
@@ -193,16 +201,17 @@ class StorageContract:
         _wait_for_the_clock_to_move(storage)
         asked_again_at = storage.storage_time()
 
+        v = RESPONSE
         refused = storage.compare_and_set_grouped(
-            "r", None, [CacheItem("v", b"old", 60)], [("g1", "v")], ["g1"], asked_handler_at
+            INDEX, None, [CacheItem(v, b"old", 60)], [("g1", v)], ["g1"], asked_handler_at
         )
         later = storage.compare_and_set_grouped(
-            "r", None, [CacheItem("v", b"new", 60)], [("g1", "v")], ["g1"], asked_again_at
+            INDEX, None, [CacheItem(v, b"new", 60)], [("g1", v)], ["g1"], asked_again_at
         )
 
         assert refused is None, "a response computed before its group was invalidated must not be stored"
-        assert later is True and storage.get("v").body == b"new"
-        assert storage.group_members("g1") == ["v"]
+        assert later is True and storage.get(v).body == b"new"
+        assert storage.group_members("g1") == [v]
         assert asked_again_at >= asked_handler_at, "storage_time must never go back"
 
     def test_remove_all_removes_everything_and_refuses_what_was_computed_before(self) -> None:
@@ -210,19 +219,21 @@ class StorageContract:
         if not isinstance(storage, IGroupCacheStorage):
             return
         asked_handler_at = storage.storage_time()
-        storage.set(CacheItem("v1", b"x", 60))
+        v1, v2 = f"{RESPONSE}1", f"{RESPONSE}2"
+        storage.set(CacheItem(v1, b"x", 60))
         storage.compare_and_set_grouped(
-            "r1", None, [CacheItem("v2", b"y", 60)], [("g1", "v2"), ("hosts", "h")], [], asked_handler_at
+            INDEX, None, [CacheItem(v2, b"y", 60)], [("g1", v2), ("hosts", "h")], [], asked_handler_at
         )
 
         removed = storage.remove_all(3600, "v")
 
         assert removed == 2, f"remove_all counted {removed} removed items starting with 'v'; there were 2"
-        assert self._absent(storage, "v1") and self._absent(storage, "v2") and self._absent(storage, "r1")
+        assert self._absent(storage, v1) and self._absent(storage, v2) and self._absent(storage, INDEX)
         assert storage.group_members("g1") == [] and storage.group_members("hosts") == []
-        assert (
-            storage.compare_and_set_grouped("r1", None, [CacheItem("v2", b"y", 60)], [], [], asked_handler_at) is None
+        written_again = storage.compare_and_set_grouped(
+            INDEX, None, [CacheItem(v2, b"y", 60)], [], [], asked_handler_at
         )
+        assert written_again is None
 
     def test_the_middleware_caches_and_invalidates_on_it(self) -> None:
         storage = self._storage()
