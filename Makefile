@@ -20,6 +20,12 @@ endef
 
 .PHONY: demo test lint bench soak conformance clean
 
+# The oldest and newest supported Python on this machine (on the PATH, or installed by pyenv):
+# `make test` runs the suite on each of them too.
+PYENV_ROOT ?= $(HOME)/.pyenv
+FOUND_PYTHONS := $(shell for v in 3.9 3.10 3.11 3.12 3.13; do 	  for p in "$$(command -v python$$v 2>/dev/null)" $(PYENV_ROOT)/versions/$$v*/bin/python$$v; do 	    if [ -x "$$p" ] && "$$p" -c "" 2>/dev/null; then echo "$$p"; break; fi; 	  done; done)
+OTHER_PYTHONS := $(sort $(firstword $(FOUND_PYTHONS)) $(lastword $(FOUND_PYTHONS)))
+
 # `make conformance` fails when fewer required tests of the HTTP caching test suite pass than this.
 CONFORMANCE_FLOOR ?= 143
 SOAK_SECONDS ?= 60
@@ -33,10 +39,11 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)  ## serve examples/ on http://127.0.0.1:8000 and print what to curl
 	$(BIN)/python -m examples.serve
 
-test: $(STAMP)  ## the whole test suite (starts its own redis-server, a Redis Cluster, and a 10 s soak)
+test: $(STAMP)  ## the whole test suite (its own redis-server, a Redis Cluster, a 10 s soak), then on the oldest and newest Python
 	$(call require,redis-server,redis-server)
 	$(call require,wrk,wrk)
 	$(BIN)/python -m pytest
+	@for python in $(OTHER_PYTHONS); do 	  version=$$("$$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); 	  [ "$$version" = "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ] && continue; 	  echo "== the suite on Python $$version ($$python)"; 	  [ -x .venv-$$version/bin/python ] || "$$python" -m venv .venv-$$version || exit 1; 	  .venv-$$version/bin/python -m pip install --quiet --upgrade pip && 	  .venv-$$version/bin/python -m pip install --quiet -e ".[test]" && 	  .venv-$$version/bin/python -m pytest -q -p no:cacheprovider || exit 1; 	done
 
 lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check .
@@ -59,4 +66,4 @@ conformance: $(STAMP)  ## the public HTTP caching test suite (cache-tests.fyi) a
 	$(BIN)/python -m conformance.run --floor $(CONFORMANCE_FLOOR)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .cache-tests
+	rm -rf $(VENV) .venv-3.* build site *.egg-info .pytest_cache .mypy_cache .ruff_cache .cache-tests

@@ -17,7 +17,7 @@ from chocs_middleware.cache.entries import StoredResponse, VaryRecipe
 from chocs_middleware.cache.entry_store import URI_MISS, EntryStore, Missed, Saved, StorageGuard
 from chocs_middleware.cache.error import WriteRefused
 from chocs_middleware.cache.faults import BREAKER_THRESHOLD, FAULT_REST_SECONDS, FaultLog
-from chocs_middleware.cache.keys import uri_prefix, variant_id
+from chocs_middleware.cache.keys import credentials_mac, uri_prefix, variant_id
 from chocs_middleware.cache.policy import Lookup
 from tests.conftest import Clock
 from tests.storages import DictStorage
@@ -43,7 +43,7 @@ class Target:
 
     def variant(self, recipe: VaryRecipe) -> str:
         values = tuple(self.value for _ in recipe.field_names)
-        credentials = (self.user,) if recipe.per_credentials else None
+        credentials = credentials_mac(b"test secret, 16+ bytes", self.user, None) if recipe.per_credentials else None
         return variant_id(self.resource, self.query, recipe.field_names, values, credentials)
 
 

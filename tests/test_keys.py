@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
-from chocs_middleware.cache.keys import canonical_query, group_id, resource_id, uri_prefix, variant_id
+from chocs_middleware.cache.keys import (
+    canonical_query,
+    credentials_mac,
+    group_id,
+    resource_id,
+    uri_prefix,
+    variant_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +55,7 @@ def test_variant_ids_tell_query_strings_apart_but_not_their_parameter_order() ->
 
 def test_every_variant_id_of_a_uri_starts_with_its_prefix() -> None:
     english = variant_id("r1", "page=2", ("accept-language",), ("en",))
-    german = variant_id("r1", "page=2", ("accept-language",), ("de",), ("alice",))
+    german = variant_id("r1", "page=2", ("accept-language",), ("de",), "alice-mac")
 
     assert english.startswith(uri_prefix("r1", "page=2")) and german.startswith(uri_prefix("r1", "page=2"))
     assert not english.startswith(uri_prefix("r1", "page=3"))
@@ -66,10 +75,24 @@ def test_variant_ids_depend_on_the_resource_and_the_credentials() -> None:
     base = variant_id("r1", "", ("accept",), ("a",))
 
     assert base != variant_id("r2", "", ("accept",), ("a",))
-    assert base != variant_id("r1", "", ("accept",), ("a",), ("alice",))
-    assert variant_id("r1", "", ("accept",), ("a",), ("alice",)) != variant_id("r1", "", ("accept",), ("a",), ("bob",))
+    assert base != variant_id("r1", "", ("accept",), ("a",), "alice-mac")
+    assert variant_id("r1", "", ("accept",), ("a",), "alice-mac") != variant_id(
+        "r1", "", ("accept",), ("a",), "bob-mac"
+    )
 
 
 def test_group_ids_are_per_host_and_case_sensitive() -> None:
     assert group_id("Example.com", "users") == group_id("example.com", "users")
     assert len({group_id("a", "users"), group_id("b", "users"), group_id("a", "Users"), group_id(None, "users")}) == 4
+
+
+def test_the_credentials_key_part_changes_with_the_secret_and_needs_it() -> None:
+    secret, other = b"one secret of sixteen bytes", b"another secret, as long"
+    alice = credentials_mac(secret, "Basic YWxpY2U6czNjcjN0", None)
+
+    assert alice == credentials_mac(secret, "Basic YWxpY2U6czNjcjN0", None)  # the same user, the same entry
+    assert alice != credentials_mac(other, "Basic YWxpY2U6czNjcjN0", None)
+    assert alice != credentials_mac(secret, "Basic YWxpY2U6Z3Vlc3M=", None)
+    # without the secret, a guessed password's plain digest does not give the key part
+    guessed = hashlib.sha256(repr(("Basic YWxpY2U6czNjcjN0", None)).encode()).hexdigest()
+    assert alice != guessed and "czNjcjN0" not in alice

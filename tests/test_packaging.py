@@ -39,3 +39,40 @@ def test_the_sdist_carries_a_collectable_test_suite_and_the_licence(tmp_path: Pa
 
     assert (unpacked / "LICENSE").read_text().startswith("MIT License")
     assert collected(unpacked) == collected(ROOT)
+
+
+def test_the_wheel_and_the_sdist_install_into_a_fresh_venv_and_import(tmp_path: Path) -> None:
+    """On the Python running the suite (``make test`` runs it on the oldest and newest found too)."""
+    outdir = str(tmp_path / "dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--no-isolation", "--outdir", outdir, str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    (sdist,) = (tmp_path / "dist").glob("*.tar.gz")
+    for artifact in (wheel, sdist):
+        venv = tmp_path / f"venv-{artifact.suffix}"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+        python = venv / "bin" / "python"
+        installed = subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", f"{artifact}[redis]"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        imported = subprocess.run(
+            [str(python), "-c", IMPORT_CHECK], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert imported.returncode == 0, imported.stderr
+        assert imported.stdout.strip() == "2.0.0.dev0 CacheMiddleware RedisCacheStorage"
+
+
+IMPORT_CHECK = """
+from importlib.metadata import version
+from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, RedisCacheStorage
+CacheMiddleware(CollectableInMemoryCacheStorage())
+print(version("chocs-middleware.cache"), CacheMiddleware.__name__, RedisCacheStorage.__name__)
+"""

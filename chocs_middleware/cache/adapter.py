@@ -20,24 +20,29 @@ depends on lives here (``docs/design.md``, "chocs facts we design around"):
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from io import BytesIO
 
-from chocs import HttpHeaders, HttpRequest, HttpResponse, HttpStatus
+from chocs import Application, HttpHeaders, HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
 from chocs.http.http_cookies import HttpCookieJar
+from chocs.middleware import Middleware
 
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
-from .keys import canonical_path, canonical_query, resource_id, uri_prefix, variant_id
+from .keys import canonical_path, canonical_query, credentials_mac, resource_id, uri_prefix, variant_id
 from .memo import BoundedMemo
+from .semantics.negotiation import normalise, select
 from .semantics.preconditions import NOT_MODIFIED_FIELDS, Conditions, Outcome, Verdict
 from .semantics.ranges import ByteRange, Unsatisfiable, content_range
 from .semantics.vary import normalise_field_value
 
 __all__ = [
     "NO_CONTENT_LENGTH",
+    "Keying",
     "RequestTarget",
     "add_fields",
+    "add_head_route",
     "build_conditional_answer",
     "build_gateway_timeout",
     "build_not_modified",
@@ -47,7 +52,9 @@ __all__ = [
     "build_response",
     "capture",
     "path_parameters",
+    "registered_routes",
     "set_cache_status",
+    "use_middleware",
     "validating",
 ]
 
@@ -57,6 +64,30 @@ _STATUS_BY_CODE = {member.value[0]: member for member in HttpStatus}
 _RESOURCES: BoundedMemo[tuple[str, ...], tuple[str, str]] = BoundedMemo(None, 4096, 1024)
 _VARIANTS: BoundedMemo[tuple[object, ...], str] = BoundedMemo(None, 4096, 1024)
 _NOT_MODIFIED = HttpStatus.NOT_MODIFIED
+
+
+class Keying:
+    """How a route keys its variants beyond the request's raw values: the secret that keys
+    credentials (``CacheMiddleware(secret=...)``), and the values the route produces for the
+    headers its ``cache_vary`` maps (a request is keyed by its best match among them)."""
+
+    __slots__ = ("secret", "selections")
+
+    def __init__(self, secret: bytes, selections: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> None:
+        self.secret = secret
+        self.selections = dict(selections)
+
+    def values(self, names: tuple[str, ...], values: list[str | None]) -> tuple[str | None, ...]:
+        """The request's values as the route keys them: selected, or in one spelling."""
+        selections = self.selections
+        return tuple(
+            select(name, value, selections[name]) if name in selections else normalise(name, value)
+            for name, value in zip(names, values)
+        )
+
+
+DEFAULT_KEYING = Keying(secrets.token_bytes(32))
+"""For requests read without a route's keying (tests, tools): a secret of this process's own."""
 
 
 class RequestTarget:
@@ -74,13 +105,17 @@ class RequestTarget:
         "has_body",
         "has_conditions",
         "host",
+        "keying",
         "path",
         "query",
         "resource",
     )
 
-    def __init__(self, request: HttpRequest, canonical_host: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self, request: HttpRequest, canonical_host: Callable[[str], str] | None = None, keying: Keying | None = None
+    ) -> None:
         fields: dict[str, list[str]] = request._headers._headers
+        self.keying = DEFAULT_KEYING if keying is None else keying
         self._fields = fields
         raw = fields.get("host")  # _field_value's common case written out, as in ``variant``
         if raw.__class__ is list and len(raw) == 1 and "," not in raw[0]:
@@ -135,12 +170,15 @@ class RequestTarget:
         credentials = None
         if recipe.per_credentials:
             credentials = (_field_value(fields.get("authorization")), _field_value(fields.get("cookie")))
-        key = (self.resource, self.query, names, tuple(values), credentials)
+        keying = self.keying
+        key = (self.resource, self.query, names, tuple(values), credentials, keying)
         variant = _VARIANTS.get(key)
-        if variant is None:
+        if variant is None:  # normalised, selected and keyed once per spelling: a hit finds the id
             size = len(self.query) + sum(len(value) for value in (*values, *(credentials or ())) if value)
             canonical = canonical_query(self.query)
-            variant = _VARIANTS.remember(key, variant_id(self.resource, canonical, *key[2:]), size)
+            keyed = keying.values(names, values)
+            mac = None if credentials is None else credentials_mac(keying.secret, *credentials)
+            variant = _VARIANTS.remember(key, variant_id(self.resource, canonical, names, keyed, mac), size)
         return variant
 
     @property
@@ -433,3 +471,39 @@ def _builds_the_same_state() -> bool:
 
 
 _new_response = _direct_response if _builds_the_same_state() else _public_response
+
+
+# -- the app's routes (``CacheMiddleware.attach``) --------------------------------------------------
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+
+def registered_routes(app: Application) -> list[tuple[HttpMethod, Route, Handler]]:
+    """Every (method, route, handler) the app registered, in the order chocs matches them.
+    chocs keeps them in ``app.router._routes``, a dict of method to (route, handler) pairs."""
+    routes: dict[HttpMethod, list[tuple[Route, Handler]]] = app.router._routes
+    return [(method, route, handler) for method, pairs in routes.items() for route, handler in pairs]
+
+
+def add_head_route(app: Application, route: Route, get_handler: Handler) -> None:
+    """Route ``HEAD`` on ``route``'s pattern, with its keywords, to ``get_handler``'s answer without
+    its body (chocs routes a ``HEAD`` only to a route registered for it)."""
+
+    def head(request: HttpRequest) -> HttpResponse:
+        response = get_handler(request)
+        body = response.body
+        length = body.getbuffer().nbytes
+        if "content-length" not in response.headers._headers and int(response.status_code) not in NO_CONTENT_LENGTH:
+            response.headers.override("content-length", [str(length)])  # what a GET would be sent
+        response.body = BytesIO(b"")
+        return response
+
+    app.router.append(Route(route.route, dict(route.attributes)), head, HttpMethod.HEAD)
+
+
+def use_middleware(app: Application, middleware: Middleware) -> None:
+    """Put ``middleware`` last in the app's pipeline, unless it is there already. chocs builds the
+    pipeline on the first request (``app._cached_middleware``): this must come before it."""
+    if middleware not in app._middleware.queue:
+        app._middleware.append(middleware)
+        app._cached_middleware = None

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # chocs types, named here only in annotations
     from chocs import HttpRequest, HttpResponse
     from chocs.middleware import MiddlewareHandler
 
-    from .adapter import RequestTarget
+    from .adapter import Keying, RequestTarget
 
 __all__ = [
     "HANDLER_FAILED",
@@ -34,6 +34,8 @@ class CachedRoute(NamedTuple):
 
     policy: RoutePolicy
     entries: EntryStore
+    keying: Keying
+    """How its variants are keyed (the secret, the values it produces)."""
     writes: bool = False
 
 
@@ -42,6 +44,7 @@ class WriteRoute(NamedTuple):
 
     policy: WritePolicy
     entries: EntryStore
+    keying: Keying
     writes: bool = True
 
 

@@ -16,6 +16,7 @@ apart. Memoising ids is the caller's business (``adapter.py``).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode
@@ -27,6 +28,7 @@ __all__ = [
     "canonical_path",
     "canonical_query",
     "changed_resources",
+    "credentials_mac",
     "group_id",
     "parameter_text",
     "path_group_id",
@@ -119,17 +121,22 @@ def variant_id(
     query: str,
     field_names: tuple[str, ...],
     field_values: tuple[str | None, ...],
-    credentials: tuple[str | None, ...] | None = None,
+    credentials: str | None = None,
 ) -> str:
     """The id of one stored response of ``resource``: its ``uri_prefix``, then a digest of everything.
 
     ``query`` is the request's canonical query string (``canonical_query``). ``field_values``
-    are the request's normalised values of ``field_names`` (``None`` when the request lacks the
-    field, which differs from an empty value, RFC 9111 §4.1); ``credentials`` (the request's
-    ``Authorization`` and ``Cookie``) only for responses stored per user. They end up in the
-    digest, never in a storage key as text.
+    are the request's values of ``field_names`` as the route keys them (``None`` when the request
+    lacks the field, which differs from an empty value, RFC 9111 §4.1); ``credentials`` only for
+    responses stored per user: ``credentials_mac`` of them, never the credentials themselves.
     """
     return uri_prefix(resource, query) + _digest((resource, query, field_names, field_values, credentials))
+
+
+def credentials_mac(secret: bytes, authorization: str | None, cookie: str | None) -> str:
+    """The request's credentials as a key part: HMAC-SHA-256 under ``secret``, so that what storage
+    holds cannot be tested against guessed passwords without the secret (docs/security.md)."""
+    return hmac.new(secret, repr((authorization, cookie)).encode(), hashlib.sha256).hexdigest()
 
 
 def group_id(host: str | None, group: str) -> str:

@@ -13,14 +13,16 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chocs import HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
+from chocs import Application, HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
 from chocs.middleware import Middleware, MiddlewareHandler
 
 from . import cache_status
 from .adapter import (
     NO_CONTENT_LENGTH,
+    Keying,
     RequestTarget,
     add_fields,
+    add_head_route,
     build_conditional_answer,
     build_gateway_timeout,
     build_partial,
@@ -29,7 +31,9 @@ from .adapter import (
     build_response,
     capture,
     path_parameters,
+    registered_routes,
     set_cache_status,
+    use_middleware,
     validating,
 )
 from .admission import Admission, Admitted, Refused, admit
@@ -44,7 +48,15 @@ from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, Sh
 from .faults import FaultLog
 from .keys import changed_resources
 from .metrics import Metrics
-from .policy import RoutePolicy, WritePolicy, build_options, build_policy, build_write_policy, check_storage
+from .policy import (
+    RoutePolicy,
+    WritePolicy,
+    advice,
+    build_options,
+    build_policy,
+    build_write_policy,
+    check_storage,
+)
 from .purge import Purger
 from .semantics.cache_control import CacheControl, parse_cache_control
 from .semantics.dates import format_http_date
@@ -54,6 +66,8 @@ from .semantics.preconditions import Outcome, evaluate_representation
 from .semantics.ranges import ByteRange, Unsatisfiable, range_applies, select_range
 
 __all__ = ["CacheMiddleware"]
+
+logger = logging.getLogger("chocs_middleware.cache")
 
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 DEFAULT_LOCK_TIMEOUT = 5.0
@@ -90,6 +104,9 @@ class CacheMiddleware(Middleware):
     - ``canonical_host``: the host responses are stored under, for an app served under several
       names: a name (every request shares it) or a function of the request's ``Host``. Default:
       each host has its own entries (docs/invalidation.md, "Hosts").
+    - ``secret``: the key (bytes or str, 16 bytes or more) of the HMAC that turns a request's
+      credentials into part of a per-user entry's id. Give every process the same one; without
+      it each process makes its own, and per-user entries are not shared (docs/security.md).
     - ``clock``: where the cache reads the time (``chocs_middleware.cache.clock``); tests pass
       one they can move.
 
@@ -114,6 +131,7 @@ class CacheMiddleware(Middleware):
         heuristic_max_lifetime: int = 86400,
         background_revalidation: bool = True,
         canonical_host: str | Callable[[str], str] | None = None,
+        secret: bytes | str | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         check_storage(cache_storage)
@@ -130,6 +148,7 @@ class CacheMiddleware(Middleware):
             heuristic_max_lifetime=heuristic_max_lifetime,
             background_revalidation=background_revalidation,
             canonical_host=canonical_host,
+            secret=secret,
         )
         self._canonical_host = options.canonical_host
         self._safe_methods = tuple(HttpMethod(name) for name in sorted(options.safe_methods))
@@ -142,6 +161,7 @@ class CacheMiddleware(Middleware):
         self._routes: dict[tuple[int, str], CachedRoute | WriteRoute | None] = {}
         self._purger = Purger(self._storage, options.canonical_host, self._coalescer.retire)
         self._metrics = Metrics()
+        self._told_secret = False
 
     @property
     def storage_faults(self) -> int:
@@ -161,7 +181,7 @@ class CacheMiddleware(Middleware):
             return next(request)  # pass: not a cached route, or a method the cache leaves alone
         if type(route) is WriteRoute:
             return self._invalidate(request, next, route)
-        target = RequestTarget(request, self._canonical_host)
+        target = RequestTarget(request, self._canonical_host, route.keying)
         if target.has_body:
             return self._bypass(request, next, "request-body")  # a GET with a body: its answer may depend on it
         asked = self._request_directives(target) if self._honour_request_cache_control else None
@@ -373,6 +393,8 @@ class CacheMiddleware(Middleware):
             if groups is None:
                 trace.detail = "groups-failed"
                 return admission
+            if admission.recipe.per_credentials and not self._options.secret_configured:
+                self._say_secret_is_per_process()
             entries = exchange.route.entries
             saved = entries.save(
                 target,
@@ -390,6 +412,14 @@ class CacheMiddleware(Middleware):
                 if saved in (Saved.GROUPS_UNSUPPORTED, Saved.TOO_MANY_GROUPS):
                     self._log_groups_refused(exchange.route.policy.route, saved, groups)
         return admission
+
+    def _say_secret_is_per_process(self) -> None:
+        if not self._told_secret:
+            self._told_secret = True
+            logger.info(
+                "cache stores per-user responses keyed with a secret of this process's own: other processes "
+                "will not find them. Give every process the same CacheMiddleware(secret=...) to share them"
+            )
 
     def _groups_of(self, exchange: Exchange, upstream: UpstreamResponse) -> tuple[str, ...] | None:
         """The cache groups of the handler's answer (RFC 9875): the route's ``cache_groups`` and the
@@ -525,7 +555,7 @@ class CacheMiddleware(Middleware):
         changed: its path on its host (every query string and variant, RFC 9111 §4.4), the
         same-origin paths in its ``Location`` and ``Content-Location``, and the cache groups its
         route's ``cache_invalidates`` and its ``Cache-Group-Invalidation`` name (RFC 9875 §3)."""
-        target = RequestTarget(request, self._canonical_host)
+        target = RequestTarget(request, self._canonical_host, route.keying)
         policy = route.policy
         refusal = self._refuse_lost_update(target, policy.reads, route.entries)
         if refusal is not None:
@@ -648,18 +678,9 @@ class CacheMiddleware(Middleware):
     # -- routes ----------------------------------------------------------------------------------
 
     def _first_request(self, method: HttpMethod, route: Route) -> CachedRoute | WriteRoute | None:
-        """The route's policy, built and validated on its first request, then remembered. Every
-        route with an unsafe method invalidates; a route with a safe method uses the cache when
-        it has a cache keyword."""
-        entries = EntryStore(self._storage, route.route)
-        cached: CachedRoute | WriteRoute | None = None
+        """The route's policy, built and validated on its first request, then remembered."""
         try:
-            if method in UNSAFE_METHODS:
-                cached = WriteRoute(build_write_policy(route.route, route.attributes, self._options), entries)
-            else:
-                policy = build_policy(route.route, route.attributes, self._options)
-                if policy is not None and method in self._safe_methods:
-                    cached = CachedRoute(policy, entries)
+            return self._prepare(method, route)
         except (TypeError, ValueError) as error:
             # Through WSGI, chocs answers a bare 500: the log line is where the reason shows.
             self._faults.log(
@@ -671,8 +692,55 @@ class CacheMiddleware(Middleware):
                 error,
             )
             raise
+
+    def _prepare(self, method: HttpMethod, route: Route) -> CachedRoute | WriteRoute | None:
+        """Build and remember how the cache treats ``method`` on ``route``. Every route with an
+        unsafe method invalidates; a route with a safe method uses the cache when it has
+        ``cache_expiry`` or ``cache=True``. Keywords that do nothing are said once, at WARNING."""
+        entries = EntryStore(self._storage, route.route)
+        cached: CachedRoute | WriteRoute | None = None
+        secret = self._options.secret
+        if method in UNSAFE_METHODS:
+            write = build_write_policy(route.route, route.attributes, self._options)
+            cached = WriteRoute(write, entries, Keying(secret, write.reads.selections))
+        else:
+            policy = build_policy(route.route, route.attributes, self._options)
+            for said in advice(route.route, route.attributes, stores=policy is not None):
+                self._faults.log(logging.WARNING, ("advice", route.route, said), "%s", said)
+            if policy is not None and method in self._safe_methods:
+                cached = CachedRoute(policy, entries, Keying(secret, policy.selections))
         self._routes[(id(method), route.route)] = cached
         return cached
+
+    def attach(self, app: Application) -> Application:
+        """Check every route's cache keywords now, and answer ``HEAD`` from storage on every cached
+        ``GET`` route. Call it once the routes are registered (at start-up).
+
+        A mistake on any route raises here (all of them in one error), instead of on that route's
+        first request. Each cached ``GET`` route without a ``HEAD`` route of its own gets one
+        (chocs routes a ``HEAD`` only to a route registered for it): answered from the ``GET``
+        entry when it is stored, else by the ``GET`` handler without its body. The middleware is
+        added to ``app`` if it is not there yet. Returns ``app``.
+        """
+        routes = registered_routes(app)
+        mistakes: list[Exception] = []
+        for method, route, _ in routes:
+            try:
+                self._prepare(method, route)
+            except (TypeError, ValueError) as error:
+                mistakes.append(error)
+        if len(mistakes) == 1:
+            raise mistakes[0]
+        if mistakes:
+            listed = "\n".join(f"- {mistake}" for mistake in mistakes)
+            raise ValueError(f"{len(mistakes)} mistakes in cache keywords:\n{listed}")
+        with_head = {route.route for method, route, _ in routes if method is HEAD}
+        for method, route, handler in routes:
+            if method is GET and route.route not in with_head and self._routes.get((id(GET), route.route)):
+                add_head_route(app, route, handler)
+                self._prepare(HEAD, route)
+        use_middleware(app, self)
+        return app
 
     def _request_directives(self, target: RequestTarget) -> CacheControl | None:
         lines = target.field_lines("cache-control")

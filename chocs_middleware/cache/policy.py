@@ -8,6 +8,7 @@ that names the route and the keyword. Everything here is plain values: no chocs,
 from __future__ import annotations
 
 import difflib
+import secrets
 import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = [
     "MiddlewareOptions",
     "RoutePolicy",
     "WritePolicy",
+    "advice",
     "build_options",
     "build_policy",
     "build_write_policy",
@@ -73,6 +75,10 @@ class MiddlewareOptions:
     """A stale-while-revalidate refresh runs in the background (else the caller waits for it)."""
     canonical_host: Callable[[str], str] | None = None
     """The host a request's responses are stored under, from the host it names (``None``: that one)."""
+    secret: bytes = b""
+    """The key of the HMAC that turns credentials into key parts (docs/security.md)."""
+    secret_configured: bool = False
+    """``secret`` was given; else it is random, this process's own."""
 
 
 def build_options(
@@ -89,6 +95,7 @@ def build_options(
     heuristic_max_lifetime: object = 86400,
     background_revalidation: object = True,
     canonical_host: object = None,
+    secret: object = None,
 ) -> MiddlewareOptions:
     """The middleware's options, or the error that says which one is wrong and how."""
     return MiddlewareOptions(
@@ -122,7 +129,22 @@ def build_options(
         ),
         background_revalidation=check_flag(background_revalidation, "CacheMiddleware(background_revalidation=...)"),
         canonical_host=_canonical_host(canonical_host),
+        secret=_secret(secret),
+        secret_configured=secret is not None,
     )
+
+
+def _secret(value: object) -> bytes:
+    """The secret as bytes (a ``str`` is UTF-8 encoded); a random one of this process when ``None``."""
+    if value is None:
+        return secrets.token_bytes(32)
+    if isinstance(value, str):
+        value = value.encode()
+    if not isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"CacheMiddleware(secret=...) must be bytes or a str, got {type(value).__name__}")
+    if len(value) < 16:
+        raise ValueError("CacheMiddleware(secret=...) must be at least 16 bytes: it keys every per-user entry")
+    return bytes(value)
 
 
 def _canonical_host(value: object) -> Callable[[str], str] | None:
@@ -242,6 +264,9 @@ class RoutePolicy:
     max_age: int | None = None
     """``cache_max_age``: the ``max-age`` advertised in the ``Cache-Control`` the cache adds (0:
     ``no-cache``); ``None``: the route's ``cache_expiry``."""
+    selections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """``cache_vary`` given as a mapping: for each of those headers, the values the route produces;
+    a request is keyed by its best match among them, not by its raw header."""
     anonymous_lookup: Lookup = field(init=False, repr=False, compare=False)
     """How a request without ``Authorization`` is looked up (read on every hit: no call)."""
     authorized_lookup: Lookup = field(init=False, repr=False, compare=False)
@@ -376,7 +401,8 @@ def build_write_policy(route: str, attributes: Mapping[str, object], options: Mi
 
 
 def build_policy(route: str, attributes: Mapping[str, object], options: MiddlewareOptions) -> RoutePolicy | None:
-    """The policy for a route with a safe method, or ``None`` when the route does not use the cache."""
+    """The policy for a route with a safe method, or ``None`` when the route does not use the
+    cache. Every ``cache_*`` keyword is checked, whether or not the route uses the cache."""
     _reject_unknown_keywords(route, attributes)
     if attributes.get("cache_invalidates") is not None:
         raise ValueError(
@@ -385,7 +411,15 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
         )
     expiry = _seconds(route, "cache_expiry", attributes.get("cache_expiry"))
     enabled = check_flag(attributes.get("cache", False), f"cache on route {route!r}")
+    vary, selections = _vary(route, attributes.get("cache_vary"), options)
+    control = _control(route, attributes.get("cache_control"))
+    stale_while_revalidate = _seconds(
+        route, "cache_stale_while_revalidate", attributes.get("cache_stale_while_revalidate")
+    )
+    stale_if_error = _seconds(route, "cache_stale_if_error", attributes.get("cache_stale_if_error"))
     groups, max_age = attributes.get("cache_groups"), attributes.get("cache_max_age")
+    group_names = None if groups is None else GroupNames(route, "cache_groups", groups)
+    advertised = None if max_age is None else _seconds(route, "cache_max_age", max_age)
     if max_age is not None and expiry == 0:
         raise ValueError(
             f"cache_max_age on route {route!r} needs cache_expiry: it sets what the cache advertises "
@@ -395,23 +429,72 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
         if groups is not None:
             raise ValueError(f"cache_groups on route {route!r} needs cache_expiry or cache=True: nothing is stored")
         return None
-    vary = attributes.get("cache_vary")
     return RoutePolicy(
         route=route,
         expiry=expiry,
         standards_mode=expiry == 0 and enabled,
-        vary=options.vary if vary is None else validate_vary(vary, f"cache_vary on route {route!r}"),
-        control=_control(route, attributes.get("cache_control")),
-        stale_while_revalidate=_seconds(
-            route, "cache_stale_while_revalidate", attributes.get("cache_stale_while_revalidate")
-        ),
-        stale_if_error=_seconds(route, "cache_stale_if_error", attributes.get("cache_stale_if_error")),
+        vary=vary,
+        control=control,
+        stale_while_revalidate=stale_while_revalidate,
+        stale_if_error=stale_if_error,
         successful_statuses=options.successful_statuses,
         max_body_size=options.max_body_size,
         options=options,
-        groups=None if groups is None else GroupNames(route, "cache_groups", groups),
-        max_age=None if max_age is None else _seconds(route, "cache_max_age", max_age),
+        groups=group_names,
+        max_age=advertised,
+        selections=selections,
     )
+
+
+INERT_WITHOUT_STORING = ("cache_control", "cache_vary", "cache_stale_while_revalidate", "cache_stale_if_error")
+"""Keywords that mean something only on a route that stores (``cache_expiry`` or ``cache=True``)."""
+
+
+def advice(route: str, attributes: Mapping[str, object], stores: bool) -> list[str]:
+    """What to tell the author of a route whose keywords are valid but do not do what they seem:
+    caching keywords on a route that stores nothing, and other libraries' names for an expiry."""
+    said = []
+    inert = [keyword for keyword in INERT_WITHOUT_STORING if attributes.get(keyword) is not None]
+    if inert and not stores:
+        said.append(
+            f"route {route!r} has {', '.join(inert)} but neither cache_expiry nor cache=True, so nothing is "
+            f"cached: add cache_expiry=<seconds> (or cache=True when the handler sets its own Cache-Control)"
+        )
+    for keyword in attributes:
+        suggestion = KEYWORD_ALIASES.get(keyword)
+        if suggestion is not None and not keyword.startswith("cache"):
+            said.append(f"route {route!r} has {keyword}, which chocs-cache does not read; did you mean {suggestion}?")
+    return said
+
+
+def _vary(
+    route: str, value: object, options: MiddlewareOptions
+) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``cache_vary`` as header names, and for those given as a mapping the values the route
+    produces (a request is keyed by the best match among them, RFC 9110 §12.5)."""
+    if value is None:
+        return options.vary, ()
+    where = f"cache_vary on route {route!r}"
+    if not isinstance(value, Mapping):
+        return validate_vary(value, where), ()
+    names = validate_vary(list(value), where)
+    selections = []
+    for name, produced in zip(names, value.values()):
+        if produced is None:
+            continue
+        if isinstance(produced, str):
+            produced = (produced,)
+        if (
+            not isinstance(produced, (tuple, list))
+            or not produced
+            or not all(isinstance(item, str) and item.strip() for item in produced)
+        ):
+            raise TypeError(
+                f"{where}: the values of {name} must be what the route produces, as a tuple of strings such as "
+                f'("en", "de"), or None to vary on the raw header; got {produced!r}'
+            )
+        selections.append((name, tuple(item.strip() for item in produced)))
+    return names, tuple(selections)
 
 
 def validate_vary(value: object, where: str) -> tuple[str, ...]:
@@ -462,10 +545,29 @@ def _control(route: str, value: object) -> str | None:
     return value.lower()
 
 
+KEYWORD_ALIASES = {
+    "cache_ttl": "cache_expiry",
+    "cache_timeout": "cache_expiry",
+    "cache_expires": "cache_expiry",
+    "cache_seconds": "cache_expiry",
+    "cache_maxage": "cache_max_age",
+    "cache_tags": "cache_groups",
+    "cache_keys": "cache_vary",
+    "timeout": "cache_expiry",
+    "ttl": "cache_expiry",
+    "max_age": "cache_expiry",
+    "expiry": "cache_expiry",
+    "expires": "cache_expiry",
+}
+"""Other libraries' names (Flask-Caching's ``timeout``, ...) and near misses, with ours."""
+
+
 def _reject_unknown_keywords(route: str, attributes: Iterable[str]) -> None:
     for keyword in attributes:
         if keyword.startswith("cache") and keyword not in ROUTE_KEYWORDS:
-            close = difflib.get_close_matches(keyword, ROUTE_KEYWORDS, n=1)
+            close = KEYWORD_ALIASES.get(keyword) or next(
+                iter(difflib.get_close_matches(keyword, ROUTE_KEYWORDS, n=1)), None
+            )
             known = ", ".join(ROUTE_KEYWORDS)
-            hint = f"; did you mean {close[0]}?" if close else f"; known keywords: {known}"
+            hint = f"; did you mean {close}?" if close else f"; known keywords: {known}"
             raise ValueError(f"unknown keyword {keyword} on route {route!r}{hint}")

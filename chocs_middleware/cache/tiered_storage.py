@@ -14,8 +14,6 @@ epoch counter tells. This process's own writes drop its copies before they retur
 
 from __future__ import annotations
 
-import copy
-import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,15 +28,12 @@ from .cache_storage import (
 )
 from .error import CacheError
 from .memory_storage import CollectableInMemoryCacheStorage
+from .metrics import Tally
 
 __all__ = ["TieredCacheStorage"]
 
 MAX_REMEMBERED_CHANGES = 10_000
 """Changes remembered to judge reads in flight; a read older than the oldest forgotten is not kept."""
-
-
-def _count(counter: itertools.count[int]) -> int:
-    return next(copy.copy(counter))  # a copy continues from where the counter is, and leaves it there
 
 
 class TieredCacheStorage:
@@ -71,9 +66,9 @@ class TieredCacheStorage:
         """The newest epoch of a change no longer remembered."""
         self._trusted_from = 0
         """Reads begun before this epoch are never kept (the subscription was (re)established)."""
-        self._near_hits = itertools.count()
-        self._far_reads = itertools.count()
-        self._bypassed = itertools.count()
+        self._near_hits = Tally()
+        self._far_reads = Tally()
+        self._bypassed = Tally()
         for name in ("acquire_lock", "release_lock", "storage_time", "group_members", "synchronise"):
             if hasattr(far, name):
                 setattr(self, name, getattr(far, name))
@@ -94,7 +89,7 @@ class TieredCacheStorage:
         if self._listening and self._near_get_many is not None:
             found = self._near_get_many(item_ids)
             if None not in found:
-                next(self._near_hits)
+                self._near_hits.add()
                 return found
         return self._from_far(item_ids)
 
@@ -102,7 +97,7 @@ class TieredCacheStorage:
         if self._listening:
             try:
                 item = self._near.get(item_id)
-                next(self._near_hits)
+                self._near_hits.add()
                 return item
             except (CacheError, KeyError):
                 pass
@@ -113,7 +108,7 @@ class TieredCacheStorage:
 
     def _from_far(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
         listening, epoch = self._listening, self._epoch
-        next(self._far_reads if listening else self._bypassed)
+        (self._far_reads if listening else self._bypassed).add()
         if self._far_get_many is not None:
             found = self._far_get_many(item_ids)
         else:
@@ -223,9 +218,9 @@ class TieredCacheStorage:
         """``near_hits``, ``far_reads`` (reads that ``near`` could not answer), ``bypassed`` (reads
         while not listening), ``listening``, and ``near``'s own figures."""
         figures: dict[str, Any] = {
-            "near_hits": _count(self._near_hits),
-            "far_reads": _count(self._far_reads),
-            "bypassed": _count(self._bypassed),
+            "near_hits": self._near_hits.value,
+            "far_reads": self._far_reads.value,
+            "bypassed": self._bypassed.value,
             "listening": int(self._listening),
         }
         own = getattr(self._near, "stats", None)
