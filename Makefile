@@ -18,7 +18,7 @@ define require
 	  fi; }
 endef
 
-.PHONY: demo test lint bench soak conformance clean
+.PHONY: demo test lint docs bench soak conformance clean
 
 # The oldest and newest supported Python on this machine (on the PATH, or installed by pyenv):
 # `make test` runs the suite on each of them too.
@@ -33,7 +33,7 @@ SOAK_SECONDS ?= 60
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[test,dev,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)  ## serve examples/ on http://127.0.0.1:8000 and print what to curl
@@ -49,6 +49,9 @@ lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+docs: $(STAMP)  ## the documentation site, with the API reference, into site/ (fails on a broken link or reference)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: $(STAMP)  ## what a hit costs next to bare chocs, memory per entry, stampedes, throughput
 	$(call require,redis-server,redis-server)

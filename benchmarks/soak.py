@@ -99,7 +99,9 @@ def purge_every_second(version_file: Path, redis_url: str, stop: threading.Event
     version = 1
     while not stop.wait(1.0):
         version += 1
-        version_file.write_text(str(version))
+        written = version_file.with_suffix(".next")
+        written.write_text(str(version))
+        os.replace(written, version_file)  # at once: a handler never reads a half-written version
         try:
             purger.purge_groups(["items"])
         except Exception:
@@ -111,14 +113,15 @@ def purge_every_second(version_file: Path, redis_url: str, stop: threading.Event
     storage.close()
 
 
-def stale_answers(seen: Observations) -> int:
+def stale_answers(seen: Observations) -> list[str]:
     """Answers to requests that started after a purge was acknowledged, with older data than it."""
-    stale = 0
+    stale = []
     for started, status, version in seen.answers:
         if status != 200:
             continue
-        floor = max((acked for when, acked in seen.acknowledged if when < started), default=0)
-        stale += version < floor
+        acked = [(when, acked) for when, acked in seen.acknowledged if when < started]
+        if acked and version < acked[-1][1]:
+            stale.append(f"v{version} {1000 * (started - acked[-1][0]):.1f} ms after v{acked[-1][1]} was acknowledged")
     return stale
 
 
@@ -193,7 +196,7 @@ def main() -> int:
     print(f"  requests served            {served} (wrk {wrk_requests}, checker {len(seen.answers)})")
     print(f"  5xx answers                {checked_5xx + wrk_bad} (must be 0; wrk counts every non-2xx/3xx)")
     print(f"  purges acknowledged        {len(seen.acknowledged)} ({seen.purge_failures} failed while Redis was down)")
-    print(f"  stale after a purge        {stale} (must be 0)")
+    print(f"  stale after a purge        {len(stale)} (must be 0)" + "".join(f"\n    {line}" for line in stale[:5]))
     print(
         "  worker RSS, KiB            "
         + ", ".join(

@@ -17,7 +17,8 @@ from chocs import Application, HttpRequest, HttpResponse, HttpStatus
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage
 
 storage = CollectableInMemoryCacheStorage(max_items=10_000, max_bytes=64 * 1024 * 1024)
-app = Application(CacheMiddleware(storage))
+cache = CacheMiddleware(storage)
+app = Application(cache)
 
 _articles: dict[str, dict[str, Any]] = {"1": {"id": "1", "title": "Caching with chocs", "version": 1}}
 _lock = threading.Lock()
@@ -68,3 +69,6 @@ def update_article(request: HttpRequest) -> HttpResponse:
         article["title"] = str(changes.get("title", article["title"]))
         article["version"] = int(article["version"]) + 1
         return _json(article, etag=_etag(article))
+
+
+cache.attach(app)  # every route's keywords checked now, and HEAD answered from the GET entries

@@ -61,3 +61,33 @@ def test_the_walkthrough_does_what_it_says(demo_server: tuple[int, str]) -> None
         if step.expect_status == 304:
             assert body == b""
         etag = response.getheader("ETag") or etag
+
+
+def test_a_busy_port_is_said_in_one_line(demo_server: tuple[int, str]) -> None:
+    port, _ = demo_server
+    second = subprocess.run(
+        [sys.executable, "-m", "examples.serve"],
+        cwd=ROOT,
+        env={**os.environ, "PORT": str(port)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert second.returncode == 1
+    assert second.stdout.strip().splitlines() == [
+        f"cannot listen on 127.0.0.1:{port} (Address already in use): stop what uses it, or run PORT=8081 make demo"
+    ]
+    assert second.stderr == ""
+
+
+def test_head_is_answered_from_the_get_entry(demo_server: tuple[int, str]) -> None:
+    port, _ = demo_server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("HEAD", "/articles/1")
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+
+    assert response.status == 200
+    assert response.getheader("Content-Type") == "application/json"

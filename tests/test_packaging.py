@@ -71,8 +71,9 @@ def test_the_wheel_and_the_sdist_install_into_a_fresh_venv_and_import(tmp_path: 
 
 
 IMPORT_CHECK = """
-from importlib.metadata import version
+from importlib.metadata import distributions
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, RedisCacheStorage
 CacheMiddleware(CollectableInMemoryCacheStorage())
-print(version("chocs-middleware.cache"), CacheMiddleware.__name__, RedisCacheStorage.__name__)
+(version,) = [d.version for d in distributions() if d.metadata["Name"] == "chocs-middleware.cache"]
+print(version, CacheMiddleware.__name__, RedisCacheStorage.__name__)
 """

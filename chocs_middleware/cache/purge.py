@@ -9,6 +9,7 @@ returns once every listening process has dropped its copies (or a second has pas
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
@@ -119,8 +120,14 @@ class Purger:
 
     def _synchronise(self) -> None:
         synchronise = getattr(self._guard.storage, "synchronise", None)
-        if callable(synchronise):
-            synchronise(SYNCHRONISE_SECONDS)
+        if callable(synchronise) and not synchronise(SYNCHRONISE_SECONDS):
+            self._guard.faults.log(
+                logging.WARNING,
+                ("purge", "synchronise"),
+                "purge done in storage, but not every process with an in-process tier said so within %s s: "
+                "each drops its copies when the change reaches it",
+                SYNCHRONISE_SECONDS,
+            )
 
     def hosts(self) -> list[str]:
         """The hosts with stored responses (those this process stored, on a storage without groups)."""

@@ -79,7 +79,7 @@ def test_a_client_that_accepts_none_of_the_values_gets_a_correct_answer_shared_w
 def test_without_a_list_spellings_of_the_same_preference_still_share_a_variant(harness: Harness) -> None:
     localised(harness, cache_vary=("accept-language",))
 
-    for language in BROWSERS[:3] + ["de-DE,de;q=0.900,en-US;q=0.8,en;q=0.7,fr;q=0"]:
+    for language in [*BROWSERS[:3], "de-DE,de;q=0.900,en-US;q=0.8,en;q=0.7,fr;q=0"]:
         harness.client.get("/greeting", headers={"Accept-Language": language})
 
     assert harness.calls["greeting"] == 1
@@ -92,8 +92,8 @@ def test_the_figure_docs_quote_ten_browser_strings_and_the_variants_they_make() 
         ("listed", {"cache_vary": {"accept-language": ("en", "de", "pl")}}),
     ):
         harness = Harness()
-        localised(harness, **keywords)  # type: ignore[arg-type]
-        for language in BROWSERS + ENGLISH + POLISH + NEITHER:
+        localised(harness, **keywords)
+        for language in [*BROWSERS, *ENGLISH, *POLISH, *NEITHER]:
             harness.client.get("/greeting", headers={"Accept-Language": language})
         counts[label] = stored_variants(harness)
 
