@@ -1,7 +1,7 @@
 """``make conformance``: the public HTTP caching test suite against the middleware, next to the
 published results of shared caches, classified as cache-tests.fyi classifies them.
 
-The suite (http-tests/cache-tests) is read from ``CACHE_TESTS_DIR`` (default: ``../shared/cache-tests``)
+The suite (http-tests/cache-tests) is read from ``CACHE_TESTS_DIR`` (see ``suite_source``)
 and copied, with its node packages, into ``.cache-tests/`` (git-ignored). Its origin server, and
 the chocs reverse proxy in ``conformance/proxy.py`` (waitress), listen on free ports of 127.0.0.1
 and are stopped by PID. The suite runs once per configuration of the middleware; ``--floor N``
@@ -32,7 +32,15 @@ CONFIGURATIONS: dict[str, dict[str, object]] = {
 
 
 def suite_source() -> Path:
-    return Path(os.environ.get("CACHE_TESTS_DIR", ROOT.parent / "shared" / "cache-tests")).resolve()
+    """``CACHE_TESTS_DIR``, else the first ``shared/cache-tests`` beside this checkout or one of
+    the folders above it (where the machines this project runs on keep a copy)."""
+    if "CACHE_TESTS_DIR" in os.environ:
+        return Path(os.environ["CACHE_TESTS_DIR"]).resolve()
+    for folder in ROOT.resolve().parents:
+        candidate = folder / "shared" / "cache-tests"
+        if (candidate / "package.json").is_file():
+            return candidate
+    return (ROOT.parent / "shared" / "cache-tests").resolve()
 
 
 def prepare_suite() -> Path:
