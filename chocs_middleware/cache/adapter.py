@@ -237,8 +237,8 @@ _PRECONDITION_FIELDS = ("if-match", "if-none-match", "if-modified-since", "if-un
 
 
 @contextmanager
-def validating(request: HttpRequest, etag: str | None, last_modified: str | None) -> Iterator[None]:
-    """While inside, the request asks the handler whether the stored representation is current.
+def validating(request: HttpRequest, etags: tuple[str, ...], last_modified: str | None) -> Iterator[None]:
+    """While inside, the request asks the handler whether a stored representation is current.
 
     Its ``If-None-Match`` / ``If-Modified-Since`` carry the stored validators (RFC 9111 §4.3.1);
     the client's own preconditions are set aside, and put back afterwards for the cache to
@@ -246,8 +246,8 @@ def validating(request: HttpRequest, etag: str | None, last_modified: str | None
     """
     fields = request.headers._headers
     saved = {name: fields.pop(name) for name in _PRECONDITION_FIELDS if name in fields}
-    if etag:
-        fields["if-none-match"] = [etag]
+    if etags:
+        fields["if-none-match"] = [", ".join(etags)]
     if last_modified:
         fields["if-modified-since"] = [last_modified]
     try:

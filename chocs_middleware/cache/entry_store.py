@@ -30,7 +30,7 @@ from .cache_storage import (
     IMultiGetCacheStorage,
 )
 from .clock import Clock
-from .entries import ResourceIndex, StoredResponse, VaryRecipe
+from .entries import MAX_RECIPES_PER_RESOURCE, ResourceIndex, StoredResponse, VaryRecipe
 from .error import CacheError
 from .faults import Breaker, FaultLog
 from .keys import HOSTS, group_id, path_group_id
@@ -69,6 +69,9 @@ MAX_GROUPS = 64
 MAX_GROUP_LENGTH = 256
 """A stored response may be in up to 64 groups of up to 256 characters (RFC 9875 asks for 32 of 32)."""
 MAX_LOCAL_HOSTS = 10_000
+MAX_OFFERED = 8
+"""At most this many stored responses of other request headers are offered for validation."""
+_CREDENTIAL_FIELDS = frozenset(("authorization", "cookie", "proxy-authorization"))
 
 
 class Target(Protocol):
@@ -312,6 +315,65 @@ class EntryStore:
             self.retry_invalidations(target.resource)
             return Missed("uri-miss", index.generation, index_blob=index_item.body)
         return stored
+
+    def stored_for_others(
+        self, target: Target, missed: Missed, lookup: Lookup, now: float
+    ) -> tuple[StoredResponse, ...]:
+        """After a ``vary-miss``: the responses of this URI stored for other request headers,
+        which the handler may confirm for this request too (RFC 9111 §4.3.1: a cache may validate
+        a response it cannot choose with the request's fields), newest first, each with an
+        ``ETag``, at most ``MAX_OFFERED`` (one ``get_many`` where the storage has it).
+
+        None while any way the resource varies involves credentials (``per_credentials``, or
+        ``Authorization``/``Cookie`` in its ``Vary``), or while more ways than the index lists
+        may exist: one user's response is never offered for another's request, whatever its
+        entity tag says. Only responses the request may be given (``lookup``, the credentials
+        rule) of the index's generation, still retained, are offered.
+        """
+        if missed.reason != "vary-miss" or not missed.index_blob:
+            return ()
+        try:
+            index = _INDEXES.get(missed.index_blob) or _INDEXES.compute(missed.index_blob)
+        except DecodeError:
+            return ()
+        recipes = index.recipes
+        if len(recipes) >= MAX_RECIPES_PER_RESOURCE or any(
+            recipe.per_credentials or _CREDENTIAL_FIELDS.intersection(recipe.field_names) for recipe in recipes
+        ):
+            return ()
+        own = {target.variant(recipe) for recipe in recipes}
+        prefix = target.uri_prefix
+        ids = [
+            variant
+            for variant, expires_at in reversed(index.variants)
+            if expires_at > now and variant.startswith(prefix) and variant not in own
+        ][:MAX_OFFERED]
+        if not ids:
+            return ()
+        reads = self._guard.reads
+        if reads.open_until and not reads.allows():
+            return ()
+        multi = self._guard.multi
+        try:
+            items = multi.get_many(ids) if multi is not None else [self._get(variant) for variant in ids]
+        except Exception as error:
+            self._fault(reads, "get", error)
+            return ()
+        offered: list[StoredResponse] = []
+        pending = self._guard.pending
+        for variant, item in zip(ids, items):
+            stored = self._decode(variant, item, _RESPONSES)
+            if (
+                stored is not None
+                and stored.etag is not None
+                and stored.generation == index.generation
+                and stored.retained_until > now
+                and (lookup.shared_allowed or stored.public)
+                and not (pending.active and pending.hides(target.resource, stored.stored_at))
+                and all(stored.etag != known.etag for known in offered)
+            ):
+                offered.append(stored)
+        return tuple(offered)
 
     def _get_pair(self, resource: str, variant: str) -> tuple[CacheItem | None, CacheItem | None]:
         index = self._get(resource)

@@ -70,6 +70,7 @@ class Exchange:
 
     __slots__ = (
         "asked",
+        "missed",
         "next",
         "request",
         "requested_at",
@@ -104,6 +105,8 @@ class Exchange:
         self.stale: StoredResponse | None = None if isinstance(found, Missed) else found
         """What storage had for this request, no longer fresh (or ``no-cache``, or refused by the
         request's own directives): to validate, or to serve when the handler fails."""
+        self.missed = found if isinstance(found, Missed) else None
+        """What the lookup found instead of a response this request may be given, on a miss."""
         self.seen = found.generation
         """The generation of the resource's index the lookup saw: what the handler answers is
         stored only while no invalidation replaced it."""

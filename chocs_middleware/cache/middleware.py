@@ -60,6 +60,7 @@ from .policy import (
 from .purge import Purger
 from .semantics.cache_control import CacheControl, parse_cache_control
 from .semantics.dates import format_http_date
+from .semantics.entity_tags import identified_for_update
 from .semantics.freshness import request_allows_reuse
 from .semantics.groups import CACHE_GROUP_INVALIDATION, CACHE_GROUPS, parse_groups
 from .semantics.preconditions import Outcome, evaluate_representation
@@ -348,16 +349,37 @@ class CacheMiddleware(Middleware):
             # What its answer must not be older than: an invalidation after this refuses it.
             exchange.since = exchange.route.entries.storage_time()
             exchange.storage_available = exchange.since is not None
-        if stale is None or request.method is not GET or not (stale.etag or stale.last_modified):
+        offered = self._offered_for_validation(exchange) if request.method is GET else ()
+        if not offered:
             response = exchange.next(request)
             trace.fwd_status = int(response.status_code)
             return response
-        with validating(request, stale.etag, stale.last_modified):
+        last_modified = stale.last_modified if stale is not None else None
+        with validating(request, tuple(stored.etag for stored in offered if stored.etag), last_modified):
             response = exchange.next(request)
         trace.fwd_status = int(response.status_code)
-        if trace.fwd_status == 304:
-            response = build_refreshed(stale, response, format_http_date(self._now()))
-        return response
+        if trace.fwd_status != 304:
+            return response
+        confirmed = identified_for_update(
+            [stored.etag for stored in offered], capture(response, body_limit=0).first("etag")
+        )
+        if confirmed is None:  # the 304 names none of them: none may be used (RFC 9111 §4.3.4)
+            response = exchange.next(request)
+            trace.fwd_status = int(response.status_code)
+            return response
+        return build_refreshed(offered[confirmed], response, format_http_date(self._now()))
+
+    def _offered_for_validation(self, exchange: Exchange) -> tuple[StoredResponse, ...]:
+        """The stored responses the handler is asked about: the stale one with validators, or
+        after a ``vary-miss``, those stored for other request headers (``stored_for_others``)."""
+        stale = exchange.stale
+        if stale is not None:
+            return (stale,) if stale.etag or stale.last_modified else ()
+        missed = exchange.missed
+        if missed is None or missed.reason != "vary-miss" or not exchange.storage_available:
+            return ()
+        lookup = exchange.route.policy.lookup(exchange.target.has_authorization)
+        return exchange.route.entries.stored_for_others(exchange.target, missed, lookup, self._now())
 
     # -- store -----------------------------------------------------------------------------------
 

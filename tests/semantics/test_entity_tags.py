@@ -12,6 +12,7 @@ from chocs_middleware.cache.semantics.entity_tags import (
     EntityTag,
     _parse_list,
     generate_entity_tag,
+    identified_for_update,
     parse_entity_tag,
     parse_entity_tag_list,
 )
@@ -100,3 +101,23 @@ def test_64_kib_of_separators_cost_no_more_than_64_kib_of_tags() -> None:
 def test_a_list_of_more_than_64_tags_is_malformed() -> None:
     assert parse_entity_tag_list(", ".join(['"t"'] * MAX_MEMBERS)) == (EntityTag("t"),) * MAX_MEMBERS
     assert parse_entity_tag_list(", ".join(['"t"'] * (MAX_MEMBERS + 1))) is None
+
+
+@pytest.mark.parametrize(
+    ("offered", "validator", "identified"),
+    [
+        (['"de"', '"en"'], '"en"', 1),
+        (['"de"', '"en"'], '"fr"', None),
+        (['"de"', '"en"', '"en"'], '"en"', 1),  # the newest of those that match
+        (['W/"en"'], '"en"', None),  # a strong tag never confirms a weak one
+        (['"de"', 'W/"en"', '"en"'], 'W/"en"', 1),  # a weak one the newest that compares weakly
+        (['"de"', None, '"en"'], '"en"', 2),
+        (['"de"'], None, 0),  # a bare 304 answers the one question asked
+        (['"de"', '"en"'], None, None),  # of several, it names none
+        (['"de"'], "garbage in", None),
+    ],
+)
+def test_a_304_confirms_the_stored_response_its_entity_tag_names(
+    offered: list[str | None], validator: str | None, identified: int | None
+) -> None:
+    assert identified_for_update(offered, validator) == identified

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..memo import BoundedMemo
@@ -14,6 +15,7 @@ __all__ = [
     "MAX_MEMBERS",
     "EntityTag",
     "generate_entity_tag",
+    "identified_for_update",
     "parse_entity_tag",
     "parse_entity_tag_list",
 ]
@@ -90,6 +92,28 @@ def _parse_list(value: str) -> tuple[EntityTag, ...] | str | None:
 
 
 _TAG_LISTS: BoundedMemo[str, tuple[EntityTag, ...] | str | None] = BoundedMemo(_parse_list, 1024, 512)
+
+
+def identified_for_update(offered: Sequence[str | None], validator: str | None) -> int | None:
+    """Which of the stored responses offered for validation, by their ``ETag`` values (newest
+    first), a 304 whose ``ETag`` is ``validator`` confirms (RFC 9111 §4.3.4); ``None`` for none.
+
+    A strong tag confirms the stored response with the same strong tag, a weak one the newest
+    whose tag compares weakly. A 304 without an entity tag confirms the one response offered when
+    only one was (RFC 9111 asks for that one to have no tag either; a handler that answers a
+    conditional request with a bare 304 means the response it was asked about). With several
+    offered, such a 304 identifies none, and none may be used.
+    """
+    if validator is None:
+        return 0 if len(offered) == 1 else None
+    confirmed = parse_entity_tag(validator)
+    if confirmed is None:
+        return None
+    for position, value in enumerate(offered):
+        stored = parse_entity_tag(value) if value else None
+        if stored is not None and (stored.weak_match(confirmed) if confirmed.weak else stored.strong_match(confirmed)):
+            return position
+    return None
 
 
 def generate_entity_tag(body: bytes) -> str:
