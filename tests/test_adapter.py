@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 from chocs import HttpHeaders, HttpResponse, HttpStatus
 
+import chocs_middleware.cache
 from chocs_middleware.cache.adapter import build_response, capture
 from chocs_middleware.cache.entries import StoredResponse
 
@@ -120,3 +123,19 @@ def test_a_response_built_from_storage_is_sent_like_any_chocs_response() -> None
     )
     lambda_response = format_response_to_aws({"multiValueHeaders": {}}, build_response(stored, 2, "hit"))
     assert json.loads(json.dumps(lambda_response))["multiValueHeaders"]["vary"] == ["accept", "origin"]
+
+
+def test_only_the_adapter_imports_chocs() -> None:
+    """The boundary of docs/design.md ("Layers"), kept: ``testing.py`` is the one other module, as it
+    drives a real WSGI app for storage authors."""
+    package = Path(chocs_middleware.cache.__file__).parent
+    importers = set()
+    for module in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            if any(name == "chocs" or name.startswith("chocs.") for name in names):
+                importers.add(module.relative_to(package).as_posix())
+
+    assert importers == {"adapter.py", "testing.py"}

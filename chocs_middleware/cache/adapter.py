@@ -25,9 +25,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from io import BytesIO
 
+# chocs names the flow needs are exported here (``__all__``): no other module of the package
+# imports chocs, so a chocs upgrade that moves one of them is fixed in this file.
 from chocs import Application, HttpHeaders, HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
 from chocs.http.http_cookies import HttpCookieJar
-from chocs.middleware import Middleware
+from chocs.middleware import Middleware, MiddlewareHandler
 
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
 from .keys import canonical_path, canonical_query, credentials_mac, resource_id, uri_prefix, variant_id
@@ -39,8 +41,16 @@ from .semantics.vary import normalise_field_value
 
 __all__ = [
     "NO_CONTENT_LENGTH",
+    "Application",
+    "HttpMethod",
+    "HttpRequest",
+    "HttpResponse",
+    "HttpStatus",
     "Keying",
+    "Middleware",
+    "MiddlewareHandler",
     "RequestTarget",
+    "Route",
     "add_fields",
     "add_head_route",
     "build_conditional_answer",

@@ -11,10 +11,7 @@ from .policy import RoutePolicy, WritePolicy
 from .semantics.cache_control import CacheControl
 
 if TYPE_CHECKING:  # chocs types, named here only in annotations
-    from chocs import HttpRequest, HttpResponse
-    from chocs.middleware import MiddlewareHandler
-
-    from .adapter import Keying, RequestTarget
+    from .adapter import HttpRequest, HttpResponse, Keying, MiddlewareHandler, RequestTarget
 
 __all__ = [
     "HANDLER_FAILED",

@@ -13,14 +13,19 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chocs import Application, HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
-from chocs.middleware import Middleware, MiddlewareHandler
-
 from . import cache_status
 from .adapter import (
     NO_CONTENT_LENGTH,
+    Application,
+    HttpMethod,
+    HttpRequest,
+    HttpResponse,
+    HttpStatus,
     Keying,
+    Middleware,
+    MiddlewareHandler,
     RequestTarget,
+    Route,
     add_fields,
     add_head_route,
     build_conditional_answer,
