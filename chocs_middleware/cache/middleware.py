@@ -35,7 +35,6 @@ from .adapter import (
     build_refreshed,
     build_response,
     capture,
-    path_parameters,
     registered_routes,
     set_cache_status,
     use_middleware,
@@ -51,11 +50,11 @@ from .entries import HeaderFields, StoredResponse, UpstreamResponse, first_value
 from .entry_store import EntryStore, Missed, Saved, StorageGuard
 from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, SharedAnswer, WriteRoute
 from .faults import FaultLog
+from .grouping import Grouping
 from .keys import changed_resources
 from .metrics import Metrics
 from .policy import (
     RoutePolicy,
-    WritePolicy,
     advice,
     build_options,
     build_policy,
@@ -67,7 +66,6 @@ from .semantics.cache_control import CacheControl, parse_cache_control
 from .semantics.dates import format_http_date
 from .semantics.entity_tags import identified_for_update
 from .semantics.freshness import request_allows_reuse
-from .semantics.groups import CACHE_GROUP_INVALIDATION, CACHE_GROUPS, parse_groups
 from .semantics.preconditions import Outcome, evaluate_representation
 from .semantics.ranges import ByteRange, Unsatisfiable, range_applies, select_range
 
@@ -167,6 +165,7 @@ class CacheMiddleware(Middleware):
         self._routes: dict[tuple[int, str], CachedRoute | WriteRoute | None] = {}
         self._purger = Purger(self._storage, options.canonical_host, self._coalescer.retire)
         self._metrics = Metrics()
+        self._grouping = Grouping(self._faults)
         self._told_secret = False
 
     @property
@@ -416,7 +415,7 @@ class CacheMiddleware(Middleware):
         elif not exchange.storage_available:
             trace.detail = Saved.NOT_STORED.value
         else:
-            groups = self._groups_of(exchange, upstream)
+            groups = self._grouping.joined(exchange.route.policy, exchange.request, upstream)
             if groups is None:
                 trace.detail = "groups-failed"
                 return admission
@@ -437,7 +436,8 @@ class CacheMiddleware(Middleware):
             if not trace.stored:
                 trace.detail = saved.value
                 if saved in (Saved.GROUPS_UNSUPPORTED, Saved.TOO_MANY_GROUPS):
-                    self._log_groups_refused(exchange.route.policy.route, saved, groups)
+                    storage = type(self._storage.storage).__name__
+                    self._grouping.refused(exchange.route.policy.route, saved, groups, storage)
         return admission
 
     def _say_secret_is_per_process(self) -> None:
@@ -447,52 +447,6 @@ class CacheMiddleware(Middleware):
                 "cache stores per-user responses keyed with a secret of this process's own: other processes "
                 "will not find them. Give every process the same CacheMiddleware(secret=...) to share them"
             )
-
-    def _groups_of(self, exchange: Exchange, upstream: UpstreamResponse) -> tuple[str, ...] | None:
-        """The cache groups of the handler's answer (RFC 9875): the route's ``cache_groups`` and the
-        answer's ``Cache-Groups``; ``None`` when the route's function for them failed (logged)."""
-        policy = exchange.route.policy
-        names: tuple[str, ...] = ()
-        if policy.groups is not None:
-            request = exchange.request
-            try:
-                names = policy.groups.names(path_parameters(request), request)
-            except Exception as error:
-                self._faults.log(
-                    logging.ERROR,
-                    ("cache_groups", policy.route),
-                    "cache_groups of route %s failed (%s): its responses are not stored",
-                    policy.route,
-                    error,
-                    exc_info=error,
-                )
-                return None
-        lines = upstream.values(CACHE_GROUPS)
-        if lines:
-            names = (*names, *self._parsed_groups(lines, "Cache-Groups", policy.route))
-        return tuple(dict.fromkeys(names))
-
-    def _parsed_groups(self, lines: tuple[str, ...], field: str, route: str) -> tuple[str, ...]:
-        parsed = parse_groups(lines)
-        if parsed.problem is not None:  # RFC 9651 §4.2: ignored; logged, as it is the app's own mistake
-            self._faults.log(
-                logging.WARNING,
-                (field, route),
-                "%s of a response of route %s ignored: %s",
-                field,
-                route,
-                parsed.problem,
-            )
-        return parsed.groups
-
-    def _log_groups_refused(self, route: str, saved: Saved, groups: tuple[str, ...]) -> None:
-        if saved is Saved.GROUPS_UNSUPPORTED:
-            reason = f"{type(self._storage.storage).__name__} cannot keep cache groups (IGroupCacheStorage)"
-        else:
-            reason = f"{len(groups)} groups, or a group longer than the cache keeps"
-        self._faults.log(
-            logging.WARNING, ("groups refused", route), "responses of route %s not stored: %s", route, reason
-        )
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -587,7 +541,7 @@ class CacheMiddleware(Middleware):
         refusal = self._refuse_lost_update(target, policy.reads, route.entries)
         if refusal is not None:
             return refusal
-        groups = self._groups_to_invalidate(request, policy) if policy.invalidates is not None else ()
+        groups = self._grouping.invalidated_by_route(policy, request)
         response = next(request)
         upstream = capture(response, body_limit=0)
         trace = Trace("method")
@@ -600,9 +554,7 @@ class CacheMiddleware(Middleware):
                 self._coalescer.retire(resource)
                 if not route.entries.invalidate(resource, url or target.url):
                     trace.detail = "invalidation-failed"
-            lines = upstream.values(CACHE_GROUP_INVALIDATION)
-            if lines:
-                groups = (*groups, *self._parsed_groups(lines, "Cache-Group-Invalidation", policy.route))
+            groups = (*groups, *self._grouping.invalidated_by_answer(policy.route, upstream))
             if groups:
                 self._metrics.add("invalidations", "groups", len(set(groups)))
                 if not route.entries.invalidate_groups(target.host, tuple(dict.fromkeys(groups))):
@@ -612,22 +564,6 @@ class CacheMiddleware(Middleware):
         if self._storage.pending.active:
             route.entries.retry_invalidations()
         return set_cache_status(response, self._rendered(trace))
-
-    def _groups_to_invalidate(self, request: HttpRequest, policy: WritePolicy) -> tuple[str, ...]:
-        """The route's ``cache_invalidates``, named before the handler runs: a mistake in the keyword
-        fails the request before anything changed that the cache could then not invalidate."""
-        assert policy.invalidates is not None
-        try:
-            return policy.invalidates.names(path_parameters(request), request)
-        except Exception as error:
-            self._faults.log(
-                logging.ERROR,
-                ("cache_invalidates", policy.route),
-                "cache_invalidates of route %s failed (%s): the request was refused before its handler ran",
-                policy.route,
-                error,
-            )
-            raise
 
     def _refuse_lost_update(
         self, target: RequestTarget, policy: RoutePolicy, entries: EntryStore

@@ -1,0 +1,94 @@
+"""Which cache groups (RFC 9875) a stored response joins, and which a write invalidates.
+
+Names come from a route's keywords (``cache_groups``, ``cache_invalidates``: templates of the path
+parameters, or a function of the request; ``policy.GroupNames``) and from the handler's
+``Cache-Groups`` / ``Cache-Group-Invalidation`` fields. The app's mistakes are logged once a
+minute per route and kind, and never reach a client as an error, but for a failing
+``cache_invalidates``: it refuses the write before its handler runs, so that nothing changes that
+the cache could then not invalidate (docs/invalidation.md).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .adapter import HttpRequest, path_parameters
+from .entries import UpstreamResponse
+from .entry_store import Saved
+from .faults import RateLimitedLog
+from .policy import RoutePolicy, WritePolicy
+from .semantics.groups import CACHE_GROUP_INVALIDATION, CACHE_GROUPS, parse_groups
+
+__all__ = ["Grouping"]
+
+
+class Grouping:
+    """Group names for the flow, with the app's mistakes logged on ``log``."""
+
+    def __init__(self, log: RateLimitedLog) -> None:
+        self._log = log
+
+    def joined(self, policy: RoutePolicy, request: HttpRequest, upstream: UpstreamResponse) -> tuple[str, ...] | None:
+        """The groups the handler's answer joins: the route's ``cache_groups`` and the answer's
+        ``Cache-Groups``, each once; ``None`` when the route's function for them failed (logged)."""
+        names: tuple[str, ...] = ()
+        if policy.groups is not None:
+            try:
+                names = policy.groups.names(path_parameters(request), request)
+            except Exception as error:
+                self._log.log(
+                    logging.ERROR,
+                    ("cache_groups", policy.route),
+                    "cache_groups of route %s failed (%s): its responses are not stored",
+                    policy.route,
+                    error,
+                    exc_info=error,
+                )
+                return None
+        lines = upstream.values(CACHE_GROUPS)
+        if lines:
+            names = (*names, *self._parsed(lines, "Cache-Groups", policy.route))
+        return tuple(dict.fromkeys(names))
+
+    def invalidated_by_route(self, policy: WritePolicy, request: HttpRequest) -> tuple[str, ...]:
+        """The route's ``cache_invalidates``, named before the handler runs: a mistake in the keyword
+        fails the request (logged, then raised) before anything changed."""
+        if policy.invalidates is None:
+            return ()
+        try:
+            return policy.invalidates.names(path_parameters(request), request)
+        except Exception as error:
+            self._log.log(
+                logging.ERROR,
+                ("cache_invalidates", policy.route),
+                "cache_invalidates of route %s failed (%s): the request was refused before its handler ran",
+                policy.route,
+                error,
+            )
+            raise
+
+    def invalidated_by_answer(self, route: str, upstream: UpstreamResponse) -> tuple[str, ...]:
+        """The groups a successful write's ``Cache-Group-Invalidation`` names (RFC 9875 §3)."""
+        lines = upstream.values(CACHE_GROUP_INVALIDATION)
+        return self._parsed(lines, "Cache-Group-Invalidation", route) if lines else ()
+
+    def refused(self, route: str, saved: Saved, groups: tuple[str, ...], storage: str) -> None:
+        """Log why responses of ``route`` in ``groups`` could not be stored (``storage``: its class)."""
+        if saved is Saved.GROUPS_UNSUPPORTED:
+            reason = f"{storage} cannot keep cache groups (IGroupCacheStorage)"
+        else:
+            reason = f"{len(groups)} groups, or a group longer than the cache keeps"
+        self._log.log(logging.WARNING, ("groups refused", route), "responses of route %s not stored: %s", route, reason)
+
+    def _parsed(self, lines: tuple[str, ...], field: str, route: str) -> tuple[str, ...]:
+        parsed = parse_groups(lines)
+        if parsed.problem is not None:  # RFC 9651 §4.2: ignored; logged, as it is the app's own mistake
+            self._log.log(
+                logging.WARNING,
+                (field, route),
+                "%s of a response of route %s ignored: %s",
+                field,
+                route,
+                parsed.problem,
+            )
+        return parsed.groups
