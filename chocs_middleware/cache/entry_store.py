@@ -100,18 +100,23 @@ class Missed(NamedTuple):
 
     reason: str
     """RFC 9211 ``fwd``: ``uri-miss`` (nothing stored for the URI) or ``vary-miss``."""
-    generation: str | None
-    """The generation of the index the lookup saw (``None``: none): a response computed now may be
-    stored under it only while no invalidation has replaced it (``ResourceIndex.accepts``)."""
+    resource_index: ResourceIndex | None = None
+    """The resource's index the lookup saw (``None``: none)."""
     unavailable: bool = False
     """The storage could not be asked (a fault, or its breaker is open)."""
     index_blob: bytes | None = None
     """The index entry as the lookup read it (``None``: none): a store compares against it first,
     without reading the index again."""
 
+    @property
+    def generation(self) -> str | None:
+        """The generation of the index the lookup saw (``None``: none): a response computed now may
+        be stored under it only while no invalidation has replaced it (``ResourceIndex.accepts``)."""
+        return None if self.resource_index is None else self.resource_index.generation
 
-URI_MISS = Missed("uri-miss", None)
-UNAVAILABLE = Missed("uri-miss", None, unavailable=True)
+
+URI_MISS = Missed("uri-miss")
+UNAVAILABLE = Missed("uri-miss", unavailable=True)
 
 
 class Saved(Enum):
@@ -309,11 +314,11 @@ class EntryStore:
             # vary-miss: a response of this URI is listed, stored for other request headers.
             prefix = target.uri_prefix
             others = any(variant.startswith(prefix) and variant != expected_variant for variant, _ in index.variants)
-            return Missed("vary-miss" if others else "uri-miss", index.generation, index_blob=index_item.body)
+            return Missed("vary-miss" if others else "uri-miss", index, index_blob=index_item.body)
         pending = self._guard.pending
         if pending.active and pending.hides(target.resource, stored.stored_at):
             self.retry_invalidations(target.resource)
-            return Missed("uri-miss", index.generation, index_blob=index_item.body)
+            return Missed("uri-miss", index, index_blob=index_item.body)
         return stored
 
     def stored_for_others(
@@ -330,15 +335,14 @@ class EntryStore:
         entity tag says. Only responses the request may be given (``lookup``, the credentials
         rule) of the index's generation, still retained, are offered.
         """
-        if missed.reason != "vary-miss" or not missed.index_blob:
-            return ()
-        try:
-            index = _INDEXES.get(missed.index_blob) or _INDEXES.compute(missed.index_blob)
-        except DecodeError:
+        index = missed.resource_index
+        if missed.reason != "vary-miss" or index is None:
             return ()
         recipes = index.recipes
-        if len(recipes) >= MAX_RECIPES_PER_RESOURCE or any(
-            recipe.per_credentials or _CREDENTIAL_FIELDS.intersection(recipe.field_names) for recipe in recipes
+        if (
+            not recipes
+            or len(recipes) >= MAX_RECIPES_PER_RESOURCE
+            or any(recipe.per_credentials or _CREDENTIAL_FIELDS.intersection(recipe.field_names) for recipe in recipes)
         ):
             return ()
         own = {target.variant(recipe) for recipe in recipes}
@@ -364,11 +368,8 @@ class EntryStore:
         for variant, item in zip(ids, items):
             stored = self._decode(variant, item, _RESPONSES)
             if (
-                stored is not None
+                _usable(stored, index, recipes[-1], lookup, now)  # every recipe here is a shared one
                 and stored.etag is not None
-                and stored.generation == index.generation
-                and stored.retained_until > now
-                and (lookup.shared_allowed or stored.public)
                 and not (pending.active and pending.hides(target.resource, stored.stored_at))
                 and all(stored.etag != known.etag for known in offered)
             ):

@@ -73,8 +73,6 @@ class Exchange:
         "requested_at",
         "route",
         "seen",
-        "seen_blob",
-        "seen_blob_known",
         "since",
         "stale",
         "storage_available",
@@ -107,9 +105,6 @@ class Exchange:
         self.seen = found.generation
         """The generation of the resource's index the lookup saw: what the handler answers is
         stored only while no invalidation replaced it."""
-        self.seen_blob = found.index_blob if isinstance(found, Missed) else None
-        self.seen_blob_known = isinstance(found, Missed) and not found.unavailable
-        """The index entry the lookup read (known for a miss): the store compares against it first."""
         self.storage_available = not (isinstance(found, Missed) and found.unavailable)
         self.superseded = False
         """A write invalidated the resource while the handler ran: its answer may predate the write."""
@@ -120,6 +115,16 @@ class Exchange:
         groups after it refuses the answer (``EntryStore.save``)."""
         self.trace = Trace(reason)
         """What happened, for ``Cache-Status``; ``reason`` is why the request goes to the handler."""
+
+    @property
+    def seen_blob(self) -> bytes | None:
+        """The index entry the lookup read (on a miss): the store compares against it first."""
+        return None if self.missed is None else self.missed.index_blob
+
+    @property
+    def seen_blob_known(self) -> bool:
+        """Whether the lookup's view of the index is known: it asked the storage, and missed."""
+        return self.missed is not None and not self.missed.unavailable
 
     @property
     def flight_key(self) -> str:

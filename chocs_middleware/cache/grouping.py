@@ -16,7 +16,7 @@ from .adapter import HttpRequest, path_parameters
 from .entries import UpstreamResponse
 from .entry_store import Saved
 from .faults import RateLimitedLog
-from .policy import RoutePolicy, WritePolicy
+from .policy import GroupNames, RoutePolicy, WritePolicy
 from .semantics.groups import CACHE_GROUP_INVALIDATION, CACHE_GROUPS, parse_groups
 
 __all__ = ["Grouping"]
@@ -33,17 +33,10 @@ class Grouping:
         ``Cache-Groups``, each once; ``None`` when the route's function for them failed (logged)."""
         names: tuple[str, ...] = ()
         if policy.groups is not None:
+            consequence = "its responses are not stored"
             try:
-                names = policy.groups.names(path_parameters(request), request)
-            except Exception as error:
-                self._log.log(
-                    logging.ERROR,
-                    ("cache_groups", policy.route),
-                    "cache_groups of route %s failed (%s): its responses are not stored",
-                    policy.route,
-                    error,
-                    exc_info=error,
-                )
+                names = self._named("cache_groups", policy.groups, policy.route, request, consequence)
+            except Exception:
                 return None
         lines = upstream.values(CACHE_GROUPS)
         if lines:
@@ -55,17 +48,8 @@ class Grouping:
         fails the request (logged, then raised) before anything changed."""
         if policy.invalidates is None:
             return ()
-        try:
-            return policy.invalidates.names(path_parameters(request), request)
-        except Exception as error:
-            self._log.log(
-                logging.ERROR,
-                ("cache_invalidates", policy.route),
-                "cache_invalidates of route %s failed (%s): the request was refused before its handler ran",
-                policy.route,
-                error,
-            )
-            raise
+        consequence = "the request was refused before its handler ran"
+        return self._named("cache_invalidates", policy.invalidates, policy.route, request, consequence)
 
     def invalidated_by_answer(self, route: str, upstream: UpstreamResponse) -> tuple[str, ...]:
         """The groups a successful write's ``Cache-Group-Invalidation`` names (RFC 9875 §3)."""
@@ -79,6 +63,27 @@ class Grouping:
         else:
             reason = f"{len(groups)} groups, or a group longer than the cache keeps"
         self._log.log(logging.WARNING, ("groups refused", route), "responses of route %s not stored: %s", route, reason)
+
+    def _named(
+        self, keyword: str, names: GroupNames, route: str, request: HttpRequest, consequence: str
+    ) -> tuple[str, ...]:
+        """The groups route keyword ``keyword`` names for ``request``; when that fails (a template
+        of a parameter the path lacks, the app's function raising), the failure is logged, with
+        its ``consequence``, and raised."""
+        try:
+            return names.names(path_parameters(request), request)
+        except Exception as error:
+            self._log.log(
+                logging.ERROR,
+                (keyword, route),
+                "%s of route %s failed (%s): %s",
+                keyword,
+                route,
+                error,
+                consequence,
+                exc_info=error,
+            )
+            raise
 
     def _parsed(self, lines: tuple[str, ...], field: str, route: str) -> tuple[str, ...]:
         parsed = parse_groups(lines)

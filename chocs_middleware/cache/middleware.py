@@ -354,24 +354,21 @@ class CacheMiddleware(Middleware):
             exchange.since = exchange.route.entries.storage_time()
             exchange.storage_available = exchange.since is not None
         offered = self._offered_for_validation(exchange) if request.method is GET else ()
-        if not offered:
-            response = exchange.next(request)
+        if offered:
+            last_modified = stale.last_modified if stale is not None else None
+            with validating(request, tuple(stored.etag for stored in offered if stored.etag), last_modified):
+                response = exchange.next(request)
             trace.fwd_status = int(response.status_code)
-            return response
-        last_modified = stale.last_modified if stale is not None else None
-        with validating(request, tuple(stored.etag for stored in offered if stored.etag), last_modified):
-            response = exchange.next(request)
+            if trace.fwd_status != 304:
+                return response
+            etag = capture(response, body_limit=0).first("etag")
+            confirmed = identified_for_update([stored.etag for stored in offered], etag)
+            if confirmed is not None:
+                return build_refreshed(offered[confirmed], response, format_http_date(self._now()))
+            # The 304 names none of them, so none may be used (RFC 9111 §4.3.4): ask without them.
+        response = exchange.next(request)
         trace.fwd_status = int(response.status_code)
-        if trace.fwd_status != 304:
-            return response
-        confirmed = identified_for_update(
-            [stored.etag for stored in offered], capture(response, body_limit=0).first("etag")
-        )
-        if confirmed is None:  # the 304 names none of them: none may be used (RFC 9111 §4.3.4)
-            response = exchange.next(request)
-            trace.fwd_status = int(response.status_code)
-            return response
-        return build_refreshed(offered[confirmed], response, format_http_date(self._now()))
+        return response
 
     def _offered_for_validation(self, exchange: Exchange) -> tuple[StoredResponse, ...]:
         """The stored responses the handler is asked about: the stale one with validators, or
@@ -380,7 +377,7 @@ class CacheMiddleware(Middleware):
         if stale is not None:
             return (stale,) if stale.etag or stale.last_modified else ()
         missed = exchange.missed
-        if missed is None or missed.reason != "vary-miss" or not exchange.storage_available:
+        if missed is None or not exchange.storage_available:
             return ()
         lookup = exchange.route.policy.lookup(exchange.target.has_authorization)
         return exchange.route.entries.stored_for_others(exchange.target, missed, lookup, self._now())

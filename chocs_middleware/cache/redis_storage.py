@@ -316,15 +316,22 @@ class RedisCacheStorage:
 
     def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
         """One script: the check and every write happen as one step for every client of the server."""
-        keys = [self._key(guard_id)]
-        arguments: list[bytes | int | str] = [b"1" if expected is not None else b"0", expected or b""]
-        for item in items:
-            value, milliseconds = self._value(item)
-            keys.append(self._key(item.id))
-            arguments += [value, milliseconds]
+        item_keys, values = self._writes(items)
+        keys = [self._key(guard_id), *item_keys]
+        arguments = [b"1" if expected is not None else b"0", expected or b"", *values]
         arguments += [self._channel, " ".join(item.id for item in items)]
         with _refusals():
             return bool(self._compare_and_set(keys=keys, args=arguments))
+
+    def _writes(self, items: Sequence[CacheItem]) -> tuple[list[str], list[bytes | int | str]]:
+        """The keys of ``items``, and their (value, milliseconds to live) pairs, as a script takes them."""
+        keys: list[str] = []
+        values: list[bytes | int | str] = []
+        for item in items:
+            value, milliseconds = self._value(item)
+            keys.append(self._key(item.id))
+            values += [value, milliseconds]
+        return keys, values
 
     # -- groups (IGroupCacheStorage) -------------------------------------------------------------
 
@@ -343,12 +350,8 @@ class RedisCacheStorage:
         lifetime = max((item.ttl for item in items), default=0)
         if self._cluster:
             return self._compare_and_set_then_list(guard_id, expected, items, listings, checked, since, lifetime)
-        keys = [self._key(guard_id)]
-        values: list[bytes | int | str] = []
-        for item in items:
-            value, milliseconds = self._value(item)
-            keys.append(self._key(item.id))
-            values += [value, milliseconds]
+        item_keys, values = self._writes(items)
+        keys = [self._key(guard_id), *item_keys]
         keys += [self._list_key(group) for group, _ in listings]
         marks = [self._mark_key(group) for group in checked] + [self._everything_key]
         keys += marks
