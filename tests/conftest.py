@@ -16,7 +16,7 @@ import waitress
 from chocs import Application, HttpRequest, HttpResponse, create_wsgi_handler
 from webtest import TestApp
 
-from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage
+from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage, RedisCacheStorage
 from chocs_middleware.cache import clock as clocks
 from tests.redis_server import RedisClusterServers, RedisServer, RedisServerMissing
 
@@ -86,6 +86,18 @@ def clock() -> Clock:
 @pytest.fixture
 def harness(clock: Clock) -> Harness:
     return Harness(clock=clock)
+
+
+@pytest.fixture(params=["in-memory", "redis"])
+def storage_harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+    """A harness on the in-memory storage, then on a real redis-server."""
+    if request.param == "in-memory":
+        yield Harness()
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    storage = RedisCacheStorage.from_url(server.url, prefix=request.getfixturevalue("redis_prefix"))
+    yield Harness(storage)
+    storage.close()
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 ``python -m tests.redis_app`` serves it through waitress on ``PORT``. Handler runs and the
 article's version are counted in Redis too, so that the tests can see every process at once.
+With ``TIER`` set, the storage keeps a copy in the process (``TieredCacheStorage``); with
+``DATA_URL``, the "database" is another Redis than the cache's.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import redis
 import waitress
 from chocs import Application, HttpRequest, HttpResponse, create_wsgi_handler
 
-from chocs_middleware.cache import CacheMiddleware, RedisCacheStorage
+from chocs_middleware.cache import CacheMiddleware, RedisCacheStorage, TieredCacheStorage
 
 REDIS_URL = os.environ["REDIS_URL"]
 PREFIX = os.environ["PREFIX"]
 DELAY = float(os.environ.get("DELAY", "0"))
 
-storage = RedisCacheStorage.from_url(REDIS_URL, prefix=PREFIX)
-shared = redis.Redis.from_url(REDIS_URL)  # stands in for the app's database
+far = RedisCacheStorage.from_url(REDIS_URL, prefix=PREFIX)
+storage = TieredCacheStorage(far) if os.environ.get("TIER") else far
+shared = redis.Redis.from_url(os.environ.get("DATA_URL", REDIS_URL))  # stands in for the app's database
 app = Application(CacheMiddleware(storage))
 
 

@@ -65,11 +65,14 @@ def test_purge_groups_of_one_host_and_everything(app: Harness, redis_server: Red
     connection = ("--redis", redis_server.url, "--prefix", redis_prefix)
 
     one = purge(*connection, "groups", "item:1", "--host", "api.example")
-    assert one.stdout == "groups item:1 of api.example: 1 stored responses removed\n"
+    assert one.stdout == "groups item:1 of api.example: 1 stored response removed\n"
     assert not hit(app, "/items/1") and hit(app, "/items/2")
 
     everything = purge(*connection, "all")
-    assert everything.stdout == "everything: 2 stored responses removed\n"
+    assert (
+        everything.stdout
+        == "everything: every stored response removed (a new epoch: the old entries expire on their own)\n"
+    )
     assert not hit(app, "/items/2")
 
 
@@ -97,3 +100,48 @@ def test_help_describes_every_purge() -> None:
 
     assert done.returncode == 0
     assert all(word in done.stdout for word in ("url", "groups", "all", "--redis", "--prefix"))
+
+
+def test_a_prefix_under_which_nothing_is_stored_exits_3_and_purges_nothing(
+    app: Harness, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    app.client.get("/items/1", headers={"Host": "api.example"})
+
+    typo = purge("--redis", redis_server.url, "--prefix", "chocs_cache:", "all")
+
+    assert typo.returncode == 3 and typo.stdout == ""
+    assert "nothing is stored under the prefix 'chocs_cache:'" in typo.stderr
+    assert hit(app, "/items/1")
+
+
+def test_a_host_with_nothing_stored_exits_3_naming_the_hosts_that_have(
+    app: Harness, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    app.client.get("/items/1", headers={"Host": "api.example:8000"})
+    connection = ("--redis", redis_server.url, "--prefix", redis_prefix)
+
+    without_port = purge(*connection, "groups", "items", "--host", "api.example")
+    url = purge(*connection, "url", "https://api.example/items/1")
+    with_port = purge(*connection, "groups", "items", "--host", "API.example:8000")
+
+    assert (without_port.returncode, url.returncode) == (3, 3)
+    assert "no response of api.example is stored (hosts with stored responses: api.example:8000)" in url.stderr
+    assert with_port.returncode == 0 and with_port.stdout.endswith(": 1 stored response removed\n")
+
+
+def test_a_purge_some_listening_process_did_not_acknowledge_exits_4(
+    app: Harness, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    import redis
+
+    app.client.get("/items/1", headers={"Host": "api.example"})
+    deaf = redis.Redis.from_url(redis_server.url).pubsub()  # type: ignore[no-untyped-call]  # never acknowledges
+    deaf.subscribe(f"{redis_prefix}changes")
+    try:
+        done = purge("--redis", redis_server.url, "--prefix", redis_prefix, "url", "/items/1")
+    finally:
+        deaf.close()
+
+    assert done.returncode == 4
+    assert "purge done in storage, but 1 of 1 processes listening for changes did not acknowledge it" in done.stderr
+    assert not hit(app, "/items/1")  # done all the same

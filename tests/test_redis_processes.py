@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import http.client
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from tests.conftest import concurrently
-from tests.processes import free_port, wait_for_port
+from tests.processes import ROOT, AppProcess
 from tests.redis_server import RedisServer
-
-ROOT = Path(__file__).resolve().parent.parent
-HOST = {"Host": "api.example"}  # the processes stand behind one address, as workers do
-
-
-class AppProcess:
-    def __init__(self, redis_url: str, prefix: str, delay: float) -> None:
-        self.port = free_port()
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "tests.redis_app"],
-            cwd=ROOT,
-            env={**os.environ, "REDIS_URL": redis_url, "PREFIX": prefix, "PORT": str(self.port), "DELAY": str(delay)},
-        )
-        wait_for_port(self.port)
-
-    def request(self, method: str, path: str) -> tuple[int, str, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body="{}" if method != "GET" else None, headers=HOST)
-            response = connection.getresponse()
-            return response.status, response.read().decode(), response.getheader("Cache-Status") or ""
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        self._process.terminate()
-        self._process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -133,6 +103,6 @@ def test_a_purge_from_the_command_line_reaches_every_process_at_once(
         timeout=60,
     )
 
-    assert done.stdout == "/articles/3: 1 stored responses removed\n"
+    assert done.stdout == "/articles/3: 1 stored response removed\n"
     assert first.request("GET", "/articles/3")[2].startswith("chocs-cache; fwd=uri-miss")
     assert second.request("GET", "/articles/3")[2].startswith("chocs-cache; hit")  # the first stored it again

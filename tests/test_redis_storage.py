@@ -54,7 +54,7 @@ def test_it_offers_every_capability_the_middleware_can_use(storage: RedisCacheSt
 def test_redis_expires_entries_itself(storage: RedisCacheStorage, raw: redis.Redis, redis_prefix: str) -> None:
     storage.set(CacheItem("a", b"body", 30))
 
-    assert 29_000 < raw.pttl(f"{redis_prefix}a") <= 30_000
+    assert 29_000 < raw.pttl(f"{redis_prefix}0:a") <= 30_000  # in the first epoch, "0"
     assert storage.get("a").ttl == 30
 
 
@@ -67,7 +67,9 @@ def test_stored_responses_are_kept_for_their_lifetime_and_stale_window(
     harness.client.get("/items/1")
 
     ttls = sorted(raw.pttl(key) for key in raw.scan_iter(f"{redis_prefix}*"))
-    assert len(ttls) == 3  # the path's index, its variant, and the list of hosts that have responses
+    # the path's index, its variant, the list of its path's responses on every host (for a purge
+    # of the path), and the list of hosts that have responses
+    assert len(ttls) == 4
     assert all(39_000 < ttl <= 40_000 for ttl in ttls)
 
 
@@ -165,9 +167,9 @@ class TestCommandsPerRequest:
         # EVALSHA (compare-and-set of index and variant, against the index the MGET read), EVALSHA
         # (unlock): five round trips, two of them to store. Redis also counts what the scripts run
         # inside the server: GET x 2 (the purge marks of the path and of everything), GET + SET +
-        # SET (compare-and-set), TIME + TYPE + ZADD + ZREMRANGEBYSCORE + PTTL + PEXPIRE (the host,
-        # listed among the hosts), PUBLISH (the ids it changed, for every process's tier), GET +
-        # DEL (unlock).
+        # SET (compare-and-set), TIME + (TYPE + ZADD + ZREMRANGEBYSCORE + PTTL + PEXPIRE) x 2 (the
+        # response listed in its path's group, the host among the hosts), PUBLISH (the ids it
+        # changed, for every process's tier), GET + DEL (unlock).
         assert miss_commands == {
             "publish": 1,
             "time": 2,
@@ -176,15 +178,15 @@ class TestCommandsPerRequest:
             "get": 2 + 1 + 1,
             "evalsha": 2,
             "del": 1,
-            "type": 1,
-            "zadd": 1,
-            "zremrangebyscore": 1,
-            "pttl": 1,
-            "pexpire": 1,
+            "type": 2,
+            "zadd": 2,
+            "zremrangebyscore": 2,
+            "pttl": 2,
+            "pexpire": 2,
         }
-        # GET the index, SET the invalidation's marker, DEL the one variant; each write with its
-        # PUBLISH in the same round trip (a pipeline)
-        assert invalidation_commands == {"get": 1, "set": 1, "del": 1, "publish": 2}
+        # MGET the index (with the epoch), SET the invalidation's marker, DEL the one variant; each
+        # write with its PUBLISH in the same round trip (a pipeline)
+        assert invalidation_commands == {"mget": 1, "set": 1, "del": 1, "publish": 2}
 
     def test_a_process_waiting_for_another_polls_the_lock_with_one_command(
         self, private_redis: RedisServer, redis_prefix: str
@@ -195,7 +197,7 @@ class TestCommandsPerRequest:
             harness = Harness(storage)
             counted_route(harness)
             flight = harness.client.get("/items/1")  # learn the flight's lock name: the variant id
-            lock_name = next(key.decode()[len(redis_prefix) :] for key in raw.scan_iter(f"{redis_prefix}v*"))
+            lock_name = next(key.decode()[len(redis_prefix) + 2 :] for key in raw.scan_iter(f"{redis_prefix}0:v*"))
             storage.collect(CacheItem.empty(lock_name))
             other = RedisCacheStorage.from_url(private_redis.url, prefix=redis_prefix)
             token = other.acquire_lock(lock_name, 30)  # another process computes this key

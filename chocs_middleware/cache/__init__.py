@@ -19,7 +19,7 @@ from .cache_storage import (
     IMultiGetCacheStorage,
     IPublishingCacheStorage,
 )
-from .error import CacheError, WriteRefused
+from .error import CacheError, NotAcknowledged, WriteRefused
 from .memory_storage import CollectableInMemoryCacheStorage, InMemoryCacheStorage
 from .middleware import CacheMiddleware
 from .tiered_storage import TieredCacheStorage
@@ -37,6 +37,7 @@ __all__ = [
     "IMultiGetCacheStorage",
     "IPublishingCacheStorage",
     "InMemoryCacheStorage",
+    "NotAcknowledged",
     "TieredCacheStorage",
     "WriteRefused",
 ]

@@ -21,9 +21,11 @@ depends on lives here (``docs/design.md``, "chocs facts we design around"):
 from __future__ import annotations
 
 import secrets
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from io import BytesIO
+from types import FrameType
 
 # chocs names the flow needs are exported here (``__all__``): no other module of the package
 # imports chocs, so a chocs upgrade that moves one of them is fixed in this file.
@@ -32,7 +34,16 @@ from chocs.http.http_cookies import HttpCookieJar
 from chocs.middleware import Middleware, MiddlewareHandler
 
 from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
-from .keys import canonical_path, canonical_query, credentials_mac, resource_id, uri_prefix, variant_id
+from .keys import (
+    canonical_path,
+    canonical_query,
+    credentials_mac,
+    host_name,
+    resource_id,
+    resource_path,
+    uri_prefix,
+    variant_id,
+)
 from .memo import BoundedMemo
 from .semantics.negotiation import normalise, select
 from .semantics.preconditions import NOT_MODIFIED_FIELDS, Conditions, Outcome, Verdict
@@ -53,6 +64,7 @@ __all__ = [
     "Route",
     "add_fields",
     "add_head_route",
+    "answer_head_with",
     "build_conditional_answer",
     "build_gateway_timeout",
     "build_not_modified",
@@ -61,8 +73,10 @@ __all__ = [
     "build_refreshed",
     "build_response",
     "capture",
+    "match_get_route",
     "path_parameters",
     "registered_routes",
+    "served_by_several_processes",
     "set_cache_status",
     "use_middleware",
     "validating",
@@ -71,8 +85,9 @@ __all__ = [
 _STATUS_BY_CODE = {member.value[0]: member for member in HttpStatus}
 # Ids of the resources and variants requests ask for, remembered: a hot one is asked for on every
 # hit. Keys are what the client sent, so both are bounded (4,096 keys of at most 1 KiB each).
-_RESOURCES: BoundedMemo[tuple[str, ...], tuple[str, str]] = BoundedMemo(None, 4096, 1024)
+_RESOURCES: BoundedMemo[tuple[str, ...], tuple[str, str, str | None]] = BoundedMemo(None, 4096, 1024)
 _VARIANTS: BoundedMemo[tuple[object, ...], str] = BoundedMemo(None, 4096, 1024)
+_HOSTS: BoundedMemo[str, str] = BoundedMemo(None, 1024, 256)
 _NOT_MODIFIED = HttpStatus.NOT_MODIFIED
 
 
@@ -119,6 +134,7 @@ class RequestTarget:
         "path",
         "query",
         "resource",
+        "spelling",
     )
 
     def __init__(
@@ -129,9 +145,10 @@ class RequestTarget:
         self._fields = fields
         raw = fields.get("host")  # _field_value's common case written out, as in ``variant``
         if raw.__class__ is list and len(raw) == 1 and "," not in raw[0]:
-            host = raw[0].strip()
+            host: str = raw[0]
         else:
             host = _field_value(raw) or ""
+        host = _HOSTS.get(host) or _HOSTS.remember(host, host_name(host), len(host))
         if canonical_host is not None:
             host = canonical_host(host)
         self.host = host
@@ -143,9 +160,12 @@ class RequestTarget:
         named = _RESOURCES.get(key)
         if named is None:
             canonical = path if route is None else canonical_path(pattern, request.path_parameters, path)
-            named = _RESOURCES.remember(key, (resource_id(host, canonical), canonical), len(host) + len(path))
+            spelling = None if resource_path(canonical) == canonical else canonical
+            named = _RESOURCES.remember(key, (resource_id(host, canonical), canonical, spelling), len(host) + len(path))
         self.resource: str = named[0]
         self.canonical_path: str = named[1]
+        self.spelling: str | None = named[2]
+        """The path, when it is one of several spellings of its resource's (``keys.resource_path``)."""
         self.has_authorization = "authorization" in fields
         self.has_conditions = (
             "if-none-match" in fields
@@ -158,12 +178,17 @@ class RequestTarget:
 
     @property
     def url(self) -> str:
-        """The request's URL, for log lines."""
-        return f"//{self.host}{self.path}" + (f"?{self.query}" if self.query else "")
+        """The request's URL as it was sent (its ``Host`` as given), for log lines."""
+        host = _field_value(self._fields.get("host")) or self.host
+        return f"//{host}{self.path}" + (f"?{self.query}" if self.query else "")
 
     @property
     def has_credentials(self) -> bool:
         return self.has_authorization or "cookie" in self._fields
+
+    @property
+    def sends_cookie(self) -> bool:
+        return "cookie" in self._fields
 
     def variant(self, recipe: VaryRecipe) -> str:
         names = recipe.field_names
@@ -181,20 +206,22 @@ class RequestTarget:
         if recipe.per_credentials:
             credentials = (_field_value(fields.get("authorization")), _field_value(fields.get("cookie")))
         keying = self.keying
-        key = (self.resource, self.query, names, tuple(values), credentials, keying)
+        key = (self.resource, self.query, names, tuple(values), credentials, keying, self.spelling)
         variant = _VARIANTS.get(key)
         if variant is None:  # normalised, selected and keyed once per spelling: a hit finds the id
             size = len(self.query) + sum(len(value) for value in (*values, *(credentials or ())) if value)
             canonical = canonical_query(self.query)
             keyed = keying.values(names, values)
             mac = None if credentials is None else credentials_mac(keying.secret, *credentials)
-            variant = _VARIANTS.remember(key, variant_id(self.resource, canonical, names, keyed, mac), size)
+            variant = _VARIANTS.remember(
+                key, variant_id(self.resource, canonical, names, keyed, mac, self.spelling), size
+            )
         return variant
 
     @property
     def uri_prefix(self) -> str:
         """What the ids of every stored response of this URI start with (see ``keys.uri_prefix``)."""
-        return uri_prefix(self.resource, canonical_query(self.query))
+        return uri_prefix(self.resource, canonical_query(self.query), self.spelling)
 
     def field(self, name: str) -> str | None:
         """Request field ``name`` (lower case) as one value, ``None`` when absent."""
@@ -498,7 +525,28 @@ def registered_routes(app: Application) -> list[tuple[HttpMethod, Route, Handler
 def add_head_route(app: Application, route: Route, get_handler: Handler) -> None:
     """Route ``HEAD`` on ``route``'s pattern, with its keywords, to ``get_handler``'s answer without
     its body (chocs routes a ``HEAD`` only to a route registered for it)."""
+    app.router.append(Route(route.route, dict(route.attributes)), _without_body(get_handler), HttpMethod.HEAD)
 
+
+def match_get_route(app: Application, request: HttpRequest) -> tuple[Route, Handler] | None:
+    """The ``GET`` route (matched, with its parameters) and handler for the request's path, if any."""
+    try:
+        route, handler = app.router.match(request.path, HttpMethod.GET)
+    except Exception:  # chocs raises NotFoundError (and nothing else) when nothing matches
+        return None
+    return route, handler
+
+
+def answer_head_with(request: HttpRequest, route: Route, get_handler: Handler) -> None:
+    """Route a ``HEAD`` that chocs could not route to ``route``, answered by ``get_handler`` without
+    its body, as ``add_head_route`` does for the routes ``attach`` saw (chocs picks the handler
+    before the middleware runs, from ``request.attributes["__handler__"]``)."""
+    request.route = route
+    request.path_parameters = route.parameters
+    request.attributes["__handler__"] = _without_body(get_handler)
+
+
+def _without_body(get_handler: Handler) -> Handler:
     def head(request: HttpRequest) -> HttpResponse:
         response = get_handler(request)
         body = response.body
@@ -508,7 +556,25 @@ def add_head_route(app: Application, route: Route, get_handler: Handler) -> None
         response.body = BytesIO(b"")
         return response
 
-    app.router.append(Route(route.route, dict(route.attributes)), head, HttpMethod.HEAD)
+    return head
+
+
+def served_by_several_processes(depth: int = 64) -> bool:
+    """Whether the WSGI server calling this thread runs several processes (``wsgi.multiprocess``).
+
+    chocs keeps no environ on its request, but its WSGI handler holds one in a local named
+    ``environ``: the frames above are looked through, once. ``False`` when none is found (AWS
+    Lambda, a test calling the app directly).
+    """
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        environ = frame.f_locals.get("environ")
+        if isinstance(environ, dict) and "wsgi.multiprocess" in environ:
+            return bool(environ["wsgi.multiprocess"])
+        frame = frame.f_back
+    return False
 
 
 def use_middleware(app: Application, middleware: Middleware) -> None:

@@ -225,14 +225,23 @@ class IGroupCacheStorage(Protocol):
         """The members listed in the group now."""
 
     @abstractmethod
-    def remove_all(self, keep_for: int, counting: str) -> int:
-        """Remove every item and every group's list, and record that everything was removed now
-        (kept for ``keep_for`` seconds, like a group's invalidation). Returns how many removed items
-        had ids that start with ``counting``."""
+    def remove_all(self, keep_for: int) -> int | None:
+        """Make every item and every group's list unreachable, and record that everything was
+        removed now (kept for ``keep_for`` seconds, like a group's invalidation). It must only ever
+        touch what the storage itself wrote. Returns how many stored responses (items that are not
+        ``bookkeeping``) were removed, or ``None`` when the storage does not count them (Redis
+        starts a new epoch instead of visiting what it holds)."""
 
 
 class Subscription(Protocol):
     """A delivery of changes, until ``close``."""
+
+    @property
+    def heard_at(self) -> float:
+        """When (monotonic seconds) the subscription was last shown to have delivered every change
+        made before then (a heartbeat's sending time; ``-inf`` before the first). A tier trusts its
+        copies only for a short lease after it, so that a process that was frozen or cut off serves
+        nothing from them until it has caught up."""
 
     def close(self) -> None: ...
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 from .clock import Clock
+from .error import StorageFault
 
 __all__ = ["Coalescer", "CrossProcessLock", "Follow", "Lead"]
 
@@ -34,7 +35,8 @@ class CrossProcessLock(Protocol):
     """A lock every process sharing the storage sees (``EntryStore`` wraps the storage's)."""
 
     def acquire_lock(self, name: str, ttl: float) -> tuple[str | None, bool]:
-        """(our token or ``None``, whether another process holds the lock)."""
+        """(our token or ``None``, whether another process holds the lock); ``StorageFault`` when
+        the lock could not be asked for."""
 
     def release_lock(self, name: str, token: str) -> None: ...
 
@@ -75,12 +77,14 @@ class Follow(Generic[Shared]):
 class Lead(Generic[Shared]):
     """This caller runs the handler for the key, and must ``close`` the flight when done."""
 
-    __slots__ = ("_coalescer", "_flight", "_token")
+    __slots__ = ("_coalescer", "_flight", "_token", "lock_failed")
 
     def __init__(self, coalescer: Coalescer[Shared], flight: _Flight[Shared]) -> None:
         self._coalescer = coalescer
         self._flight = flight
         self._token: tuple[CrossProcessLock, str] | None = None
+        self.lock_failed = False
+        """The storage failed when the lock was asked for: the caller leaves it alone from then on."""
 
     def claim_elsewhere(self, lock: CrossProcessLock, found_elsewhere: Callable[[], Found | None]) -> Found | None:
         """With a storage that has a cross-process lock: take it, or wait for the process holding
@@ -93,14 +97,18 @@ class Lead(Generic[Shared]):
         key, timeout, clock = self._flight.key, self._coalescer.timeout, self._coalescer.clock
         deadline = clock.monotonic() + timeout
         delay = FIRST_POLL_SECONDS
-        token, held_elsewhere = lock.acquire_lock(key, timeout)
-        waited = held_elsewhere
-        while held_elsewhere:
-            if clock.monotonic() + delay > deadline:
-                return found_elsewhere()  # past the timeout: its answer if it came, else go alone
-            time.sleep(delay)  # backing off: waiting costs the storage a few calls, not a busy loop
-            delay = min(delay * 2, LAST_POLL_SECONDS)
+        try:
             token, held_elsewhere = lock.acquire_lock(key, timeout)
+            waited = held_elsewhere
+            while held_elsewhere:
+                if clock.monotonic() + delay > deadline:
+                    return found_elsewhere()  # past the timeout: its answer if it came, else go alone
+                time.sleep(delay)  # backing off: waiting costs the storage a few calls, not a busy loop
+                delay = min(delay * 2, LAST_POLL_SECONDS)
+                token, held_elsewhere = lock.acquire_lock(key, timeout)
+        except StorageFault:
+            self.lock_failed = True
+            return None
         if token is not None:
             self._token = (lock, token)
         if not waited:

@@ -31,11 +31,12 @@ from .cache_storage import (
 )
 from .clock import Clock
 from .entries import MAX_RECIPES_PER_RESOURCE, ResourceIndex, StoredResponse, VaryRecipe
-from .error import CacheError
+from .error import CacheError, StorageFault, WriteRefused
 from .faults import Breaker, FaultLog
 from .keys import HOSTS, group_id, path_group_id
 from .memo import BoundedMemo
-from .policy import Lookup
+from .pending import Kind, Pending, PendingInvalidations, Retrier
+from .policy import NEGOTIATION_FIELDS, Lookup
 from .serialisation import DecodeError, decode_index, decode_response, encode_index, encode_response
 
 if TYPE_CHECKING:
@@ -46,7 +47,6 @@ __all__ = [
     "EntryStore",
     "LocalGroups",
     "Missed",
-    "PendingInvalidations",
     "Saved",
     "StorageGuard",
     "Target",
@@ -59,8 +59,6 @@ _RESPONSES: BoundedMemo[bytes, StoredResponse] = BoundedMemo(decode_response, 25
 
 _Decoded = TypeVar("_Decoded", ResourceIndex, StoredResponse)
 
-MAX_PENDING_INVALIDATIONS = 10_000
-RETRY_SECONDS = 1.0
 MARKER_SECONDS = 3600
 """An invalidation's marker is kept at least this long (and as long as what it replaced): a miss
 in flight longer than that, which saw no index at all, could store what it computed before."""
@@ -71,7 +69,9 @@ MAX_GROUP_LENGTH = 256
 MAX_LOCAL_HOSTS = 10_000
 MAX_OFFERED = 8
 """At most this many stored responses of other request headers are offered for validation."""
-_CREDENTIAL_FIELDS = frozenset(("authorization", "cookie", "proxy-authorization"))
+MAX_METADATA_SIZE = 64 * 1024
+"""What a stored entry may hold besides its body: a larger one was not written by this cache."""
+MAX_MARKS = 10_000
 
 
 class Target(Protocol):
@@ -141,63 +141,6 @@ def _usable(
     return lookup.shared_allowed or lookup.may_serve(recipe, stored)  # the common case without a call
 
 
-class PendingInvalidations:
-    """Invalidations the storage did not take, remembered by this process until a retry succeeds.
-
-    While one is pending, this process serves no entry of its resource stored before it failed.
-    It keeps at most ``MAX_PENDING_INVALIDATIONS``; when one must be forgotten to make room, every
-    entry stored before it failed is hidden instead (``hide_before``): the bound costs hits, never
-    correctness.
-    """
-
-    def __init__(self) -> None:
-        self._failed_at: dict[str, tuple[float, str]] = {}
-        """Resource id: (when its invalidation last failed, its URL for log lines)."""
-        self._retried_at: dict[str, float] = {}
-        self.hide_before = 0.0
-        self.active = False
-        """Anything pending or hidden (checked on every hit)."""
-        self._lock = threading.Lock()
-
-    def add(self, resource: str, url: str, now: float) -> None:
-        with self._lock:
-            self._failed_at.pop(resource, None)
-            if len(self._failed_at) >= MAX_PENDING_INVALIDATIONS:
-                oldest = next(iter(self._failed_at))
-                self.hide_before = max(self.hide_before, self._failed_at.pop(oldest)[0])
-                self._retried_at.pop(oldest, None)
-            self._failed_at[resource] = (now, url)
-            self.active = True
-
-    def hides(self, resource: str, stored_at: float) -> bool:
-        """Whether a response of ``resource`` stored at ``stored_at`` predates an invalidation the
-        storage did not take."""
-        failed = self._failed_at.get(resource)
-        return stored_at <= self.hide_before or (failed is not None and stored_at <= failed[0])
-
-    def due(self, monotonic_now: float, resource: str | None = None) -> list[tuple[str, str]]:
-        """(resource, URL) of the invalidations to retry now (each at most once per ``RETRY_SECONDS``);
-        only ``resource``'s when one is named."""
-        with self._lock:
-            names = [resource] if resource is not None else list(self._failed_at)[:100]
-            due = []
-            for name in names:
-                failed = self._failed_at.get(name)
-                if failed is not None and monotonic_now - self._retried_at.get(name, 0.0) >= RETRY_SECONDS:
-                    self._retried_at[name] = monotonic_now
-                    due.append((name, failed[1]))
-            return due
-
-    def done(self, resource: str) -> None:
-        with self._lock:
-            self._failed_at.pop(resource, None)
-            self._retried_at.pop(resource, None)
-            self.active = bool(self._failed_at) or bool(self.hide_before)
-
-    def __len__(self) -> int:
-        return len(self._failed_at)
-
-
 class LocalGroups:
     """Group invalidations and hosts, remembered by this process for a storage that cannot keep
     groups (no ``IGroupCacheStorage``). Such a storage never holds a grouped response; these
@@ -213,7 +156,7 @@ class LocalGroups:
     def mark(self, ids: Sequence[str]) -> None:
         now = self._monotonic()
         with self._lock:
-            if len(self._marks) > MAX_PENDING_INVALIDATIONS:
+            if len(self._marks) > MAX_MARKS:
                 self._marks = {name: time for name, time in self._marks.items() if time > now - MARKER_SECONDS}
             for name in ids:
                 self._marks[name] = now
@@ -236,10 +179,16 @@ class LocalGroups:
 
 
 class StorageGuard:
-    """A storage, what it can do, and a breaker per kind of operation (shared by every route)."""
+    """A storage, what it can do, and a breaker per kind of operation (shared by every route).
 
-    def __init__(self, storage: ICacheStorage, faults: FaultLog, clock: Clock) -> None:
+    ``max_body_size``: an entry whose body could be larger is refused when read (it was planted).
+    """
+
+    def __init__(self, storage: ICacheStorage, faults: FaultLog, clock: Clock, max_body_size: int = 1 << 20) -> None:
         self.storage = storage
+        self.process_local = bool(getattr(storage, "process_local", False))
+        """Only this process uses the storage (``InMemoryCacheStorage.process_local``)."""
+        self.max_entry_size = max_body_size + MAX_METADATA_SIZE
         self.collector = storage if isinstance(storage, ICollectableCacheStorage) else None
         self.multi = storage if isinstance(storage, IMultiGetCacheStorage) else None
         self.locks = storage if isinstance(storage, ILockableCacheStorage) else None
@@ -252,6 +201,8 @@ class StorageGuard:
         self.writes = Breaker(clock)
         self.lock_calls = Breaker(clock)
         self.pending = PendingInvalidations()
+        self._retries = EntryStore(self, "retry")
+        self.retrier = Retrier(self.pending, self._retries.retry)
         self._index_locks = [threading.Lock() for _ in range(64)]
 
     @property
@@ -317,8 +268,7 @@ class EntryStore:
             return Missed("vary-miss" if others else "uri-miss", index, index_blob=index_item.body)
         pending = self._guard.pending
         if pending.active and pending.hides(target.resource, stored.stored_at):
-            self.retry_invalidations(target.resource)
-            return Missed("uri-miss", index, index_blob=index_item.body)
+            return Missed("uri-miss", index, index_blob=index_item.body)  # the retrier lands its invalidation
         return stored
 
     def stored_for_others(
@@ -329,11 +279,12 @@ class EntryStore:
         a response it cannot choose with the request's fields), newest first, each with an
         ``ETag``, at most ``MAX_OFFERED`` (one ``get_many`` where the storage has it).
 
-        None while any way the resource varies involves credentials (``per_credentials``, or
-        ``Authorization``/``Cookie`` in its ``Vary``), or while more ways than the index lists
-        may exist: one user's response is never offered for another's request, whatever its
-        entity tag says. Only responses the request may be given (``lookup``, the credentials
-        rule) of the index's generation, still retained, are offered.
+        Only where every way the resource varies is content negotiation (``NEGOTIATION_FIELDS``:
+        ``Accept`` and its kin) and never per credentials, and while no more ways than the index
+        lists may exist: a field that may identify a user (a key, a cookie, a tenant) never lets
+        one request's stored response be confirmed for another, whatever its entity tag says.
+        Only responses the request may be given (``lookup``, the credentials rule) of the index's
+        generation, still retained, are offered.
         """
         index = missed.resource_index
         if missed.reason != "vary-miss" or index is None:
@@ -342,7 +293,9 @@ class EntryStore:
         if (
             not recipes
             or len(recipes) >= MAX_RECIPES_PER_RESOURCE
-            or any(recipe.per_credentials or _CREDENTIAL_FIELDS.intersection(recipe.field_names) for recipe in recipes)
+            or any(
+                recipe.per_credentials or not NEGOTIATION_FIELDS.issuperset(recipe.field_names) for recipe in recipes
+            )
         ):
             return ()
         own = {target.variant(recipe) for recipe in recipes}
@@ -468,10 +421,15 @@ class EntryStore:
         invalidation of the response's groups, of its path on every host or of everything came
         since ``since`` (``None``)."""
         host, guard = target.host, self._guard
-        listed = [group_id(host, group) for group in groups]
-        checked = [*listed, *(group_id(None, group) for group in groups), path_group_id(target.canonical_path)]
+        on_host = [group_id(host, group) for group in groups]
+        checked = [*on_host, *(group_id(None, group) for group in groups), path_group_id(target.canonical_path)]
         grouped = guard.grouped
         if grouped is not None:
+            # On a shared storage a response is also listed in its groups on every host and in its
+            # path's group, so that a purge of them on every host is one step whatever the number of
+            # hosts; a storage only this process uses saves that memory, and such a purge visits
+            # the hosts it knows (``Purger``).
+            listed = on_host if guard.process_local else checked
             variant = items[0].id
             listings = [*((group, variant) for group in listed), (HOSTS, host)]
             return grouped.compare_and_set_grouped(target.resource, expected, items, listings, checked, since)
@@ -489,27 +447,32 @@ class EntryStore:
             self._storage.set(item)
         return True
 
-    def invalidate(self, resource: str, url: str) -> bool:
+    def invalidate(self, resource: str, url: str, attempt: bool = True) -> bool:
         """Make every stored variant of ``resource`` (at ``url``) unusable: its index is replaced by
-        a marker of a new generation. Attempted even while writes rest. When the storage does not
-        take it, this process remembers it (``PendingInvalidations``), logs it at ERROR, and retries
-        it later. Returns whether the storage took it."""
+        a marker of a new generation. Attempted even while writes rest (``attempt=False``: not
+        attempted at all, because the storage already failed this request). When the storage does
+        not take it, this process remembers it (``PendingInvalidations``), logs it at ERROR, and
+        retries it in the background until it lands. Returns whether the storage took it."""
         now = self._now()
         pending = self._guard.pending
-        if self._write_marker(resource, now):
+        if attempt and self._write_marker(resource, now):
             if pending.active:
                 pending.done(resource)
             return True
-        pending.add(resource, url, now)
+        self._remember(Pending(resource, Kind.PATH, url), now)
         self._guard.faults.log(
             logging.ERROR,
             ("invalidation", self.route),
             "cache could not invalidate %s (route %s): this process will not serve what was stored "
-            "before, and retries; other processes sharing the storage may serve it until then",
+            "before, and retries in the background; other processes sharing the storage may serve it until then",
             url,
             self.route,
         )
         return False
+
+    def _remember(self, pending: Pending, now: float) -> None:
+        self._guard.pending.add(pending, now)
+        self._guard.retrier.wake()
 
     def storage_time(self) -> float | None:
         """The clock invalidations are recorded with (``IGroupCacheStorage.storage_time``, or this
@@ -524,52 +487,53 @@ class EntryStore:
             self._fault(self._guard.reads, "time", error)
             return None
 
-    def invalidate_groups(self, host: str, groups: tuple[str, ...]) -> bool:
+    def invalidate_groups(self, host: str, groups: tuple[str, ...], attempt: bool = True) -> bool:
         """Make every stored response in ``groups`` of ``host`` unusable (RFC 9875), and refuse
-        responses to those groups computed before now. When the storage does not take it, this
-        process logs it at ERROR and retries it later. Returns whether the storage took it."""
+        responses to those groups computed before now. When the storage does not take it (or
+        ``attempt`` is False), this process logs it at ERROR and retries it in the background.
+        Returns whether the storage took it."""
         ids = [group_id(host, group) for group in groups]
         grouped = self._guard.grouped
         if grouped is None:
             self._guard.local.mark(ids)  # nothing grouped is stored there: only refuse what is in flight
             return True
-        try:
-            grouped.invalidate_groups(ids, MARKER_SECONDS)
-            return True
-        except Exception as error:
-            self._fault(self._guard.writes, "invalidate groups", error)
+        if attempt:
+            try:
+                grouped.invalidate_groups(ids, MARKER_SECONDS)
+                return True
+            except Exception as error:
+                self._fault(self._guard.writes, "invalidate groups", error)
         now = self._now()
         for group, name in zip(ids, groups):
-            self._guard.pending.add(group, f"group {name!r} of {host}", now)
+            self._remember(Pending(group, Kind.GROUP, f"group {name!r} of {host}"), now)
         self._guard.faults.log(
             logging.ERROR,
             ("group invalidation", self.route),
-            "cache could not invalidate the groups %s of %s (route %s): it retries; until then their "
-            "stored responses may be served",
+            "cache could not invalidate the groups %s of %s (route %s): it retries in the background; until "
+            "then their stored responses may be served",
             ", ".join(groups),
             host,
             self.route,
         )
         return False
 
-    def retry_invalidations(self, resource: str | None = None) -> None:
-        """Retry the pending invalidations that are due (of ``resource`` only, when one is named)."""
-        pending = self._guard.pending
-        for name, url in pending.due(self._guard.clock.monotonic(), resource):
-            if self._retry(name):
-                pending.done(name)
-                self._guard.faults.log(logging.WARNING, ("invalidated", name), "cache invalidated %s on a retry", url)
-
-    def _retry(self, name: str) -> bool:
+    def retry(self, pending: Pending) -> bool:
+        """Try a pending invalidation again (the ``Retrier`` does, in the background); whether it landed."""
         grouped = self._guard.grouped
-        if not name.startswith("g") or grouped is None:
-            return self._write_marker(name, self._now())
-        try:
-            grouped.invalidate_groups([name], MARKER_SECONDS)
-            return True
-        except Exception as error:
-            self._fault(self._guard.writes, "invalidate groups", error)
-            return False
+        if pending.kind is Kind.PATH or grouped is None:
+            landed = self._write_marker(pending.name, self._now())
+        else:
+            try:
+                grouped.invalidate_groups([pending.name], MARKER_SECONDS)
+                landed = True
+            except Exception as error:
+                self._fault(self._guard.writes, "invalidate groups", error)
+                landed = False
+        if landed:
+            self._guard.faults.log(
+                logging.WARNING, ("invalidated", pending.name), "cache invalidated %s on a retry", pending.description
+            )
+        return landed
 
     def _write_marker(self, resource: str, now: float) -> bool:
         try:
@@ -579,18 +543,38 @@ class EntryStore:
             self._fault(self._guard.writes, "set", error)
             return False
 
-    def replace_index(self, resource: str, now: float) -> int:
+    def replace_index(self, resource: str, now: float, only_if_stored: bool = False) -> int:
         """Replace the index of ``resource`` with an invalidation's marker, and remove the variants
-        it listed. Returns how many of those were still live. A storage fault is raised."""
+        it listed. Returns how many of those were still live. A storage fault is raised.
+
+        ``only_if_stored``: leave a path with no index alone (a purge on every host, whose mark
+        refuses what is in flight). The marker is bookkeeping that is never needed (``needed_for=0``): a
+        bounded storage drops markers before anything else, and never a response for one. When
+        the storage refuses writes (``WriteRefused``: Redis out of memory under
+        ``noeviction``), the index and its variants are deleted instead, which such a storage
+        accepts, and the error is raised: the marker is still to be written, by a retry.
+        """
         with self._guard.index_lock(resource):
             index = self._read(resource, _INDEXES)
+            if index is None and only_if_stored:
+                return 0
             kept_until = max(now + MARKER_SECONDS, index.expires_at if index is not None else 0.0)
             marker = ResourceIndex.marker(secrets.token_hex(6), now, kept_until)
-            self._storage.set(self._item(resource, encode_index(marker), kept_until, now))
+            item = self._item(resource, encode_index(marker), kept_until, now)
+            item.needed_for = 0
+            try:
+                self._storage.set(item)
+            except WriteRefused:
+                self._remove(resource)  # nothing of it can be found any more; the retry writes the marker
+                self._remove_variants(index)
+                raise
         live = [variant for variant, expires_at in index.variants if expires_at > now] if index is not None else []
-        for variant, _ in index.variants if index is not None else ():
-            self._remove(variant)  # only to free room: the new generation already hides them
+        self._remove_variants(index)  # only to free room: the new generation already hides them
         return len(live)
+
+    def _remove_variants(self, index: ResourceIndex | None) -> None:
+        for variant, _ in index.variants if index is not None else ():
+            self._remove(variant)
 
     # -- locks -----------------------------------------------------------------------------------
 
@@ -599,7 +583,8 @@ class EntryStore:
         return self._guard.locks is not None
 
     def acquire_lock(self, name: str, ttl: float) -> tuple[str | None, bool]:
-        """(our token, whether another process holds the lock); a failing storage locks nothing."""
+        """(our token, whether another process holds the lock); a resting storage locks nothing.
+        A storage that fails now raises ``StorageFault`` (logged): the request leaves it alone."""
         guard = self._guard
         breaker = guard.lock_calls
         if guard.locks is None or (breaker.open_until and not breaker.allows()):
@@ -608,7 +593,7 @@ class EntryStore:
             token = guard.locks.acquire_lock(name, ttl)
         except Exception as error:
             self._fault(breaker, "lock", error)
-            return None, False
+            raise StorageFault(f"lock {name}: {error!r}") from error
         if breaker.failures:
             breaker.succeeded()
         return token, token is None
@@ -650,8 +635,12 @@ class EntryStore:
             blob = item.body
             if not blob:
                 return None  # a tombstone
-            decoded = memo.get(blob)
-            return decoded if decoded is not None else memo.compute(blob)
+            decoded: _Decoded | None = memo.get(blob)
+            if decoded is not None:
+                return decoded
+            if len(blob) > self._guard.max_entry_size:
+                raise DecodeError(f"an entry of {len(blob)} bytes, more than this cache stores")
+            return memo.compute(blob)
         except DecodeError as error:
             # Logged, then removed: the next request misses quietly and stores a good entry.
             self._guard.faults.report("decode", error, self.route)

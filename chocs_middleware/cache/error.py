@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CacheError", "StorageFault", "WriteRefused"]
+__all__ = ["CacheError", "NotAcknowledged", "StorageFault", "WriteRefused"]
 
 
 class CacheError(Exception):
@@ -23,3 +23,19 @@ class StorageFault(Exception):
 class WriteRefused(StorageFault):
     """The storage answers, but refuses writes for now (out of memory, a read-only replica):
     the cache stops writing for a while and goes on reading."""
+
+
+class NotAcknowledged(StorageFault):
+    """A purge was done in the storage, but not every process with an in-process tier said, in
+    time, that it dropped its copies (it may be frozen or cut off: it stops trusting its copies
+    when its lease runs out, ``TieredCacheStorage``)."""
+
+    def __init__(self, removed: int | None, listening: int, missing: int) -> None:
+        super().__init__(
+            f"purge done in storage, but {missing} of {listening} processes listening for changes did not "
+            f"acknowledge it in time; each stops serving its own copies within its lease"
+        )
+        self.removed = removed
+        """What the purge returns when every process acknowledged it."""
+        self.listening = listening
+        self.missing = missing

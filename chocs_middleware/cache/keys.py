@@ -10,18 +10,21 @@ the request's vary values (``docs/design.md``, "Storage model"). Two spellings o
 id only when chocs hands the handler the same input for both: the path is rebuilt from the
 route's pattern and the parameters chocs parsed (``/USERS/+1`` and ``/users/1`` are one resource
 on ``/users/{id}``), and the query string is put in an order that chocs' own parser cannot tell
-apart. Memoising ids is the caller's business (``adapter.py``).
+apart. Spellings that chocs parses to numbers Python holds equal (``/users/1``, ``/users/1.0``,
+``/users/true``) keep responses of their own but share one index, so that a write to any of them
+invalidates them all (``resource_path``). Memoising ids is the caller's business (``adapter.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode
 
-from .semantics.uris import same_origin_references
+from .semantics.uris import host_name, same_origin_references
 
 __all__ = [
     "HOSTS",
@@ -30,9 +33,11 @@ __all__ = [
     "changed_resources",
     "credentials_mac",
     "group_id",
+    "host_name",
     "parameter_text",
     "path_group_id",
     "resource_id",
+    "resource_path",
     "route_parameters",
     "slot_tag",
     "uri_prefix",
@@ -95,18 +100,47 @@ def _digest(parts: tuple[object, ...], size: int = 12) -> str:
     return hashlib.blake2b(repr(parts).encode(), digest_size=size).hexdigest()
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_TRUTH = {"true": "1", "false": "0"}
+
+
+def resource_path(path: str) -> str:
+    """The path as invalidation sees it: a segment that is a number, ``true`` or ``false`` is
+    written as its number's one spelling (``/users/1.0``, ``/users/1e0`` and ``/users/true`` are
+    ``/users/1``). chocs hands a handler ``1``, ``1.0`` or ``True`` for those, which Python holds
+    equal, so a handler that looks a row up by them finds the same row: a write to any spelling
+    must reach the responses of all of them."""
+    if not any(char.isdigit() for char in path) and "true" not in path and "false" not in path:
+        return path
+    return "/".join(_segment(segment) for segment in path.split("/"))
+
+
+def _segment(text: str) -> str:
+    if text in _TRUTH:
+        return _TRUTH[text]
+    if not _NUMBER.fullmatch(text):
+        return text
+    number = float(text)
+    if not math.isfinite(number):
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
 def resource_id(host: str, path: str) -> str:
     """The id of the index of a path on a host: one index covers every query string of the path,
-    so that a write invalidates all of them at once (docs/invalidation.md)."""
-    return "r" + _digest((host.lower(), path))
+    and every spelling of it (``resource_path``), so that a write invalidates all of them at once
+    (docs/invalidation.md)."""
+    return "r" + _digest((host.lower(), resource_path(path)))
 
 
-def uri_prefix(resource: str, query: str) -> str:
+def uri_prefix(resource: str, query: str, path: str | None = None) -> str:
     """What the ids of every stored response of one URI (``resource`` and its canonical ``query``)
     start with: the resource's own first six characters (``slot_tag``), then 32 bits that tell,
     within one index, whether a URI has responses stored at all (``uri-miss``) or only for other
-    request headers (``vary-miss``)."""
-    return "v" + resource[1:7] + _digest((resource, query), 4)
+    request headers (``vary-miss``). ``path``: the path as requested, when it is another spelling
+    than ``resource_path`` gives (its responses are kept apart)."""
+    parts = (resource, query) if path is None else (resource, query, path)
+    return "v" + resource[1:7] + _digest(parts, 4)
 
 
 def slot_tag(item_id: str) -> str | None:
@@ -122,6 +156,7 @@ def variant_id(
     field_names: tuple[str, ...],
     field_values: tuple[str | None, ...],
     credentials: str | None = None,
+    path: str | None = None,
 ) -> str:
     """The id of one stored response of ``resource``: its ``uri_prefix``, then a digest of everything.
 
@@ -129,8 +164,10 @@ def variant_id(
     are the request's values of ``field_names`` as the route keys them (``None`` when the request
     lacks the field, which differs from an empty value, RFC 9111 §4.1); ``credentials`` only for
     responses stored per user: ``credentials_mac`` of them, never the credentials themselves.
+    ``path``: as for ``uri_prefix``.
     """
-    return uri_prefix(resource, query) + _digest((resource, query, field_names, field_values, credentials))
+    parts = (resource, query, field_names, field_values, credentials)
+    return uri_prefix(resource, query, path) + _digest(parts if path is None else (*parts, path))
 
 
 def credentials_mac(secret: bytes, authorization: str | None, cookie: str | None) -> str:
@@ -141,13 +178,14 @@ def credentials_mac(secret: bytes, authorization: str | None, cookie: str | None
 
 def group_id(host: str | None, group: str) -> str:
     """The id of a cache group (RFC 9875) of one origin's responses; ``host=None``: the group's
-    name on every host, which only ever carries an invalidation time (``purge_groups``)."""
+    name on every host, which lists its members of every host too (``purge_groups``)."""
     return "g" + _digest(("group", None if host is None else host.lower(), group))
 
 
 def path_group_id(path: str) -> str:
-    """The id that carries the time a path was purged on every host (``purge("/path")``)."""
-    return "g" + _digest(("path", path))
+    """The id of the group of every stored response of a path on every host (every spelling,
+    ``resource_path``): what ``purge("/path")`` removes."""
+    return "g" + _digest(("path", resource_path(path)))
 
 
 HOSTS = "g" + _digest(("hosts",))

@@ -18,6 +18,10 @@ DEFAULT_MAX_ITEMS = 10_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
+_MARK_FOOTPRINT = 64
+"""Bytes a remembered group invalidation counts for, besides its id."""
+
+
 def _footprint(item: CacheItem) -> int:
     return len(item.body) + len(item.id)
 
@@ -27,8 +31,11 @@ class InMemoryCacheStorage:
     (body + id), with groups of items (``IGroupCacheStorage``).
 
     ``max_items`` counts stored responses: the middleware's bookkeeping items (the index of each
-    path, ``CacheItem.bookkeeping``) are bounded by the same number apart, so 10,000 means 10,000
-    responses, whatever paths they are on.
+    path, ``CacheItem.bookkeeping``) are bounded by the same number apart (those never needed, an
+    invalidation's markers, go first, then the oldest; never a response in their place), so 10,000
+    means 10,000 responses, whatever paths they are on.
+    Group invalidations are remembered up to the same number, and their bytes count against
+    ``max_bytes``; when one must be forgotten, every store computed before it is refused instead.
 
     An item is kept for its ``ttl`` from when it was ``set``, measured on the monotonic clock (a
     wall clock that steps back cannot make it live longer), and is never returned after that.
@@ -43,6 +50,10 @@ class InMemoryCacheStorage:
     are not items, keeps the ``max_items`` most recently listed.
     """
 
+    process_local = True
+    """Only this process reads and writes it: the middleware then knows every store in flight, and
+    an invalidation of a path with nothing stored needs to write nothing."""
+
     def __init__(
         self, max_items: int = DEFAULT_MAX_ITEMS, max_bytes: int = DEFAULT_MAX_BYTES, *, clock: Clock = SYSTEM_CLOCK
     ) -> None:
@@ -55,8 +66,10 @@ class InMemoryCacheStorage:
         self._spare: deque[str] = deque()
         """Ids the last sweep found no longer needed, least recently used first: evicted first."""
         self._bytes = 0
-        self._bookkeeping = 0
-        """How many of the items are bookkeeping (counted apart from responses)."""
+        self._bookkeeping: dict[str, None] = {}
+        """The ids of the items that are bookkeeping (counted apart from responses), oldest write first."""
+        self._unneeded_bookkeeping: dict[str, None] = {}
+        """Those of them never needed (``needed_for=0``: an invalidation's marker), dropped first."""
         self.evictions = 0
         """Items dropped to make room (not those that expired or were removed)."""
         self._writes_since_sweep = 0
@@ -66,7 +79,10 @@ class InMemoryCacheStorage:
         self._listed_in: dict[str, list[str]] = {}
         """Item id: the groups it is listed in, so that it leaves them when it leaves."""
         self._invalidated: dict[str, tuple[float, float]] = {}
-        """Group id: (when it was last invalidated; until when that is kept), monotonic seconds."""
+        """Group id: (when it was last invalidated; until when that is kept), monotonic seconds,
+        oldest first; at most ``max_items``."""
+        self._forgotten_invalidation = -math.inf
+        """The latest invalidation forgotten to keep within the bound: stores computed before it are refused."""
         self._removed_all: tuple[float, float] = (-math.inf, math.inf)
         """When everything was last removed, and until when that is kept (monotonic seconds)."""
 
@@ -154,6 +170,8 @@ class InMemoryCacheStorage:
         removed_at, removal_kept_until = self._removed_all
         if removed_at >= since and removal_kept_until >= now:
             return True
+        if self._forgotten_invalidation >= since:
+            return True  # an invalidation it no longer remembers may have been of one of these
         for group in checked:
             mark = self._invalidated.get(group)
             if mark is not None and mark[0] >= since and mark[1] >= now:
@@ -179,30 +197,40 @@ class InMemoryCacheStorage:
         removed = 0
         with self._lock:
             now = self._monotonic()
-            self._forget_old_invalidations(now)
             for group in group_ids:
-                self._invalidated[group] = (now, now + keep_for)
+                self._remember_invalidation(group, now, now + keep_for)
                 for member in self._groups.pop(group, {}):
                     if member in self._items:
                         self._remove(member)
                         removed += 1
+            if self._bytes > self.max_bytes:
+                self._make_room()
         return removed
 
-    def _forget_old_invalidations(self, now: float) -> None:
-        if len(self._invalidated) > 2 * self.max_items:
-            for group, (_, kept_until) in list(self._invalidated.items()):
-                if kept_until < now:
-                    del self._invalidated[group]
+    def _remember_invalidation(self, group: str, now: float, kept_until: float) -> None:
+        """Remember when ``group`` was invalidated: newest last, at most ``max_items`` (the oldest,
+        or those no longer kept, are forgotten first), their bytes counted."""
+        invalidated = self._invalidated
+        if invalidated.pop(group, None) is None:
+            self._bytes += _MARK_FOOTPRINT + len(group)
+        invalidated[group] = (now, kept_until)
+        while len(invalidated) > self.max_items:
+            forgotten, (at, until) = next(iter(invalidated.items()))
+            del invalidated[forgotten]
+            self._bytes -= _MARK_FOOTPRINT + len(forgotten)
+            if until >= now:
+                self._forgotten_invalidation = max(self._forgotten_invalidation, at)
 
     def group_members(self, group_id: str) -> list[str]:
         now = self._monotonic()
         with self._lock:
             return [member for member, until in self._groups.get(group_id, {}).items() if until >= now]
 
-    def remove_all(self, keep_for: int, counting: str) -> int:
-        """Remove every item and group list; stores computed before now are refused from now on."""
+    def remove_all(self, keep_for: int) -> int:
+        """Remove every item and group list; stores computed before now are refused from now on.
+        Returns how many stored responses (items that are not bookkeeping) were removed."""
         with self._lock:
-            removed = sum(1 for item_id in self._items if item_id.startswith(counting))
+            removed = len(self._items) - len(self._bookkeeping)
             now = self._monotonic()
             self._removed_all = (now, now + keep_for)
             self._clear()
@@ -222,13 +250,15 @@ class InMemoryCacheStorage:
         self._items[item.id] = (item, now + item.ttl, math.inf if needed_for is None else now + needed_for)
         self._bytes += size
         if item.bookkeeping:
-            self._bookkeeping += 1
+            self._bookkeeping[item.id] = None
+            if needed_for == 0:
+                self._unneeded_bookkeeping[item.id] = None
         self._writes_since_sweep += 1
         if self._over_bounds():
             self._make_room()
 
     def _over_bounds(self) -> bool:
-        bookkeeping, limit = self._bookkeeping, self.max_items
+        bookkeeping, limit = len(self._bookkeeping), self.max_items
         return len(self._items) - bookkeeping > limit or bookkeeping > limit or self._bytes > self.max_bytes
 
     @property
@@ -249,8 +279,9 @@ class InMemoryCacheStorage:
         self._spare.clear()
         self._groups.clear()
         self._listed_in.clear()
-        self._bytes = 0
-        self._bookkeeping = 0
+        self._bookkeeping.clear()
+        self._unneeded_bookkeeping.clear()
+        self._bytes = sum(_MARK_FOOTPRINT + len(group) for group in self._invalidated)
 
     def stats(self) -> dict[str, int]:
         """What it holds and has dropped: ``items`` (all), ``responses`` (not bookkeeping),
@@ -258,7 +289,7 @@ class InMemoryCacheStorage:
         items = len(self._items)
         return {
             "items": items,
-            "responses": items - self._bookkeeping,
+            "responses": items - len(self._bookkeeping),
             "bytes": self._bytes,
             "evictions": self.evictions,
             "max_items": self.max_items,
@@ -272,7 +303,10 @@ class InMemoryCacheStorage:
         if self._writes_since_sweep * 4 >= len(self._items):
             self._sweep()
         now = self._monotonic()
-        while self._over_bounds():
+        while len(self._bookkeeping) > self.max_items:  # never a response in a bookkeeping item's place
+            self._remove(next(iter(self._unneeded_bookkeeping or self._bookkeeping)))
+            self.evictions += 1
+        while self._over_bounds() and self._items:
             spare = self._spare.popleft() if self._spare else None
             if spare is None:
                 item_id, (oldest, _, _) = self._items.popitem(last=False)  # one atomic call: reads take no lock
@@ -307,7 +341,8 @@ class InMemoryCacheStorage:
         """Account for an item taken out of ``_items``."""
         self._bytes -= _footprint(item)
         if item.bookkeeping:
-            self._bookkeeping -= 1
+            self._bookkeeping.pop(item_id, None)
+            self._unneeded_bookkeeping.pop(item_id, None)
         self._leave_groups(item_id)
 
     def _leave_groups(self, item_id: str) -> None:

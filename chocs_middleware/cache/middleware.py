@@ -28,6 +28,7 @@ from .adapter import (
     Route,
     add_fields,
     add_head_route,
+    answer_head_with,
     build_conditional_answer,
     build_gateway_timeout,
     build_partial,
@@ -35,7 +36,9 @@ from .adapter import (
     build_refreshed,
     build_response,
     capture,
+    match_get_route,
     registered_routes,
+    served_by_several_processes,
     set_cache_status,
     use_middleware,
     validating,
@@ -46,7 +49,7 @@ from .cache_status import Trace
 from .cache_storage import ICacheStorage
 from .clock import SYSTEM_CLOCK, Clock
 from .coalescer import Coalescer, Follow, Lead
-from .entries import HeaderFields, StoredResponse, UpstreamResponse, first_value
+from .entries import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe, first_value
 from .entry_store import EntryStore, Missed, Saved, StorageGuard
 from .exchange import HANDLER_FAILED, CachedRoute, Exchange, Fetched, Shared, SharedAnswer, WriteRoute
 from .faults import FaultLog
@@ -159,7 +162,7 @@ class CacheMiddleware(Middleware):
         self._honour_request_cache_control = options.honour_request_cache_control
         self._now = clock.time
         self._faults = FaultLog(clock=clock)
-        self._storage = StorageGuard(cache_storage, self._faults, clock)
+        self._storage = StorageGuard(cache_storage, self._faults, clock, options.max_body_size)
         self._coalescer: Coalescer[Shared] = Coalescer(options.lock_timeout, clock)
         self._background = Background(self._faults)
         self._routes: dict[tuple[int, str], CachedRoute | WriteRoute | None] = {}
@@ -167,6 +170,9 @@ class CacheMiddleware(Middleware):
         self._metrics = Metrics()
         self._grouping = Grouping(self._faults)
         self._told_secret = False
+        self._app: Application | None = None
+        """The app ``attach`` was given: a ``HEAD`` to a cached ``GET`` route registered later is routed here."""
+        self._looked_at_server = False
 
     @property
     def storage_faults(self) -> int:
@@ -176,6 +182,8 @@ class CacheMiddleware(Middleware):
     def handle(self, request: HttpRequest, next: MiddlewareHandler) -> HttpResponse:
         chocs_route = request.route
         if chocs_route is None:
+            if request.method is HEAD and self._app is not None and self._route_late_head(request):
+                return self.handle(request, next)  # a cached GET route registered after attach
             return next(request)  # pass: no route, chocs answers 404
         # HttpMethod hashes through Python-level Enum.__hash__ (~0.1 µs on every request); its
         # members are singletons, so their identity is as good a key.
@@ -313,6 +321,8 @@ class CacheMiddleware(Middleware):
                 found = role.claim_elsewhere(entries, lambda: self._stored_meanwhile(exchange))
                 if found is not None:
                     return self._collapsed(exchange, found)
+                if role.lock_failed:
+                    exchange.storage_available = False  # one timeout per request at most
             fetched = self._fetch(exchange, role)
             role.share(fetched.shared)
             return fetched.response
@@ -363,6 +373,8 @@ class CacheMiddleware(Middleware):
                 return response
             etag = capture(response, body_limit=0).first("etag")
             confirmed = identified_for_update([stored.etag for stored in offered], etag)
+            if stale is None and etag is None:
+                confirmed = None  # across variants, only a 304 that names the response it confirms counts
             if confirmed is not None:
                 return build_refreshed(offered[confirmed], response, format_http_date(self._now()))
             # The 304 names none of them, so none may be used (RFC 9111 §4.3.4): ask without them.
@@ -377,7 +389,7 @@ class CacheMiddleware(Middleware):
         if stale is not None:
             return (stale,) if stale.etag or stale.last_modified else ()
         missed = exchange.missed
-        if missed is None or not exchange.storage_available:
+        if missed is None or not exchange.storage_available or not exchange.route.policy.validate_variants:
             return ()
         lookup = exchange.route.policy.lookup(exchange.target.has_authorization)
         return exchange.route.entries.stored_for_others(exchange.target, missed, lookup, self._now())
@@ -418,6 +430,8 @@ class CacheMiddleware(Middleware):
                 return admission
             if admission.recipe.per_credentials and not self._options.secret_configured:
                 self._say_secret_is_per_process()
+            elif target.sends_cookie and not admission.recipe.per_credentials:
+                self._say_cookie_is_shared(exchange.route.policy, admission.recipe)
             entries = exchange.route.entries
             saved = entries.save(
                 target,
@@ -436,6 +450,21 @@ class CacheMiddleware(Middleware):
                     storage = type(self._storage.storage).__name__
                     self._grouping.refused(exchange.route.policy.route, saved, groups, storage)
         return admission
+
+    def _say_cookie_is_shared(self, policy: RoutePolicy, recipe: VaryRecipe) -> None:
+        """A shared response computed for a request with a ``Cookie``: if the handler read the cookie,
+        every visitor now gets the first one's page. Said once per route."""
+        if "cookie" in recipe.field_names:
+            return  # keyed per cookie value: that is what was asked for
+        self._faults.log(
+            logging.WARNING,
+            ("cookie", policy.route),
+            "cache stored a response of route %s for a request with a Cookie, and gives it to every visitor: "
+            "if the handler reads a cookie (a session, a tenant), key the route on it with "
+            'cache_control="private" (one entry per user) or cache_vary=("cookie", ...) (one entry per '
+            "cookie value); docs/security.md",
+            policy.route,
+        )
 
     def _say_secret_is_per_process(self) -> None:
         if not self._told_secret:
@@ -546,20 +575,19 @@ class CacheMiddleware(Middleware):
         if 200 <= upstream.status < 400:
             trace.detail = "invalidated"
             named = upstream.values("location") + upstream.values("content-location")
+            landed = True  # once the storage fails, the rest go to the retrier unattempted: one timeout at most
             for resource, url in changed_resources(target.host, target.path, target.resource, named):
                 self._metrics.add("invalidations", "paths")
                 self._coalescer.retire(resource)
-                if not route.entries.invalidate(resource, url or target.url):
-                    trace.detail = "invalidation-failed"
+                landed = route.entries.invalidate(resource, url or target.url, attempt=landed) and landed
             groups = (*groups, *self._grouping.invalidated_by_answer(policy.route, upstream))
             if groups:
                 self._metrics.add("invalidations", "groups", len(set(groups)))
-                if not route.entries.invalidate_groups(target.host, tuple(dict.fromkeys(groups))):
-                    trace.detail = "invalidation-failed"
-        if trace.detail == "invalidation-failed":
-            self._metrics.add("invalidations", "failed")
-        if self._storage.pending.active:
-            route.entries.retry_invalidations()
+                unique = tuple(dict.fromkeys(groups))
+                landed = route.entries.invalidate_groups(target.host, unique, attempt=landed) and landed
+            if not landed:
+                trace.detail = "invalidation-failed"
+                self._metrics.add("invalidations", "failed")
         return set_cache_status(response, self._rendered(trace))
 
     def _refuse_lost_update(
@@ -598,10 +626,15 @@ class CacheMiddleware(Middleware):
         Returns how many were removed; a storage fault is raised."""
         return self._purged("groups", self._purger.purge_groups(groups, host))
 
-    def purge_all(self) -> int:
+    def purge_all(self) -> int | None:
         """Remove every response this cache stored, on every host (with the built-in storages).
-        Returns how many were removed; a storage fault is raised."""
-        return self._purged("all", self._purger.purge_all())
+        Returns how many were removed, or ``None`` where the storage does not count them (Redis
+        starts a new epoch in one step, whatever it holds); a storage fault is raised."""
+        removed = self._purger.purge_all()
+        self._metrics.add("purges", "all")
+        if removed is not None:
+            self._metrics.add("purges", "responses_removed", removed)
+        return removed
 
     def _purged(self, kind: str, removed: int) -> int:
         self._metrics.add("purges", kind)
@@ -663,12 +696,17 @@ class CacheMiddleware(Middleware):
         if method in UNSAFE_METHODS:
             write = build_write_policy(route.route, route.attributes, self._options)
             cached = WriteRoute(write, entries, Keying(secret, write.reads.selections))
+            said_about = advice(route.route, route.attributes, stores=True)
         else:
             policy = build_policy(route.route, route.attributes, self._options)
-            for said in advice(route.route, route.attributes, stores=policy is not None):
-                self._faults.log(logging.WARNING, ("advice", route.route, said), "%s", said)
+            said_about = advice(route.route, route.attributes, stores=policy is not None)
             if policy is not None and method in self._safe_methods:
                 cached = CachedRoute(policy, entries, Keying(secret, policy.selections))
+        for said in said_about:
+            self._faults.log(logging.WARNING, ("advice", route.route, said), "%s", said)
+        if cached is not None and not self._looked_at_server:
+            self._looked_at_server = True
+            self._say_if_processes_do_not_share(self._storage)
         self._routes[(id(method), route.route)] = cached
         return cached
 
@@ -683,6 +721,12 @@ class CacheMiddleware(Middleware):
         added to ``app`` if it is not there yet. Returns ``app``.
         """
         routes = registered_routes(app)
+        self._app = app
+        if not routes:
+            logger.warning(
+                "CacheMiddleware.attach(app) found no routes: call it once they are registered. Routes registered "
+                "later are checked on their first request, and HEAD is answered for their cached GET all the same"
+            )
         mistakes: list[Exception] = []
         for method, route, _ in routes:
             try:
@@ -701,6 +745,34 @@ class CacheMiddleware(Middleware):
                 self._prepare(HEAD, route)
         use_middleware(app, self)
         return app
+
+    def _route_late_head(self, request: HttpRequest) -> bool:
+        """Route a ``HEAD`` chocs could not route to the cached ``GET`` route of its path, if there is
+        one (registered after ``attach``, which routes the others); whether it did."""
+        assert self._app is not None
+        matched = match_get_route(self._app, request)
+        if matched is None:
+            return False
+        route, handler = matched
+        cached = self._routes.get((id(GET), route.route), _UNKNOWN)
+        if cached is _UNKNOWN:
+            cached = self._first_request(GET, route)
+        if cached is None:
+            return False
+        answer_head_with(request, route, handler)
+        return True
+
+    def _say_if_processes_do_not_share(self, guard: StorageGuard) -> None:
+        """One WARNING when a storage that only this process sees serves a WSGI server that runs
+        several processes: a write through one worker leaves the others' copies as they were."""
+        if guard.process_local and served_by_several_processes():
+            logger.warning(
+                "cache storage %s is this process's own, but the WSGI server runs several processes "
+                "(wsgi.multiprocess): a write through one leaves the others serving the old version. Use "
+                "RedisCacheStorage (or TieredCacheStorage(RedisCacheStorage(...))) to share one cache; "
+                "docs/deployment.md",
+                type(guard.storage).__name__,
+            )
 
     def _request_directives(self, target: RequestTarget) -> CacheControl | None:
         lines = target.field_lines("cache-control")

@@ -18,10 +18,12 @@ from .cache_storage import ICacheStorage
 from .checks import check_flag, check_number
 from .entries import StoredResponse, VaryRecipe
 from .keys import parameter_text, route_parameters
+from .semantics.cache_control import MAX_DELTA_SECONDS
 from .semantics.vary import ANY, is_field_name
 
 __all__ = [
     "CACHEABLE_METHODS",
+    "NEGOTIATION_FIELDS",
     "GroupNames",
     "Keeping",
     "Lookup",
@@ -45,12 +47,16 @@ ROUTE_KEYWORDS = (
     "cache_max_age",
     "cache_stale_if_error",
     "cache_stale_while_revalidate",
+    "cache_validate_variants",
     "cache_vary",
 )
 MAX_GROUP_TEMPLATES = 64
 CACHE_CONTROL_VALUES = ("public", "private")
 CACHEABLE_METHODS = frozenset(("GET", "HEAD"))
 """The only methods whose responses the cache may answer (its keys do not include the method)."""
+NEGOTIATION_FIELDS = frozenset(("accept", "accept-charset", "accept-encoding", "accept-language"))
+"""Request fields of content negotiation (RFC 9110 §12.5): the only ones across whose variants a
+stored response may be validated (``cache_validate_variants``); any other may identify a user."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ def build_options(
         keep_stale=int(
             check_number(keep_stale, "CacheMiddleware(keep_stale=...)", unit="seconds", whole=True, minimum=0)
         ),
-        targeted_fields=validate_vary(targeted_fields, "CacheMiddleware(targeted_fields=...)"),
+        targeted_fields=_targeted_fields(targeted_fields),
         heuristic_fraction=_fraction(heuristic_fraction, "CacheMiddleware(heuristic_fraction=...)"),
         heuristic_max_lifetime=int(
             check_number(
@@ -132,6 +138,17 @@ def build_options(
         secret=_secret(secret),
         secret_configured=secret is not None,
     )
+
+
+def _targeted_fields(value: object) -> tuple[str, ...]:
+    """Field names as a tuple, list or set; one string is refused (it reads like one name but
+    ``cache_vary``'s rule would split it at commas, and a typo there silently targets nothing)."""
+    if isinstance(value, str):
+        raise TypeError(
+            f"CacheMiddleware(targeted_fields=...) must be field names as a tuple, got the string {value!r}; "
+            f"write targeted_fields=({value!r},)"
+        )
+    return validate_vary(value, "CacheMiddleware(targeted_fields=...)")
 
 
 def _secret(value: object) -> bytes:
@@ -207,7 +224,14 @@ def _status_codes(statuses: Iterable[object]) -> frozenset[int]:
         # An int, or anything that converts to one as chocs' HttpStatus members do; not text or fractions.
         if isinstance(status, (bool, str, bytes, float)) or not hasattr(status, "__int__"):
             raise TypeError(f"CacheMiddleware(successful_responses=...) must hold statuses, got {status!r}")
-        codes.append(int(status))
+        code = int(status)
+        if not 200 <= code <= 499:
+            raise ValueError(
+                f"CacheMiddleware(successful_responses=...) holds {code}: only statuses from 200 to 499 can be "
+                f"stored on cache_expiry routes (a 5xx never is; a handler that states its own freshness on a "
+                f"cache=True route is the way to store one)"
+            )
+        codes.append(code)
     return frozenset(codes)
 
 
@@ -267,6 +291,9 @@ class RoutePolicy:
     selections: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """``cache_vary`` given as a mapping: for each of those headers, the values the route produces;
     a request is keyed by its best match among them, not by its raw header."""
+    validate_variants: bool = False
+    """``cache_validate_variants``: on a ``vary-miss``, ask the handler whether a response stored
+    for other ``Accept*`` values will do (RFC 9111 §4.3.1); only for negotiation fields."""
     anonymous_lookup: Lookup = field(init=False, repr=False, compare=False)
     """How a request without ``Authorization`` is looked up (read on every hit: no call)."""
     authorized_lookup: Lookup = field(init=False, repr=False, compare=False)
@@ -391,6 +418,12 @@ def build_write_policy(route: str, attributes: Mapping[str, object], options: Mi
             f"cache_groups on route {route!r} has no effect on a method whose responses are never stored; "
             f"a write names the groups it changes with cache_invalidates"
         )
+    for keyword in STORING_KEYWORDS:
+        if attributes.get(keyword) is not None:
+            raise ValueError(
+                f"{keyword} on route {route!r} has no effect on a write: responses to POST, PUT, PATCH and "
+                f"DELETE are never stored (a successful one invalidates its path); put it on the GET route"
+            )
     reads = build_policy(route, {**attributes, "cache_invalidates": None}, options)
     if reads is None:  # no cache keyword: the stored representation is looked up as the defaults say
         reads = build_policy(route, {"cache": True}, options)
@@ -425,6 +458,13 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
             f"cache_max_age on route {route!r} needs cache_expiry: it sets what the cache advertises "
             f"for the responses it keeps for cache_expiry seconds"
         )
+    if advertised is not None and advertised > expiry:
+        raise ValueError(
+            f"cache_max_age on route {route!r} is {advertised}, more than cache_expiry ({expiry}): it is what "
+            f"browsers and CDNs are told when they may keep a response for less time than this cache; "
+            f"leave it out to advertise cache_expiry itself"
+        )
+    validate_variants = _validate_variants(route, attributes.get("cache_validate_variants", False), vary)
     if expiry == 0 and not enabled:
         if groups is not None:
             raise ValueError(f"cache_groups on route {route!r} needs cache_expiry or cache=True: nothing is stored")
@@ -443,9 +483,12 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
         groups=group_names,
         max_age=advertised,
         selections=selections,
+        validate_variants=validate_variants,
     )
 
 
+STORING_KEYWORDS = ("cache_expiry", "cache_max_age", "cache_stale_while_revalidate", "cache_stale_if_error")
+"""Keywords about how long responses are kept, which mean nothing on a write."""
 INERT_WITHOUT_STORING = ("cache_control", "cache_vary", "cache_stale_while_revalidate", "cache_stale_if_error")
 """Keywords that mean something only on a route that stores (``cache_expiry`` or ``cache=True``)."""
 
@@ -530,9 +573,26 @@ def validate_vary(value: object, where: str) -> tuple[str, ...]:
 
 
 def _seconds(route: str, keyword: str, value: object) -> int:
+    """A number of seconds, at most 2^31 (as a response's own lifetimes are, RFC 9111 §1.2.2)."""
     if value is None:
         return 0
-    return int(check_number(value, f"{keyword} on route {route!r}", unit="seconds", whole=True, minimum=0))
+    seconds = check_number(value, f"{keyword} on route {route!r}", unit="seconds", whole=True, minimum=0)
+    return int(min(seconds, MAX_DELTA_SECONDS))
+
+
+def _validate_variants(route: str, value: object, vary: tuple[str, ...]) -> bool:
+    """``cache_validate_variants``: only for routes whose variants differ by content negotiation."""
+    where = f"cache_validate_variants on route {route!r}"
+    if not check_flag(value, where):
+        return False
+    others = [name for name in vary if name not in NEGOTIATION_FIELDS]
+    if others:
+        raise ValueError(
+            f"{where} needs a cache_vary of Accept fields only ({', '.join(sorted(NEGOTIATION_FIELDS))}); "
+            f"it varies on {', '.join(others)}, which may identify a user: a response stored for one of them "
+            f"must never be confirmed for another"
+        )
+    return True
 
 
 def _control(route: str, value: object) -> str | None:
@@ -558,6 +618,14 @@ KEYWORD_ALIASES = {
     "max_age": "cache_expiry",
     "expiry": "cache_expiry",
     "expires": "cache_expiry",
+    "invalidates": "cache_invalidates",
+    "invalidate": "cache_invalidates",
+    "cache_invalidate": "cache_invalidates",
+    "groups": "cache_groups",
+    "tags": "cache_groups",
+    "vary": "cache_vary",
+    "stale_while_revalidate": "cache_stale_while_revalidate",
+    "stale_if_error": "cache_stale_if_error",
 }
 """Other libraries' names (Flask-Caching's ``timeout``, ...) and near misses, with ours."""
 

@@ -4,13 +4,18 @@ Needs the ``redis`` extra: ``pip install "chocs-middleware.cache[redis]"``.
 
 Commands per request, on a route whose vary list the route fixes:
 
-- hit: 1 (``MGET`` of the resource's index and the variant), one round trip;
-- miss that stores: ``MGET``, ``SET NX`` (the lock), ``TIME`` (before the handler), ``GET`` (the
-  index) + ``EVALSHA`` (index and variant, written only while the index is still the one the
-  lookup saw and no purge mark is later than that ``TIME``; the response listed in its groups),
-  ``EVALSHA`` (unlock): 6;
-- invalidation of a path: ``GET`` of the index, ``SET`` of the invalidation's marker, one ``DEL``
+- hit: 1 (``MGET`` of the epoch, the resource's index and the variant), one round trip;
+- miss that stores: ``MGET``, ``SET NX`` (the lock), ``TIME`` (before the handler), ``EVALSHA``
+  (index and variant, written only while the index is still the one the lookup saw and no purge
+  mark is later than that ``TIME``; the response listed in its groups), ``EVALSHA`` (unlock);
+- invalidation of a path: ``MGET`` of the index, ``SET`` of the invalidation's marker, one ``DEL``
   per listed variant; of groups, whatever their size: one ``EVALSHA``.
+
+Every key starts with the storage's ``prefix`` (which must end with ``:``). Items live in the
+current *epoch*: their keys are ``prefix + epoch + ":" + id``. ``purge_all`` starts a new epoch
+(one script, whatever Redis holds): every item of the old one becomes unreachable at once and
+expires by its TTL; nothing is scanned, and nothing but the cache's own keys is ever touched.
+Each read fetches the epoch with the items (``<prefix>epoch``, the one key without a TTL).
 
 Redis expires entries itself (``SET ... PX``). Each value starts with its expiry time (8 bytes,
 negative for a bookkeeping item), so that a ``GET`` alone gives back an honest ``CacheItem``.
@@ -55,10 +60,14 @@ SYNCHRONISE = "#"
 """Starts a marker message: each listener acknowledges it once it has taken in what came before."""
 _log = logging.getLogger("chocs_middleware.cache")
 
+HEARTBEAT_SECONDS = 0.1
+"""How often a subscription pings Redis to show that it still hears every change."""
 DEFAULT_TIMEOUT = 0.25
 """Seconds any one Redis call may take (connecting included) before it counts as a failure."""
 
 _EXPIRY = struct.Struct("!d")
+INITIAL_EPOCH = "0"
+"""The epoch before the first ``purge_all`` (no epoch key in Redis)."""
 _REFUSALS = ("OOM", "READONLY", "MISCONF", "NOREPLICAS", "command not allowed when used memory")
 """Replies with which a server that is up refuses writes (out of memory, replica, failing disk);
 redis-py drops the leading error code from some of them."""
@@ -110,7 +119,8 @@ if l > 0 then
     local lifetime = tonumber(ARGV[7])
     for i = 1, l do
         local list = KEYS[1 + n + i]
-        if redis.call('type', list)['ok'] ~= 'zset' then redis.call('del', list) end
+        local kind = redis.call('type', list)['ok']
+        if kind ~= 'zset' and kind ~= 'none' then redis.call('del', list) end
         redis.call('zadd', list, 'gt', now + lifetime, ARGV[7 + 2 * n + i])
         redis.call('zremrangebyscore', list, '-inf', '(' .. now)
         if redis.call('pttl', list) < lifetime then redis.call('pexpire', list, lifetime) end
@@ -120,8 +130,9 @@ redis.call('publish', ARGV[#ARGV - 1], ARGV[#ARGV])
 return 1
 """
 # Invalidate groups: KEYS are (list, mark) pairs; ARGV: how long the mark is kept (ms), the key
-# prefix, the channel of changes. Each mark is set to the server's time; each listed item is
-# deleted, and the list; the ids are published.
+# prefix, the channel of changes. Each mark is set to the server's time; each listed item (a
+# member is "<epoch>:<id>", its key the prefix and the member) is deleted, and the list; the ids
+# are published, a thousand per message.
 _INVALIDATE_GROUPS = """
 local time = redis.call('time')
 local now = string.format('%d.%06d', time[1], time[2])
@@ -132,11 +143,14 @@ for i = 1, #KEYS, 2 do
     if members['err'] then members = {} end
     redis.call('del', KEYS[i])
     for j = 1, #members, 1000 do
-        local batch = {}
-        for k = j, math.min(j + 999, #members) do batch[#batch + 1] = ARGV[2] .. members[k] end
+        local batch, ids = {}, {}
+        for k = j, math.min(j + 999, #members) do
+            batch[#batch + 1] = ARGV[2] .. members[k]
+            ids[#ids + 1] = string.sub(members[k], (string.find(members[k], ':', 1, true) or 0) + 1)
+        end
         removed = removed + redis.call('del', unpack(batch))
+        redis.call('publish', ARGV[3], table.concat(ids, ' '))
     end
-    if #members > 0 then redis.call('publish', ARGV[3], table.concat(members, ' ')) end
 end
 return removed
 """
@@ -155,7 +169,8 @@ local time = redis.call('time')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local lifetime = tonumber(ARGV[3])
 for i = 1, l do
-    if redis.call('type', KEYS[i])['ok'] ~= 'zset' then redis.call('del', KEYS[i]) end
+    local kind = redis.call('type', KEYS[i])['ok']
+    if kind ~= 'zset' and kind ~= 'none' then redis.call('del', KEYS[i]) end
     redis.call('zadd', KEYS[i], 'gt', now + lifetime, ARGV[3 + i])
     redis.call('zremrangebyscore', KEYS[i], '-inf', '(' .. now)
     if redis.call('pttl', KEYS[i]) < lifetime then redis.call('pexpire', KEYS[i], lifetime) end
@@ -178,6 +193,16 @@ for i = 1, #KEYS, 2 do
 end
 return members
 """
+# purge_all: a new epoch (KEYS[1]; every item of the old one is unreachable from now on), and the
+# removal's mark (KEYS[2]) at the server's time, so that a response computed before it is not
+# stored after it. ARGV: the new epoch, how long the mark is kept (ms), the channel of changes.
+_NEW_EPOCH = """
+local time = redis.call('time')
+redis.call('set', KEYS[2], string.format('%d.%06d', time[1], time[2]), 'px', ARGV[2])
+redis.call('set', KEYS[1], ARGV[1])
+redis.call('publish', ARGV[3], '*')
+return 1
+"""
 # Release the lock only while it is still ours: a lock that expired and was taken by another
 # process must not be deleted by the first owner when it finally finishes.
 _RELEASE_IF_OWNER = """
@@ -197,9 +222,11 @@ class RedisCacheStorage:
     (seconds, default 0.25) the storage talks to the same server(s) over its own connections, on
     which every call gives up after ``timeout`` and is not retried: a Redis that is down or slow
     then costs each request at most that, and the cache is bypassed. ``timeout=None`` uses the
-    client exactly as configured. Keys are ``prefix`` + the middleware's ids (``prefix`` +
-    ``lock:`` + name for locks). On a cluster, a path's index and its responses share a hash tag
-    (``{...}``, one node, so a hit is one round trip), and the group lists and marks share another.
+    client exactly as configured. Keys are ``prefix`` + the epoch + ``:`` + the middleware's ids
+    (``prefix`` + ``lock:`` + name for locks); ``prefix`` must end with ``:`` and hold no glob or
+    hash-tag characters, so that no key of anyone else's starts with it. On a cluster, a path's
+    index and its responses share a hash tag (``{...}``, one node), and the group lists, marks and
+    the epoch share another: a hit reads both nodes at once.
     """
 
     def __init__(
@@ -219,12 +246,16 @@ class RedisCacheStorage:
             check_number(timeout, "RedisCacheStorage(timeout=...)", unit="seconds", whole=False, minimum=0, above=True)
         if timeout is None and _decodes_responses(client):
             raise ValueError("RedisCacheStorage needs a client with decode_responses=False: entries are bytes")
+        check_prefix(prefix)
         self._owns_client = timeout is not None
         self._cluster = cluster
         self._client: Any = client if timeout is None else _bounded(client, float(timeout))
         self._prefix = prefix
         self._groups_prefix = f"{prefix}{{groups}}" if cluster else prefix
-        """Group lists and marks: on a cluster, in one slot of their own."""
+        """Group lists and marks, and the epoch: on a cluster, in one slot of their own."""
+        self._epoch_key = f"{self._groups_prefix}epoch"
+        self._epoch = INITIAL_EPOCH
+        """The epoch items are read and written in, as the last read found it (``purge_all``)."""
         self._time = clock.time
         self._release = self._client.register_script(_RELEASE_IF_OWNER)
         self._compare_and_set = self._client.register_script(_COMPARE_AND_SET)
@@ -233,6 +264,7 @@ class RedisCacheStorage:
         self._invalidate_groups = self._client.register_script(_INVALIDATE_GROUPS)
         self._check_and_list = self._client.register_script(_CHECK_AND_LIST)
         self._take_groups = self._client.register_script(_TAKE_GROUPS)
+        self._new_epoch = self._client.register_script(_NEW_EPOCH)
 
     @classmethod
     def from_url(
@@ -246,11 +278,12 @@ class RedisCacheStorage:
     ) -> _Storage:
         """A storage on ``redis://host:port/db`` (any URL ``redis.Redis.from_url`` takes); with
         ``cluster=True`` among the options, on the Redis Cluster that node belongs to."""
-        client: Any = (
-            RedisCluster.from_url(url, **{k: v for k, v in options.items() if k != "cluster"})
-            if options.get("cluster")
-            else redis.Redis.from_url(url, **options)
-        )
+        cluster = options.pop("cluster", False)
+        if not isinstance(cluster, bool):
+            raise TypeError(f"RedisCacheStorage.from_url(cluster=...) must be True or False, got {cluster!r}")
+        client: Any = RedisCluster.from_url(url, **options) if cluster else redis.Redis.from_url(url, **options)
+        if not cluster:
+            _check_connection_options(client)
         storage = cls(client, prefix=prefix, timeout=timeout, clock=clock)
         if timeout is not None:
             client.close()  # only its settings were needed: the storage has its own connections
@@ -272,26 +305,46 @@ class RedisCacheStorage:
         client: redis.Redis | RedisCluster = self._client
         return client
 
-    def _key(self, item_id: str) -> str:
-        """The key of an item: on a cluster, with its resource's hash tag."""
+    def _key(self, item_id: str, epoch: str | None = None) -> str:
+        """The key of an item in ``epoch`` (default: the current one): on a cluster, with its
+        resource's hash tag."""
+        if epoch is None:
+            epoch = self._epoch
         if self._cluster:
             tag = slot_tag(item_id)
             if tag is not None:
-                return f"{self._prefix}{{{tag}}}{item_id}"
-        return self._prefix + item_id
+                return f"{self._prefix}{{{tag}}}{epoch}:{item_id}"
+        return f"{self._prefix}{epoch}:{item_id}"
+
+    def _member(self, item_id: str) -> str:
+        """How a group lists an item: with its epoch, so that the key can be found again."""
+        return f"{self._epoch}:{item_id}"
+
+    def _member_key(self, member: str) -> str:
+        epoch, _, item_id = member.partition(":")
+        return self._key(item_id, epoch)
 
     def get(self, item_id: str) -> CacheItem:
-        item = self._item(item_id, self._client.get(self._key(item_id)))
+        item = self._item(item_id, self._read([item_id])[0])
         if item is None:
             raise CacheError.for_not_found(item_id)
         return item
 
     def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
-        if self._cluster:
-            values = self._client.mget_nonatomic([self._key(item_id) for item_id in item_ids])
-        else:
-            values = self._client.mget([self._prefix + item_id for item_id in item_ids])
-        return [self._item(item_id, value) for item_id, value in zip(item_ids, values)]
+        return [self._item(item_id, value) for item_id, value in zip(item_ids, self._read(item_ids))]
+
+    def _read(self, item_ids: Sequence[str]) -> list[Any]:
+        """The values of ``item_ids`` in the current epoch, read together with the epoch itself (one
+        ``MGET``): when another process started a new one, the read is made again in it."""
+        for _ in range(2):
+            epoch = self._epoch
+            keys = [self._epoch_key, *(self._key(item_id, epoch) for item_id in item_ids)]
+            values = self._client.mget_nonatomic(keys) if self._cluster else self._client.mget(keys)
+            current = INITIAL_EPOCH if values[0] is None else values[0].decode(errors="replace")
+            if current == epoch:
+                return list(values[1:])
+            self._epoch = current
+        return [None] * len(item_ids)  # the epoch changed twice meanwhile: nothing is trusted
 
     def set(self, item: CacheItem) -> None:
         key = self._key(item.id)
@@ -364,7 +417,7 @@ class RedisCacheStorage:
             repr(since),
             max(1, lifetime * 1000),
             *values,
-            *(member for _, member in listings),
+            *(self._member(member) for _, member in listings),
             self._channel,
             " ".join(item.id for item in items),
         ]
@@ -387,7 +440,7 @@ class RedisCacheStorage:
         keys = [self._list_key(group) for group, _ in listings]
         keys += [self._mark_key(group) for group in checked] + [self._everything_key]
         arguments: list[str | int] = [len(listings), repr(since), max(1, lifetime * 1000)]
-        arguments += [member for _, member in listings]
+        arguments += [self._member(member) for _, member in listings]
         with _refusals():
             listed = int(self._check_and_list(keys=keys, args=arguments))
         if listed < 0:
@@ -416,50 +469,42 @@ class RedisCacheStorage:
             return int(self._invalidate_groups(keys=keys, args=arguments))
 
     def _remove_members(self, members: Sequence[bytes]) -> int:
-        """Remove items by id, each on its own node (a pipeline per node), and publish them."""
-        ids = [member.decode() if isinstance(member, bytes) else str(member) for member in members]
-        if not ids:
+        """Remove listed items, each on its own node (a pipeline per node), and publish their ids."""
+        listed = [member.decode() if isinstance(member, bytes) else str(member) for member in members]
+        if not listed:
             return 0
         pipeline = self._client.pipeline(transaction=False)
-        for item_id in ids:
-            pipeline.unlink(self._key(item_id))
+        for member in listed:
+            pipeline.unlink(self._member_key(member))
         removed = sum(int(result) for result in pipeline.execute())
+        ids = [member.partition(":")[2] for member in listed]
         for start in range(0, len(ids), 1000):
             self._client.publish(self._channel, " ".join(ids[start : start + 1000]))
         return removed
 
     def group_members(self, group_id: str) -> list[str]:
+        """The ids listed in the group now, of the current epoch."""
         now_ms = int(self.storage_time() * 1000)
         members = self._client.zrangebyscore(self._list_key(group_id), now_ms, "+inf")
-        return [member.decode() if isinstance(member, bytes) else str(member) for member in members]
+        epoch = f"{self._epoch}:"
+        listed = (member.decode() if isinstance(member, bytes) else str(member) for member in members)
+        return [member[len(epoch) :] for member in listed if member.startswith(epoch)]
 
-    def remove_all(self, keep_for: int, counting: str) -> int:
-        """Marks the removal first (stores computed before it are refused from then on), then
-        deletes every key under the prefix but the marks and locks, a thousand per round trip."""
-        prefix = self._prefix.encode()
-        kept = (prefix + b"lock:",)
-        removed = 0
+    def remove_all(self, keep_for: int) -> None:
+        """Start a new epoch: every item stored so far becomes unreachable at once and expires by its
+        TTL, and stores computed before now are refused. One script, whatever Redis holds: nothing
+        is scanned or deleted, so nothing but the cache's own keys is touched. It does not count
+        what it removed (``None``)."""
+        epoch = secrets.token_hex(4)
         with _refusals():
-            self._client.set(self._everything_key, repr(self.storage_time()), px=max(1, keep_for * 1000))
-            self._client.publish(self._channel, EVERYTHING_CHANGED)
-            for batch in _batches(self._client.scan_iter(match=_glob_escape(self._prefix) + "*", count=1000), 1000):
-                doomed = [key for key in batch if not key.endswith(b":i") and not key.startswith(kept)]
-                if doomed:
-                    self._unlink(doomed)
-                    removed += sum(1 for key in doomed if _item_id(key, prefix).startswith(counting))
-            self._client.publish(self._channel, EVERYTHING_CHANGED)  # and once more: all of it is gone now
-        return removed
+            self._new_epoch(
+                keys=[self._epoch_key, self._everything_key],
+                args=[epoch, max(1, keep_for * 1000), self._channel],
+            )
+        self._epoch = epoch
+        return None
 
     # -- changes (IPublishingCacheStorage) -------------------------------------------------------
-
-    def _unlink(self, keys: Sequence[bytes]) -> None:
-        if not self._cluster:
-            self._client.unlink(*keys)
-            return
-        pipeline = self._client.pipeline(transaction=False)  # a key at a time: they are on several nodes
-        for key in keys:
-            pipeline.unlink(key)
-        pipeline.execute()
 
     def subscribe(
         self, on_change: Callable[[Sequence[str] | None], None], on_listening: Callable[[bool], None]
@@ -471,24 +516,25 @@ class RedisCacheStorage:
             _subscriber_clients(self._client), self._channel, on_change, on_listening, self._acknowledge
         )
 
-    def synchronise(self, timeout: float = 1.0) -> bool:
+    def synchronise(self, timeout: float = 1.0) -> tuple[int, int]:
         """Wait until every process listening to this storage's changes has taken in every change
         made before the call (messages arrive in order: each listener acknowledges a marker sent
-        after them). ``False`` when some did not within ``timeout`` seconds (a listener that is
-        cut off bypasses its copies anyway). Purges call it before they return."""
+        after them). Returns (how many were listening, how many did not acknowledge within
+        ``timeout`` seconds). A listener that did not (frozen, cut off) stops trusting its copies
+        when its lease runs out (``TieredCacheStorage``). Purges call it before they return."""
         token = secrets.token_hex(8)
         key = f"{self._prefix}ack:{token}"
         with _refusals():
             listeners = int(self._client.publish(self._channel, f"{SYNCHRONISE}{token}"))
             deadline = time.monotonic() + timeout
+            acknowledged = 0
             while listeners:
-                if int(self._client.get(key) or 0) >= listeners:
+                acknowledged = int(self._client.get(key) or 0)
+                if acknowledged >= listeners or time.monotonic() >= deadline:
+                    self._client.delete(key)
                     break
-                if time.monotonic() >= deadline:
-                    return False
                 time.sleep(0.0005)
-            self._client.delete(key)
-        return True
+        return listeners, max(0, listeners - acknowledged)
 
     def _acknowledge(self, token: str) -> None:
         key = f"{self._prefix}ack:{token}"
@@ -576,16 +622,14 @@ def _decodes_responses(client: Any) -> bool:
     return bool(client.connection_pool.connection_kwargs.get("decode_responses"))
 
 
-def _item_id(key: bytes, prefix: bytes) -> str:
-    """The item id of a key: after the prefix, and after a hash tag (``{...}``) if there is one."""
-    rest = key[len(prefix) :].decode(errors="replace")
-    if rest.startswith("{"):
-        rest = rest[rest.find("}") + 1 :]
-    return rest
-
-
 class _Subscription:
-    """A thread that listens on the channel of changes, and says when it is (not) listening."""
+    """A thread that listens on the channel of changes, and says when it is (not) listening.
+
+    It also pings Redis on the subscription's own connection every ``HEARTBEAT_SECONDS``: the
+    answer comes back in order with the changes, so when it arrives, every change published
+    before the ping was sent has been delivered. ``heard_at`` is when the last answered ping was
+    sent (monotonic): a tier trusts its copies only for a while after it (``TieredCacheStorage``).
+    """
 
     def __init__(
         self,
@@ -600,6 +644,8 @@ class _Subscription:
         self._on_change, self._on_listening = on_change, on_listening
         self._stopped = threading.Event()
         self._pubsub: Any = None
+        self.heard_at = -math.inf
+        """When the last ping whose answer arrived was sent (monotonic seconds)."""
         self._thread = threading.Thread(target=self._run, daemon=True, name=f"chocs-cache {channel}")
         self._thread.start()
 
@@ -615,11 +661,18 @@ class _Subscription:
             pubsub = self._pubsub = self._clients().pubsub()  # type: ignore[no-untyped-call]
             try:
                 pubsub.subscribe(self._channel)
+                pinged_at = -math.inf
                 while not self._stopped.is_set():
-                    message = pubsub.get_message(timeout=0.5)
+                    now = time.monotonic()
+                    if now - pinged_at >= HEARTBEAT_SECONDS:
+                        pubsub.ping(repr(now))
+                        pinged_at = now
+                    message = pubsub.get_message(timeout=HEARTBEAT_SECONDS)
                     if message is None:
                         continue
-                    if message["type"] == "subscribe":
+                    if message["type"] == "pong":
+                        self.heard_at = max(self.heard_at, float(message["data"]))
+                    elif message["type"] == "subscribe":
                         self._on_listening(True)
                         backoff = 0.05
                     elif message["type"] == "message":
@@ -640,20 +693,37 @@ class _Subscription:
         self._on_listening(False)
 
 
-def _batches(keys: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
-    batch: list[bytes] = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def check_prefix(prefix: object) -> None:
+    """A key prefix that only the cache's keys can start with, or the error that says why not."""
+    if not isinstance(prefix, str):
+        raise TypeError(f"RedisCacheStorage(prefix=...) must be a string such as 'chocs-cache:', got {prefix!r}")
+    if not prefix:
+        raise ValueError(
+            "RedisCacheStorage(prefix=...) must not be empty: every key of the Redis (sessions, queues, ...) "
+            "would start with it. Use a prefix of the cache's own, such as 'chocs-cache:'"
+        )
+    odd = sorted({char for char in prefix if char in "*?[]\\{}" or char.isspace()})
+    if odd:
+        raise ValueError(
+            f"RedisCacheStorage(prefix=...) must not contain {' '.join(odd)}: glob characters match other keys, "
+            f"and braces choose the Redis Cluster slot; got {prefix!r}"
+        )
+    if not prefix.endswith(":"):
+        raise ValueError(
+            f"RedisCacheStorage(prefix=...) must end with ':' (write {prefix + ':'!r}): without a separator, "
+            f"other applications' keys that merely begin with the same letters ({prefix + '_sessions:1'!r}) "
+            f"start with it too"
+        )
 
 
-def _glob_escape(text: str) -> str:
-    """``text`` as a literal in a Redis ``MATCH`` pattern."""
-    return "".join("\\" + char if char in "*?[]\\" else char for char in text)
+def _check_connection_options(client: Any) -> None:
+    """Make a connection object (without connecting) from the client's settings: an option Redis
+    does not know fails now, when the storage is made, not on every call."""
+    pool = client.connection_pool
+    try:
+        pool.connection_class(**pool.connection_kwargs)
+    except TypeError as error:
+        raise TypeError(f"RedisCacheStorage.from_url: {error}") from None
 
 
 @contextmanager

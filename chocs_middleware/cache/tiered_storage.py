@@ -10,11 +10,17 @@ emptied: it is never trusted for a moment in which a change could have been miss
 A read from ``far`` races with changes delivered meanwhile; it is kept in ``near`` only if no
 change to its item (and no loss of the subscription) was delivered since the read began, as an
 epoch counter tells. This process's own writes drop its copies before they return.
+
+``near`` is trusted only on a *lease*: for ``lease`` seconds after a heartbeat the subscription
+sent was answered (``Subscription.heard_at``), which shows that every change made before it has
+arrived. A process that was frozen (``SIGSTOP``, a paused VM) or cut off for longer reads from
+``far`` until a new heartbeat, sent after it resumed, comes back behind whatever it missed.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +32,7 @@ from .cache_storage import (
     IMultiGetCacheStorage,
     IPublishingCacheStorage,
 )
+from .checks import check_number
 from .error import CacheError
 from .memory_storage import CollectableInMemoryCacheStorage
 from .metrics import Tally
@@ -34,6 +41,8 @@ __all__ = ["TieredCacheStorage"]
 
 MAX_REMEMBERED_CHANGES = 10_000
 """Changes remembered to judge reads in flight; a read older than the oldest forgotten is not kept."""
+DEFAULT_LEASE_SECONDS = 1.0
+"""How long ``near`` is trusted after the subscription last showed it hears every change."""
 
 
 class TieredCacheStorage:
@@ -41,10 +50,17 @@ class TieredCacheStorage:
 
     It has the capabilities ``far`` has (``get_many``, locks, ``compare_and_set``, groups): reads
     go through ``near``, writes to ``far`` (dropping this process's copies). ``near`` defaults to
-    a ``CollectableInMemoryCacheStorage`` of 10,000 responses and 64 MiB.
+    a ``CollectableInMemoryCacheStorage`` of 10,000 responses and 64 MiB. ``lease``: seconds
+    ``near`` is trusted after ``far`` last showed that every change reaches this process.
     """
 
-    def __init__(self, far: ICacheStorage, near: ICollectableCacheStorage | None = None) -> None:
+    def __init__(
+        self,
+        far: ICacheStorage,
+        near: ICollectableCacheStorage | None = None,
+        *,
+        lease: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
         if not isinstance(far, IPublishingCacheStorage):
             raise TypeError(
                 f"TieredCacheStorage needs a storage that publishes its changes (IPublishingCacheStorage, "
@@ -52,6 +68,9 @@ class TieredCacheStorage:
             )
         if not isinstance(far, ICacheStorage):
             raise TypeError(f"TieredCacheStorage needs a storage with get and set, got {type(far).__name__}")
+        self._lease = float(
+            check_number(lease, "TieredCacheStorage(lease=...)", unit="seconds", whole=False, minimum=0)
+        )
         self._far = far
         self._near = near if near is not None else CollectableInMemoryCacheStorage()
         self._near_get_many = self._near.get_many if isinstance(self._near, IMultiGetCacheStorage) else None
@@ -85,8 +104,14 @@ class TieredCacheStorage:
 
     # -- reads -----------------------------------------------------------------------------------
 
+    def _trusted(self) -> bool:
+        """``near`` may answer: changes are delivered, and were shown to be within the lease."""
+        # The system's monotonic clock, as the subscription's heartbeats: a lease is about how long
+        # this process really went without hearing from ``far``.
+        return self._listening and time.monotonic() - self._subscription.heard_at < self._lease
+
     def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
-        if self._listening and self._near_get_many is not None:
+        if self._near_get_many is not None and self._trusted():
             found = self._near_get_many(item_ids)
             if None not in found:
                 self._near_hits.add()
@@ -94,7 +119,7 @@ class TieredCacheStorage:
         return self._from_far(item_ids)
 
     def get(self, item_id: str) -> CacheItem:
-        if self._listening:
+        if self._trusted():
             try:
                 item = self._near.get(item_id)
                 self._near_hits.add()
@@ -107,7 +132,7 @@ class TieredCacheStorage:
         return found
 
     def _from_far(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
-        listening, epoch = self._listening, self._epoch
+        listening, epoch = self._trusted(), self._epoch
         (self._far_reads if listening else self._bypassed).add()
         if self._far_get_many is not None:
             found = self._far_get_many(item_ids)
@@ -169,9 +194,9 @@ class TieredCacheStorage:
         finally:
             self._on_change(None)  # this process does not know the members: it drops every copy
 
-    def _remove_all(self, keep_for: int, counting: str) -> int:
+    def _remove_all(self, keep_for: int) -> int | None:
         try:
-            removed: int = self._far.remove_all(keep_for, counting)  # type: ignore[attr-defined]
+            removed: int | None = self._far.remove_all(keep_for)  # type: ignore[attr-defined]
             return removed
         finally:
             self._on_change(None)
@@ -211,8 +236,8 @@ class TieredCacheStorage:
 
     @property
     def listening(self) -> bool:
-        """Changes are being delivered, so ``near`` answers."""
-        return self._listening
+        """Changes are being delivered and the lease holds, so ``near`` answers."""
+        return self._trusted()
 
     def stats(self) -> dict[str, Any]:
         """``near_hits``, ``far_reads`` (reads that ``near`` could not answer), ``bypassed`` (reads

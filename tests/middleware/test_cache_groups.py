@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from chocs import HttpRequest, HttpResponse
@@ -59,17 +59,6 @@ class Users:
             client.get("/users/1", headers={"Accept-Language": "de"}).text,
             client.head("/users/1").headers["Cache-Status"],
         ]
-
-
-@pytest.fixture(params=["in-memory", "redis"])
-def storage_harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "in-memory":
-        yield Harness()
-        return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    storage = RedisCacheStorage.from_url(server.url, prefix=request.getfixturevalue("redis_prefix"))
-    yield Harness(storage)
-    storage.close()
 
 
 def test_the_readme_scenario_a_patch_reaches_the_list_the_query_strings_and_every_variant(

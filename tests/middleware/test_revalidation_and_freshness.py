@@ -114,7 +114,7 @@ def localised_greeting(harness: Harness, asked_with: list[str | None], confirms:
     """German for German readers, English for everyone else; a 304 when asked about its current
     tag (``confirms``: the tag every 304 carries instead, as a confused handler would)."""
 
-    @harness.app.get("/greeting", cache_expiry=600)
+    @harness.app.get("/greeting", cache_expiry=600, cache_validate_variants=True)
     def greeting(request: HttpRequest) -> HttpResponse:
         harness.count("asked")
         asked = str(request.headers.get("if-none-match") or "") or None
@@ -191,7 +191,7 @@ class TestValidatingResponsesStoredForOtherRequestHeaders:
     def test_a_response_kept_for_someone_elses_credentials_is_never_offered(self, harness: Harness) -> None:
         asked_with: list[str | None] = []
 
-        @harness.app.get("/me", cache=True)
+        @harness.app.get("/me", cache=True, cache_validate_variants=True)
         def me(request: HttpRequest) -> HttpResponse:
             asked_with.append(str(request.headers.get("if-none-match") or "") or None)
             user = str(request.headers.get("cookie") or "")

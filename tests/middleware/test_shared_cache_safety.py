@@ -174,8 +174,14 @@ def test_a_response_that_sets_a_cookie_is_not_replayed(harness: Harness, how: st
     assert harness.calls["welcome"] == 2
 
 
-def test_a_503_is_never_stored_even_when_listed_as_successful() -> None:
-    harness = Harness(successful_responses=(HttpStatus.OK, HttpStatus.SERVICE_UNAVAILABLE))
+def test_a_503_listed_as_successful_is_refused_when_the_middleware_is_made() -> None:
+    # A 5xx is never stored on a cache_expiry route: listing one would only seem to do something.
+    with pytest.raises(ValueError, match=r"successful_responses=\.\.\.\) holds 503: only statuses from 200 to 499"):
+        Harness(successful_responses=(HttpStatus.OK, HttpStatus.SERVICE_UNAVAILABLE))
+
+
+def test_a_503_is_never_stored_on_a_cache_expiry_route() -> None:
+    harness = Harness()
 
     @harness.app.get("/busy", cache_expiry=600)
     def busy(request: HttpRequest) -> HttpResponse:

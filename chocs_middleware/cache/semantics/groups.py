@@ -44,13 +44,12 @@ def parse_groups(field_lines: Sequence[str]) -> ParsedGroups:
         parsed = http_sf.parse(joined.encode("latin-1"), tltype="list")
     except Exception as error:  # http-sf's parse errors differ between its versions; any is "malformed"
         return ParsedGroups((), f"not a Structured Fields List of Strings ({error})")
-    groups: list[str] = []
+    groups: dict[str, None] = {}  # each once, in order: a dict, so that de-duplicating stays linear
     ignored = 0
     members: list[Any] = parsed if isinstance(parsed, list) else []
     for value, _parameters in members:
         if isinstance(value, str):
-            if value not in groups:
-                groups.append(value)
+            groups[value] = None
         else:
             ignored += 1  # a Token, a number, an Inner List...
     problem = f"{ignored} member(s) that are not Strings" if ignored else None

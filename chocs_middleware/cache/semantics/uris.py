@@ -5,7 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import unquote, urljoin, urlsplit
 
-__all__ = ["same_origin_references"]
+__all__ = ["host_name", "same_origin_references"]
+
+
+_DEFAULT_PORTS = (":80", ":443")
+
+
+def host_name(host: str) -> str:
+    """A host in one spelling: lower case, without a default port (``Example.COM:443`` is
+    ``example.com``); RFC 9110 §4.2.3 makes those spellings one origin's (taking either default
+    port as the default, since the scheme is not known here)."""
+    name = host.strip().lower()
+    if name.endswith(_DEFAULT_PORTS):
+        name = name.rsplit(":", 1)[0]
+    return name
 
 
 def same_origin_references(host: str, request_path: str, references: Iterable[str]) -> list[tuple[str, str]]:
@@ -25,6 +38,6 @@ def same_origin_references(host: str, request_path: str, references: Iterable[st
             parts = urlsplit(urljoin(base, reference))
         except ValueError:
             continue  # not a URI reference
-        if parts.netloc.lower() == host.lower() and parts.path:
+        if host_name(parts.netloc) == host_name(host) and parts.path:
             found.append((unquote(parts.path), parts.query))
     return found
