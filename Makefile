@@ -18,7 +18,7 @@ define require
 	  fi; }
 endef
 
-.PHONY: demo test lint docs bench soak conformance clean
+.PHONY: demo test check lint docs bench soak conformance clean
 
 # The oldest and newest supported Python on this machine (on the PATH, or installed by pyenv):
 # `make test` runs the suite on each of them too.
@@ -44,6 +44,12 @@ test: $(STAMP)  ## the whole test suite (its own redis-server, a Redis Cluster, 
 	$(call require,wrk,wrk)
 	$(BIN)/python -m pytest
 	@for python in $(OTHER_PYTHONS); do 	  version=$$("$$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); 	  [ "$$version" = "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ] && continue; 	  echo "== the suite on Python $$version ($$python)"; 	  [ -x .venv-$$version/bin/python ] || "$$python" -m venv .venv-$$version || exit 1; 	  .venv-$$version/bin/python -m pip install --quiet --upgrade pip && 	  .venv-$$version/bin/python -m pip install --quiet -e ".[test]" && 	  .venv-$$version/bin/python -m pytest -q -p no:cacheprovider || exit 1; 	done
+
+check: $(STAMP)  ## the fast loop (under a minute): every test but the system tests, then ruff and mypy
+	$(call require,redis-server,redis-server)
+	$(BIN)/python -m pytest -q -m "not system" -p no:cacheprovider
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 lint: $(STAMP)  ## ruff and mypy --strict
 	$(BIN)/ruff check .

@@ -37,8 +37,8 @@ from chocs_middleware.cache import (
     RedisCacheStorage,
     TieredCacheStorage,
 )
-from tests.processes import free_port, wait_for_port
-from tests.redis_server import RedisServer
+from support.processes import free_port, wait_for_port
+from support.redis_server import RedisServer
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from chocs import HttpRequest, HttpResponse
 
-from tests.conftest import Harness, LiveServer
-from tests.processes import free_port, wait_for_port
-from tests.redis_server import RedisServer
+from support.harness import Harness, LiveServer
+from support.processes import free_port, wait_for_port
+from support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = {"Host": "api.example"}

@@ -30,12 +30,12 @@ from pathlib import Path
 import redis
 
 from chocs_middleware.cache.clock import SYSTEM_CLOCK
-from chocs_middleware.cache.entry_store import StorageGuard
-from chocs_middleware.cache.faults import FaultLog
-from chocs_middleware.cache.purge import Purger
+from chocs_middleware.cache.common.faults import FaultLog
+from chocs_middleware.cache.entries.guard import StorageGuard
+from chocs_middleware.cache.operations.purge import Purger
 from chocs_middleware.cache.redis_storage import RedisCacheStorage
-from tests.processes import free_port, wait_for_port
-from tests.redis_server import RedisServer
+from support.processes import free_port, wait_for_port
+from support.redis_server import RedisServer
 
 ITEMS = 200
 APP = "benchmarks.soak_app:application"

@@ -74,7 +74,8 @@ def build_app(origin: str, options: dict[str, Any]) -> Application:
             if name.lower() != "content-length":
                 response.headers.set(name, value)
         # chocs builds only the statuses of its enum; the proxy passes any other through as it came.
-        response.status_code = _STATUSES.get(answer.status, answer.status)  # type: ignore[assignment]
+        status: Any = _STATUSES.get(answer.status) or answer.status
+        response.status_code = status
         return response
 
     return app

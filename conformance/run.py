@@ -20,8 +20,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from tests.processes import free_port, wait_for_port
+from support.processes import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_COPY = ROOT / ".cache-tests"
@@ -129,7 +130,7 @@ def run_suite(suite: Path, options: dict[str, object], output: Path, log: Path) 
     output.write_text(result.stdout)
 
 
-def summarize(suite: Path, results: dict[str, Path]) -> dict[str, object]:
+def summarize(suite: Path, results: dict[str, Path]) -> dict[str, Any]:
     named = [f"{name}={path}" for name, path in results.items()]
     summary = subprocess.run(
         ["node", str(ROOT / "conformance" / "summarize.mjs"), str(suite), *named],
@@ -150,7 +151,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         folder = options.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        results = {}
+        results: dict[str, Path] = {}
         for label, settings in CONFIGURATIONS.items():
             results[label] = folder / f"configuration-{len(results)}.json"
             run_suite(suite, settings, results[label], results[label].with_suffix(".log"))
@@ -159,15 +160,15 @@ def main() -> None:
         f"HTTP caching test suite (cache-tests.fyi): {summary['required']} required, {summary['optimal']} optimal tests"
     )
     print(f"  {'cache':32s} {'required passed':>16s} {'optimal passed':>15s}")
-    rows = {**summary["ours"], **summary["caches"]}  # type: ignore[dict-item]
+    rows: dict[str, Any] = {**summary["ours"], **summary["caches"]}
     for name, counts in sorted(rows.items(), key=lambda row: -row[1]["required_passed"]):
         print(f"  {name:32s} {counts['required_passed']:16d} {counts['optimal_passed']:15d}")
     if options.failures:
-        for name, counts in summary["ours"].items():  # type: ignore[attr-defined]
+        for name, counts in summary["ours"].items():
             print(f"\nRequired tests {name} does not pass:")
             for failure in counts["required_failed"]:
                 print(f"  {failure['result']} {failure['id']}: {failure['name']} ({failure['detail']})")
-    default = summary["ours"][next(iter(CONFIGURATIONS))]["required_passed"]  # type: ignore[index]
+    default = summary["ours"][next(iter(CONFIGURATIONS))]["required_passed"]
     if default < options.floor:
         sys.exit(f"conformance dropped: {default} required tests passed, the floor is {options.floor}")
 

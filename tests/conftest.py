@@ -1,81 +1,18 @@
-"""Shared test harness: a chocs app behind CacheMiddleware, driven through the real WSGI path."""
+"""Fixtures: a harness (``support.harness``) on a clock the tests move, and real Redis servers."""
 
 from __future__ import annotations
 
-import http.client
 import logging
-import threading
-import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
-import waitress
-from chocs import Application, HttpRequest, HttpResponse, create_wsgi_handler
-from webtest import TestApp
 
-from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage, RedisCacheStorage
-from chocs_middleware.cache import clock as clocks
-from tests.redis_server import RedisClusterServers, RedisServer, RedisServerMissing
+from chocs_middleware.cache import RedisCacheStorage
+from support.harness import Clock, Harness, LiveServer, concurrently, header_lines, versioned_items
+from support.redis_server import RedisClusterServers, RedisServer, RedisServerMissing
 
-
-class Clock(clocks.Clock):
-    """A clock the tests move instead of sleeping.
-
-    Wall time stands still unless ``advance``d, so ages and dates are exact; monotonic time runs
-    as the system's does (waits and timeouts still end) and jumps forward with ``advance`` too.
-    """
-
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-        self._jumped = 0.0
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return time.monotonic() + self._jumped
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        self._jumped += seconds
-
-
-class Harness:
-    """An app with the cache middleware, a WSGI client for it, and a count of handler runs.
-
-    ``clock`` drives the middleware and the default in-memory storage (default: the system's).
-    """
-
-    def __init__(
-        self, storage: ICacheStorage | None = None, clock: clocks.Clock = clocks.SYSTEM_CLOCK, **options: Any
-    ) -> None:
-        self.clock = clock
-        self.storage: ICacheStorage = storage if storage is not None else CollectableInMemoryCacheStorage(clock=clock)
-        self.middleware = CacheMiddleware(self.storage, clock=clock, **options)
-        self.app = Application(self.middleware)
-        self.calls: Counter[str] = Counter()
-        self.client = TestApp(create_wsgi_handler(self.app), lint=False)
-
-    def count(self, name: str) -> None:
-        self.calls[name] += 1
-
-
-def versioned_items(*harnesses: Harness) -> None:
-    """``GET /items/{id}`` answers ``v<n>``; ``PATCH`` adds one to n: one database behind every app."""
-    version = {"n": 1}
-    for harness in harnesses:
-
-        @harness.app.get("/items/{id}", cache_expiry=600)
-        def read(request: HttpRequest) -> HttpResponse:
-            return HttpResponse(f"v{version['n']}")
-
-        @harness.app.patch("/items/{id}", cache=True)
-        def write(request: HttpRequest) -> HttpResponse:
-            version["n"] += 1
-            return HttpResponse("", 204)
+__all__ = ["Clock", "Harness", "LiveServer", "concurrently", "header_lines", "versioned_items"]
 
 
 @pytest.fixture
@@ -145,43 +82,6 @@ def cache_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFix
     yield caplog
 
 
-class LiveServer:
-    """The app behind a real multi-threaded WSGI server (waitress) on a free loopback port."""
-
-    def __init__(self, app: Application, threads: int = 48) -> None:
-        self._server = waitress.create_server(create_wsgi_handler(app), host="127.0.0.1", port=0, threads=threads)
-        self.port = int(self._server.effective_port)
-        self._closing = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        try:
-            self._server.run()
-        except (OSError, ValueError):
-            if not self._closing:  # closing the sockets under the loop ends it this way
-                raise
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-        return self.request("GET", path, headers)
-
-    def request(
-        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
-    ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, path, body=body, headers=headers or {})
-            response = connection.getresponse()
-            return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
-        finally:
-            connection.close()
-
-    def close(self) -> None:
-        self._closing = True
-        self._server.close()
-        self._thread.join(timeout=10)
-
-
 @pytest.fixture
 def live() -> Iterator[Callable[[Harness], LiveServer]]:
     servers: list[LiveServer] = []
@@ -193,31 +93,3 @@ def live() -> Iterator[Callable[[Harness], LiveServer]]:
     yield start
     for server in servers:
         server.close()
-
-
-def concurrently(count: int, task: Callable[[int], Any]) -> list[Any]:
-    """Run ``task(0..count-1)`` on ``count`` threads released at the same moment; their results."""
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(number: int) -> None:
-        barrier.wait()
-        try:
-            results[number] = task(number)
-        except BaseException as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    if errors:
-        raise errors[0]
-    return results
-
-
-def header_lines(response: Any) -> list[tuple[str, str]]:
-    """The response's header lines with lower-case names, as the WSGI server received them."""
-    return [(name.lower(), value) for name, value in response.headerlist if name.lower() != "content-length"]

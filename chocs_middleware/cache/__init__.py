@@ -9,7 +9,10 @@ depends on chocs alone).
 
 from typing import TYPE_CHECKING, Any
 
-from .cache_storage import (
+from .adapters.chocs.middleware import CacheMiddleware
+from .error import CacheError, NotAcknowledged, WriteRefused
+from .storages.memory import CollectableInMemoryCacheStorage, InMemoryCacheStorage
+from .storages.protocol import (
     CacheItem,
     ICacheStorage,
     ICollectableCacheStorage,
@@ -19,10 +22,7 @@ from .cache_storage import (
     IMultiGetCacheStorage,
     IPublishingCacheStorage,
 )
-from .error import CacheError, NotAcknowledged, WriteRefused
-from .memory_storage import CollectableInMemoryCacheStorage, InMemoryCacheStorage
-from .middleware import CacheMiddleware
-from .tiered_storage import TieredCacheStorage
+from .storages.tiered import TieredCacheStorage
 
 __all__ = [
     "CacheError",
@@ -43,12 +43,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .redis_storage import RedisCacheStorage as RedisCacheStorage
+    from .storages.redis import RedisCacheStorage as RedisCacheStorage
 
 
 def __getattr__(name: str) -> Any:
     if name == "RedisCacheStorage":
-        from .redis_storage import RedisCacheStorage
+        from .storages.redis import RedisCacheStorage
 
         return RedisCacheStorage
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,9 +13,9 @@ import pytest
 from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import RedisCacheStorage
-from tests.conftest import Harness, LiveServer
-from tests.redis_server import RedisServer
-from tests.storages import CollectableDictStorage
+from support.harness import Harness, LiveServer
+from support.redis_server import RedisServer
+from tests.user_storages import CollectableDictStorage
 
 StartServer = Callable[[Harness], LiveServer]
 

@@ -7,7 +7,7 @@ from chocs import HttpRequest, HttpResponse, HttpStatus
 
 from chocs_middleware.cache import CacheItem, CollectableInMemoryCacheStorage
 from tests.conftest import Harness
-from tests.storages import STORAGE_FACTORIES
+from tests.user_storages import STORAGE_FACTORIES
 
 
 def article_routes(harness: Harness, write_status: HttpStatus = HttpStatus.OK) -> dict[str, str]:

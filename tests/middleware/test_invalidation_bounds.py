@@ -7,8 +7,8 @@ import redis
 from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import CacheItem, CollectableInMemoryCacheStorage, RedisCacheStorage
+from support.redis_server import RedisServer
 from tests.conftest import Harness
-from tests.redis_server import RedisServer
 
 
 def notes(harness: Harness) -> None:

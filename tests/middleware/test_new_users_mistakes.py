@@ -11,8 +11,8 @@ from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsg
 from webtest import TestApp
 
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, RedisCacheStorage
+from support.redis_server import RedisServer
 from tests.conftest import Harness
-from tests.redis_server import RedisServer
 
 
 def test_an_expiry_longer_than_any_lifetime_is_taken_as_the_longest_and_served(storage_harness: Harness) -> None:

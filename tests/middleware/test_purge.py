@@ -9,9 +9,9 @@ import redis
 from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import CacheItem, CollectableInMemoryCacheStorage, NotAcknowledged, RedisCacheStorage
+from support.redis_server import RedisServer
 from tests.conftest import Harness
-from tests.redis_server import RedisServer
-from tests.storages import CollectableDictStorage
+from tests.user_storages import CollectableDictStorage
 
 
 def catalogue(harness: Harness) -> None:

@@ -10,9 +10,9 @@ from chocs import HttpRequest, HttpResponse, HttpStatus
 
 from chocs_middleware.cache import RedisCacheStorage
 from chocs_middleware.cache.semantics.dates import format_http_date
+from support.redis_server import RedisServer
 from tests.conftest import Clock, Harness, LiveServer, header_lines
-from tests.redis_server import RedisServer
-from tests.storages import CollectableDictStorage
+from tests.user_storages import CollectableDictStorage
 
 StartServer = Callable[[Harness], LiveServer]
 

@@ -131,7 +131,7 @@ def test_safe_methods_may_only_be_get_and_head() -> None:
 @pytest.mark.parametrize(("size", "error"), [(-1, ValueError), ("1MB", TypeError)])
 def test_max_body_size_must_be_a_byte_count(size: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="max_body_size"):
-        CacheMiddleware(InMemoryCacheStorage(), max_body_size=size)  # type: ignore[arg-type]
+        CacheMiddleware(InMemoryCacheStorage(), max_body_size=size)
 
 
 def test_other_route_attributes_are_left_to_their_owners(harness: Harness) -> None:
@@ -250,4 +250,4 @@ def test_a_failing_cache_groups_function_stores_nothing_and_says_so(
 @pytest.mark.parametrize(("value", "error"), [("", ValueError), ("api.example.com/v1", ValueError), (8080, TypeError)])
 def test_canonical_host_must_be_a_host_name_or_a_function(value: object, error: type[Exception]) -> None:
     with pytest.raises(error, match=re.escape("CacheMiddleware(canonical_host=...) must be a host name")):
-        CacheMiddleware(InMemoryCacheStorage(), canonical_host=value)  # type: ignore[arg-type]
+        CacheMiddleware(InMemoryCacheStorage(), canonical_host=value)

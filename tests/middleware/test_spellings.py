@@ -13,8 +13,8 @@ from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import CacheItem, CollectableInMemoryCacheStorage, RedisCacheStorage
 from chocs_middleware.cache.semantics.groups import parse_groups
+from support.redis_server import RedisServer
 from tests.conftest import Harness
-from tests.redis_server import RedisServer
 
 
 def doc(harness: Harness) -> None:

@@ -14,8 +14,8 @@ import pytest
 from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import RedisCacheStorage
-from tests.conftest import Harness, LiveServer
-from tests.redis_server import RedisServer
+from support.harness import Harness, LiveServer
+from support.redis_server import RedisServer
 
 StartServer = Callable[[Harness], LiveServer]
 
@@ -89,7 +89,7 @@ def test_a_read_that_starts_after_a_write_does_not_join_a_read_from_before(live:
     reader, _ = start_held_read(server, article)
 
     server.request("PATCH", "/articles/1", HOST, b"x")
-    retired = len(harness.middleware._coalescer) == 0  # the held read's flight left the registry
+    retired = len(harness.middleware._cache.flights) == 0  # the held read's flight left the registry
     later = server.get("/articles/1", HOST)  # the first read is still in flight
     article.release.set()
     reader.join()
@@ -155,7 +155,7 @@ class TestAcrossProcessesOnRedis:
         follower: list[bytes] = []
         joining = threading.Thread(target=lambda: follower.append(server.get("/articles/1", HOST)[2]))
         joining.start()
-        while reading.middleware._coalescer.waiting == 0:  # until it waits on the held flight
+        while reading.middleware._cache.flights.waiting == 0:  # until it waits on the held flight
             threading.Event().wait(0.001)
         article.release.set()
         reader.join()

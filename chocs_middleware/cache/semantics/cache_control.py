@@ -9,7 +9,7 @@ from typing import Any
 
 import http_sf
 
-from ..memo import BoundedMemo
+from ..common.memo import BoundedMemo
 
 __all__ = ["CacheControl", "parse_cache_control", "parse_targeted_cache_control"]
 

@@ -8,7 +8,7 @@ import re
 import time
 from datetime import datetime
 
-from ..memo import BoundedMemo
+from ..common.memo import BoundedMemo
 
 __all__ = ["format_http_date", "parse_http_date"]
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..memo import BoundedMemo
+from ..common.memo import BoundedMemo
 
 __all__ = [
     "ANY",

@@ -1,0 +1,240 @@
+"""The cache's plain values: a handler's answer, a stored response, a resource's index.
+
+Nothing here knows chocs or a storage; see ``docs/design.md`` ("Storage model").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+
+from ..semantics.preconditions import NOT_MODIFIED_FIELDS
+
+__all__ = [
+    "HeaderFields",
+    "ResourceIndex",
+    "StoredResponse",
+    "UpstreamResponse",
+    "VaryRecipe",
+    "first_value",
+    "header_values",
+    "not_modified_fields",
+]
+
+HeaderFields = tuple[tuple[str, tuple[str, ...]], ...]
+"""Response headers as (lower-case name, values), in sending order."""
+
+
+def first_value(fields: HeaderFields, name: str) -> str | None:
+    """The first value of header ``name`` (lower case), or ``None``."""
+    for field_name, values in fields:
+        if field_name == name:
+            return values[0] if values else None
+    return None
+
+
+def header_values(fields: HeaderFields, name: str) -> tuple[str, ...]:
+    """Every value of header ``name`` (lower case), in order."""
+    return tuple(value for field_name, values in fields if field_name == name for value in values)
+
+
+def not_modified_fields(fields: HeaderFields) -> HeaderFields:
+    """What a 304 carries of a response with ``fields``: its validators and caching fields
+    (``NOT_MODIFIED_FIELDS``, RFC 9110 §15.4.5)."""
+    return tuple((name, values) for name, values in fields if name in NOT_MODIFIED_FIELDS)
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    """What the handler answered, read once at the chocs boundary."""
+
+    status: int
+    fields: HeaderFields
+    """Every header it sends, as the client will receive them."""
+    body: bytes
+    """The body, or ``b""`` when it is larger than the limit it was read with (see ``size``)."""
+    size: int
+    """The body's length in bytes."""
+    sets_cookie: bool
+    """It sets a cookie (chocs' cookie jar or a ``Set-Cookie`` header)."""
+
+    def values(self, name: str) -> tuple[str, ...]:
+        return header_values(self.fields, name)
+
+    def first(self, name: str) -> str | None:
+        return first_value(self.fields, name)
+
+
+MAX_VARIANTS_PER_RESOURCE = 16
+MAX_RECIPES_PER_RESOURCE = 4
+CLOCK_SKEW_SECONDS = 1.0
+"""How far another process's clock (or this one's, stepped back) may be ahead before an age is
+distrusted: a response stored up to this far "in the future" counts as just stored."""
+UNTRUSTED_AGE = 2_147_483_648.0
+"""The age of a response stored further in the future than that: older than any lifetime."""
+
+
+@dataclass(frozen=True)
+class VaryRecipe:
+    """How a resource's variants are told apart: the request fields they vary on."""
+
+    field_names: tuple[str, ...]
+    """Lower-cased and sorted, so that the same set always gives the same variant ids."""
+    per_credentials: bool = False
+    """Also by the request's credentials (``Authorization`` and ``Cookie``): served back only to them."""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A response as the cache keeps it: what to send again, and when it was made."""
+
+    status: int
+    headers: HeaderFields
+    """Every header to send but ``Age`` and ``Cache-Status`` (which are made for each response)."""
+    body: bytes
+    stored_at: float
+    """Epoch seconds when the response was generated: when the cache stored it, less the age it
+    already had then (RFC 9111 §4.2.3), so that its age is always ``now - stored_at``."""
+    lifetime: int
+    """Freshness lifetime in seconds (RFC 9111 §4.2.1)."""
+    generation: str = ""
+    """The generation of the resource index this response belongs to (see ``ResourceIndex``)."""
+    public: bool = False
+    """Explicitly shareable (``public``, ``s-maxage`` or a public route): may be served to a
+    request with credentials although it was not stored for them."""
+    no_cache: bool = False
+    """``no-cache``: never served without asking the handler first."""
+    stale_while_revalidate: int = 0
+    """Seconds after the lifetime during which it is served while one caller refreshes it (RFC 5861)."""
+    stale_if_error: int = 0
+    """Seconds after the lifetime during which it is served when the handler fails (RFC 5861)."""
+    kept_stale: int = 0
+    """Seconds after the lifetime during which it is kept to be revalidated (RFC 9111 §4.3): the
+    next request asks the handler whether it is still current, and a 304 freshens it."""
+    advertised: bool = False
+    """Its ``Cache-Control`` was written by the cache from the route's keywords, not by the handler:
+    a refresh (a 304 from the handler) writes it anew rather than reading it as the handler's."""
+
+    def age_at(self, now: float) -> float:
+        """Seconds since it was stored (RFC 9111 §4.2.3). A response stored slightly in the future
+        (another process's clock runs ahead) is taken as just stored; one stored further in the
+        future (a clock stepped back) is taken as too old, never as fresh for longer."""
+        age = now - self.stored_at
+        if age >= 0.0:
+            return age
+        return 0.0 if age > -CLOCK_SKEW_SECONDS else UNTRUSTED_AGE
+
+    def is_fresh(self, age: float) -> bool:
+        """May be served without asking the handler (RFC 9111 §4.2)."""
+        return age < self.lifetime and not self.no_cache
+
+    def ttl(self, age: float) -> int:
+        """Whole seconds of freshness left (negative once stale), as ``Cache-Status`` reports it."""
+        return self.lifetime - int(age)
+
+    def serves_while_revalidating(self, age: float) -> bool:
+        """Stale, but within its stale-while-revalidate window."""
+        return self.lifetime <= age < self.lifetime + self.stale_while_revalidate
+
+    def serves_on_error(self, age: float) -> bool:
+        """May answer when the handler fails: fresh, or within its stale-if-error window (never
+        ``no-cache``, which must not be served without the handler)."""
+        return not self.no_cache and age < self.lifetime + self.stale_if_error
+
+    @property
+    def retention(self) -> int:
+        """Seconds the storage keeps it: its lifetime and the longest of its stale windows and of the
+        time it is kept to be revalidated."""
+        window = max(self.stale_while_revalidate, self.stale_if_error, self.kept_stale)
+        return self.lifetime + window if window else self.lifetime  # no new int per entry without one
+
+    @property
+    def needed_until(self) -> float:
+        """Until when it may be served without asking the handler (fresh, or in a stale window);
+        after that it is kept only to be revalidated, and goes first when a storage needs room."""
+        return self.stored_at + self.lifetime + max(self.stale_while_revalidate, self.stale_if_error)
+
+    @cached_property
+    def sent_fields(self) -> dict[str, tuple[str, ...]]:
+        """Its headers as a full response made from it sends them, by name: with the
+        ``Content-Length`` of its body (never on a 204 or 304, RFC 9110 §8.6). Worked out once per
+        decoded entry; never changed (the values are tuples)."""
+        fields = dict(self.headers)
+        if self.status not in (204, 304):
+            fields["content-length"] = (str(len(self.body)),)
+        return fields
+
+    @cached_property
+    def etag(self) -> str | None:
+        """Its ``ETag`` value, if it has one (a validator, read by every conditional request)."""
+        return first_value(self.headers, "etag")
+
+    @cached_property
+    def last_modified(self) -> str | None:
+        """Its ``Last-Modified`` value, if it has one."""
+        return first_value(self.headers, "last-modified")
+
+    @cached_property
+    def not_modified_fields(self) -> HeaderFields:
+        """What a 304 made from it carries (``not_modified_fields``), worked out once per decoded entry."""
+        return not_modified_fields(self.headers)
+
+    @cached_property
+    def retained_until(self) -> float:
+        """When its retention ends (epoch seconds); worked out once per decoded entry, read on every hit."""
+        return self.stored_at + self.retention
+
+
+@dataclass(frozen=True)
+class ResourceIndex:
+    """The entry that lets every variant of a resource be found, and all of them be dropped at once.
+
+    A stored response counts only while its ``generation`` equals the index's. Invalidation
+    replaces the index with an *invalidated index*: an index of a new generation that remembers
+    when it was invalidated. Every variant dies with the old generation, even one that was never listed (two
+    writers racing on the index) or whose index was evicted first; and a response computed before
+    the invalidation cannot be stored after it (``accepts``).
+    """
+
+    generation: str
+    recipes: tuple[VaryRecipe, ...] = ()
+    variants: tuple[tuple[str, float], ...] = field(default=())
+    """(variant id, expires at) of the newest stored responses, so that invalidation can remove them."""
+    invalidated_at: float | None = None
+    """On an invalidated index: when the invalidation happened (epoch seconds)."""
+    kept_until: float = 0.0
+    """An invalidated index is kept at least until then (epoch seconds), whatever its variants."""
+
+    @cached_property
+    def expires_at(self) -> float:
+        """When it may be forgotten (epoch seconds); worked out once per decoded index."""
+        return max(self.kept_until, max((expires_at for _, expires_at in self.variants), default=0.0))
+
+    @staticmethod
+    def invalidated(generation: str, now: float, kept_until: float) -> ResourceIndex:
+        """What an invalidation at ``now`` leaves behind: an invalidated index of a new generation."""
+        return ResourceIndex(generation, invalidated_at=now, kept_until=kept_until)
+
+    def accepts(self, seen: str | None) -> bool:
+        """Whether a response may join this index, computed by a request whose lookup saw the index
+        of generation ``seen`` (``None``: no index at all). It may while nothing was invalidated
+        since: the generation it saw is still this one, or it saw none and this index was made by
+        a store, not by an invalidation."""
+        if seen is None:
+            return self.invalidated_at is None
+        return seen == self.generation
+
+    def with_variant(self, recipe: VaryRecipe, variant: str, expires_at: float, now: float) -> ResourceIndex:
+        """This index with ``variant`` listed (moved last), expired ones dropped, and at most the
+        newest ``MAX_VARIANTS_PER_RESOURCE`` listed. A variant that is no longer listed stays
+        usable while its generation is the index's; the list only lets an invalidation free room
+        at once (the others expire on their own)."""
+        variants = [(vid, exp) for vid, exp in self.variants if vid != variant and exp > now]
+        variants.append((variant, expires_at))
+        recipes = [known for known in self.recipes if known != recipe]
+        recipes.append(recipe)
+        return replace(
+            self,
+            recipes=tuple(recipes[-MAX_RECIPES_PER_RESOURCE:]),
+            variants=tuple(variants[-MAX_VARIANTS_PER_RESOURCE:]),
+        )

@@ -1,0 +1,326 @@
+r"""The stored form of index entries and responses: versioned, code-free, strictly validated.
+
+Layout (bytes)::
+
+    chocs-cache 2 response\n{"s":200,"h":{"content-type":["text/plain"]},"t":1795240587.617,...}\n<body>
+    chocs-cache 2 index\n{"g":"6eb4a5c2757a","r":[[["accept"],0]],"v":[["v7eb9...",1795244187]]}
+
+The first line names the format version and the kind of entry; the metadata is JSON (it holds
+no code, unlike the pickles of 1.0: whoever can write to a shared storage cannot run code in
+the app); the body follows as raw bytes. Anything that does not match exactly raises
+``DecodeError``; callers treat that entry as a miss.
+
+Metadata keys are one letter because they are kept once per cached response (memory per entry
+is a product target):
+
+- response: ``s`` status, ``h`` headers (name to list of values), ``t`` stored at (epoch
+  seconds, ms precision), ``l`` freshness lifetime (s), ``g`` index generation, ``d`` derived
+  headers (below); ``p`` 1 when explicitly shareable, ``n`` 1 when ``no-cache``, ``w`` and ``e``
+  the stale-while-revalidate and stale-if-error seconds, ``k`` the seconds it is kept to be
+  revalidated, ``a`` 1 when its ``Cache-Control`` was written by the cache, ``z`` 1 when the body
+  is kept compressed (zlib); all seven left out when 0.
+
+The validators the middleware generates are not kept as text: ``Date`` and ``Last-Modified``
+are the stored-at time and the ``ETag`` a digest of the body, so when the last headers of a
+response are exactly those values they are left out and named in ``d`` (``D`` date, ``E``
+etag, ``L`` last-modified), and decoding puts them back, in that order, at the end. That is
+~120 bytes less per entry; a header that differs in any way is kept as it is.
+- index: ``g`` generation, ``r`` vary recipes as [field names, 1 when per credentials else 0],
+  ``v`` variants as [id, expires at (epoch seconds)]; on an invalidated index, ``i`` when it
+  was invalidated and ``k`` until when it is kept.
+
+Decoding checks every invariant the encoder keeps (statuses, header names and values that can
+be sent, no ``Set-Cookie``, finite times, bounded counts), because whoever can write to a shared
+storage could plant an entry: it is refused like any other that does not decode.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..decisions.values import (
+    MAX_RECIPES_PER_RESOURCE,
+    MAX_VARIANTS_PER_RESOURCE,
+    ResourceIndex,
+    StoredResponse,
+    VaryRecipe,
+)
+from ..semantics.cache_control import MAX_DELTA_SECONDS
+from ..semantics.dates import format_http_date
+from ..semantics.entity_tags import generate_entity_tag
+from ..semantics.vary import is_field_name, is_sendable_field_value
+
+__all__ = ["DecodeError", "decode_index", "decode_response", "encode_index", "encode_response"]
+
+FORMAT_VERSION = 2
+MAX_HEADER_FIELDS = 256
+MAX_ID_LENGTH = 64
+MAX_SECONDS = MAX_DELTA_SECONDS
+MAX_EPOCH_SECONDS = 32_503_680_000  # the year 3000
+NEVER_REPLAYED_FIELDS = frozenset(("set-cookie", "age", "cache-status"))
+"""A stored response never carries these: someone's session, and what is made for each response."""
+_Sized = TypeVar("_Sized", list[Any], dict[str, Any])
+_RESPONSE_TAG = f"chocs-cache {FORMAT_VERSION} response\n".encode()
+COMPRESSIBLE_SIZES = range(512, 8 * 1024 + 1)
+"""Bodies of these sizes are kept compressed (zlib, level 1) when that saves an eighth or more: an
+entry this small is decoded once and then memoised (``entry_store``), so a hot hit never pays
+for it, and a larger body, decoded on every hit, is kept as it came."""
+_INDEX_TAG = f"chocs-cache {FORMAT_VERSION} index\n".encode()
+
+
+class DecodeError(ValueError):
+    """The bytes are not an entry of this format version (corrupt, foreign or from another version)."""
+
+
+def _dump(meta: dict[str, Any]) -> bytes:
+    return json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# Code, header name, and how the value derives from (stored at, body); in the order they are added.
+_DERIVED_HEADERS: tuple[tuple[str, str, Callable[[float, bytes], str]], ...] = (
+    ("D", "date", lambda stored_at, body: format_http_date(stored_at)),
+    ("E", "etag", lambda stored_at, body: generate_entity_tag(body)),
+    ("L", "last-modified", lambda stored_at, body: format_http_date(stored_at)),
+)
+
+
+def encode_response(response: StoredResponse) -> bytes:
+    stored_at = round(response.stored_at, 3)
+    fields = list(response.headers)
+    derived = ""
+    for code, name, derive in reversed(_DERIVED_HEADERS):
+        if fields and fields[-1] == (name, (derive(stored_at, response.body),)):
+            fields.pop()
+            derived = code + derived
+    meta: dict[str, Any] = {
+        "s": response.status,
+        "h": dict(fields),
+        "t": stored_at,
+        "l": response.lifetime,
+        "g": response.generation,
+    }
+    if derived:
+        meta["d"] = derived
+    if response.public:
+        meta["p"] = 1
+    if response.no_cache:
+        meta["n"] = 1
+    if response.stale_while_revalidate:
+        meta["w"] = response.stale_while_revalidate
+    if response.stale_if_error:
+        meta["e"] = response.stale_if_error
+    if response.kept_stale:
+        meta["k"] = response.kept_stale
+    if response.advertised:
+        meta["a"] = 1
+    body = response.body
+    if len(body) in COMPRESSIBLE_SIZES:
+        compressed = zlib.compress(body, 1)
+        if len(compressed) <= len(body) - len(body) // 8:
+            meta["z"] = 1
+            body = compressed
+    return b"".join((_RESPONSE_TAG, _dump(meta), b"\n", body))
+
+
+def decode_response(blob: bytes) -> StoredResponse:
+    """The stored response in ``blob``; ``DecodeError`` unless every invariant the encoder keeps
+    holds (a shared storage may hold entries someone else planted)."""
+    meta, body = _split(blob, _RESPONSE_TAG)
+    try:
+        if _flag(meta.get("z", 0)):
+            body = _decompressed(body)
+        stored_at = _time(meta["t"])
+        header_map = _dict(meta["h"])
+        _count(header_map, MAX_HEADER_FIELDS, "header fields")
+        headers = [(_field_name(name), _field_values(values)) for name, values in header_map.items()]
+        derived = _str(meta.get("d", ""))
+        for code, name, derive in _DERIVED_HEADERS:
+            if code in derived:
+                headers.append((name, (derive(stored_at, body),)))
+        return StoredResponse(
+            status=_status(meta["s"]),
+            headers=tuple(headers),
+            body=body,
+            stored_at=stored_at,
+            lifetime=_seconds(meta["l"]),
+            generation=_generation(meta["g"]),
+            public=_flag(meta.get("p", 0)),
+            no_cache=_flag(meta.get("n", 0)),
+            stale_while_revalidate=_seconds(meta.get("w", 0)),
+            stale_if_error=_seconds(meta.get("e", 0)),
+            kept_stale=_seconds(meta.get("k", 0)),
+            advertised=_flag(meta.get("a", 0)),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise DecodeError(f"malformed response entry: {error!r}") from None
+
+
+def encode_index(index: ResourceIndex) -> bytes:
+    meta: dict[str, Any] = {
+        "g": index.generation,
+        "r": [(recipe.field_names, int(recipe.per_credentials)) for recipe in index.recipes],
+        "v": [(variant, math.ceil(expires_at)) for variant, expires_at in index.variants],
+    }
+    if index.invalidated_at is not None:
+        meta["i"] = round(index.invalidated_at, 3)
+    if index.kept_until:
+        meta["k"] = math.ceil(index.kept_until)
+    return _INDEX_TAG + _dump(meta)
+
+
+def decode_index(blob: bytes) -> ResourceIndex:
+    """The index in ``blob``; ``DecodeError`` unless every invariant the encoder keeps holds."""
+    meta, rest = _split(blob, _INDEX_TAG)
+    if rest:
+        raise DecodeError("index entry with trailing bytes")
+    try:
+        recipes = _count(_list(meta["r"]), MAX_RECIPES_PER_RESOURCE, "recipes")
+        variants = _count(_list(meta["v"]), MAX_VARIANTS_PER_RESOURCE, "variants")
+        invalidated_at = meta.get("i")
+        return ResourceIndex(
+            generation=_generation(meta["g"]),
+            recipes=tuple(
+                VaryRecipe(tuple(_field_name(name) for name in _list(names)), _flag(per_credentials))
+                for names, per_credentials in recipes
+            ),
+            variants=_variants(variants),
+            invalidated_at=None if invalidated_at is None else _time(invalidated_at),
+            kept_until=_time(meta.get("k", 0)),
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise DecodeError(f"malformed index entry: {error!r}") from None
+
+
+def _variants(listed: list[Any]) -> tuple[tuple[str, float], ...]:
+    """An index's (variant id, expires at) pairs, checked as ``_id`` and ``_time`` check them
+    (written out: an index is decoded on every store, and lists up to 16)."""
+    variants = []
+    for entry in listed:
+        vid, expires = entry
+        if vid.__class__ is not str or not 0 < len(vid) <= MAX_ID_LENGTH:
+            raise ValueError(f"not a variant id: {vid!r}")
+        if expires.__class__ is not int or not 0 <= expires <= MAX_EPOCH_SECONDS:
+            expires = _time(expires)  # the encoder writes whole seconds; anything else is checked in full
+        variants.append((vid, float(expires)))
+    return tuple(variants)
+
+
+def _decompressed(body: bytes) -> bytes:
+    """A body ``encode_response`` compressed; never more than it could have compressed."""
+    expander = zlib.decompressobj()
+    try:
+        plain = expander.decompress(body, COMPRESSIBLE_SIZES.stop)
+    except zlib.error as error:
+        raise ValueError(f"compressed body does not decompress: {error}") from None
+    if expander.unconsumed_tail or not expander.eof or len(plain) not in COMPRESSIBLE_SIZES:
+        raise ValueError("compressed body of a size the encoder does not compress")
+    return plain
+
+
+def _split(blob: bytes, tag: bytes) -> tuple[dict[str, Any], bytes]:
+    if not isinstance(blob, (bytes, bytearray)) or not blob.startswith(tag):
+        raise DecodeError("not an entry of this kind and format version")
+    end = blob.find(b"\n", len(tag))
+    meta_bytes = blob[len(tag) :] if end < 0 else blob[len(tag) : end]
+    rest = b"" if end < 0 else bytes(blob[end + 1 :])
+    try:
+        meta = json.loads(meta_bytes)
+    except (ValueError, RecursionError) as error:
+        raise DecodeError(f"metadata is not JSON: {error}") from None
+    if not isinstance(meta, dict):
+        raise DecodeError("metadata is not an object")
+    return meta, rest
+
+
+def _str(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _status(value: object) -> int:
+    status = _int(value)
+    if not 100 <= status <= 599:
+        raise ValueError(f"status {status} is not an HTTP status")
+    return status
+
+
+def _seconds(value: object) -> int:
+    seconds = _int(value)
+    if not 0 <= seconds <= MAX_SECONDS:
+        raise ValueError(f"{seconds} is not a number of seconds a response is kept")
+    return seconds
+
+
+def _time(value: object) -> float:
+    """Epoch seconds: finite, and not before 1970 nor in a future no clock reaches."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    if not 0 <= value <= MAX_EPOCH_SECONDS:  # also false for NaN
+        raise ValueError(f"{value!r} is not a time")
+    return float(value)
+
+
+def _generation(value: object) -> str:
+    generation = _str(value)
+    if len(generation) > MAX_ID_LENGTH:
+        raise ValueError("generation too long")
+    return generation
+
+
+def _id(value: object) -> str:
+    item_id = _str(value)
+    if not 0 < len(item_id) <= MAX_ID_LENGTH:
+        raise ValueError("variant id of the wrong length")
+    return item_id
+
+
+def _field_name(value: object) -> str:
+    name = _str(value)
+    if not is_field_name(name) or name != name.lower():
+        raise ValueError(f"{name!r} is not a lower-case field name")
+    if name in NEVER_REPLAYED_FIELDS:
+        raise ValueError(f"a stored response never carries {name}")
+    return name
+
+
+def _field_values(values: object) -> tuple[str, ...]:
+    result = tuple(_str(value) for value in _count(_list(values), MAX_HEADER_FIELDS, "values"))
+    for value in result:
+        if not is_sendable_field_value(value):
+            raise ValueError("a field value that cannot be sent (control characters or not latin-1)")
+    return result
+
+
+def _count(values: _Sized, limit: int, what: str) -> _Sized:
+    if len(values) > limit:
+        raise ValueError(f"more than {limit} {what}")
+    return values
+
+
+def _flag(value: object) -> bool:
+    if value not in (0, 1) or isinstance(value, float):
+        raise TypeError(f"expected 0 or 1, got {value!r}")
+    return bool(value)
+
+
+def _dict(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
+
+
+def _list(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value

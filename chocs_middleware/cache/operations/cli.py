@@ -1,0 +1,152 @@
+"""``python -m chocs_middleware.cache purge ...``: purge a Redis-backed cache from a shell.
+
+Every process and host that shares the Redis sees a purge at once. Exit status:
+
+- 0: the purge was done, and every process with an in-process tier acknowledged it;
+- 1: Redis could not be reached, or refused it;
+- 2: a mistake in the command;
+- 3: nothing this cache stored matches the prefix or host given (a wrong ``--prefix``, or a host
+  spelled otherwise than the app's requests name it): nothing was done;
+- 4: the purge was done in Redis, but some processes with an in-process tier did not say in time
+  that they dropped their copies (each stops serving them when its lease runs out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+
+from ..clock import SYSTEM_CLOCK
+from ..common.faults import FaultLog
+from ..entries.guard import StorageGuard
+from ..entries.ids import host_name
+from ..error import NotAcknowledged
+from .purge import Purger, split_url
+
+__all__ = ["main"]
+
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+NOTHING_MATCHED = 3
+NOT_ACKNOWLEDGED = 4
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m chocs_middleware.cache",
+        description="Operate on the responses chocs-cache stored in Redis (docs/invalidation.md).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    purge = commands.add_parser(
+        "purge",
+        help="remove stored responses",
+        description="Remove stored responses: of paths, of cache groups, or all of them. Exit status: 0 done, "
+        "1 Redis failed, 2 a mistake in the command, 3 nothing stored matches the prefix or host, "
+        "4 done, but not every process with an in-process tier acknowledged it in time.",
+    )
+    purge.add_argument(
+        "--redis",
+        default=os.environ.get("CHOCS_CACHE_REDIS_URL", DEFAULT_URL),
+        metavar="URL",
+        help="the Redis the cache uses (default: $CHOCS_CACHE_REDIS_URL, else %(default)s)",
+    )
+    purge.add_argument(
+        "--prefix", default="chocs-cache:", help="the key prefix the storage was given (default: %(default)s)"
+    )
+    what = purge.add_subparsers(dest="what", required=True, metavar="what")
+    urls = what.add_parser(
+        "url",
+        help="every stored response of paths",
+        description="Every stored response of each path, whatever its query string and variant: a bare "
+        "path (/users/1) on every host, an absolute URL (https://api.example.com/users/1) on its host.",
+    )
+    urls.add_argument("urls", nargs="+", metavar="URL")
+    groups = what.add_parser(
+        "groups", help="every stored response in cache groups", description="Every stored response in the groups."
+    )
+    groups.add_argument("groups", nargs="+", metavar="GROUP")
+    groups.add_argument(
+        "--host",
+        help="only the groups of this host, as requests name it in Host, with its port unless it is 80 or 443 "
+        "(default: every host)",
+    )
+    what.add_parser("all", help="every stored response", description="Every response the cache stored.")
+    return parser
+
+
+def _removed(count: int | None) -> str:
+    if count is None:
+        return "every stored response removed (a new epoch: the old entries expire on their own)"
+    return f"{count} stored response{'' if count == 1 else 's'} removed"
+
+
+def _purges(purger: Purger, options: argparse.Namespace) -> Iterator[str]:
+    """Run the purges the command asks for, saying what each removed."""
+    if options.what == "url":
+        for url in options.urls:
+            yield f"{url}: {_removed(purger.purge(url))}"
+    elif options.what == "groups":
+        where = f"of {options.host}" if options.host else "on every host"
+        removed = purger.purge_groups(options.groups, options.host)
+        yield f"groups {', '.join(options.groups)} {where}: {_removed(removed)}"
+    else:
+        yield f"everything: {_removed(purger.purge_all())}"
+
+
+def _unmatched(options: argparse.Namespace, known: list[str]) -> str | None:
+    """Why the purge matches nothing this cache stored (``None``: it may match something)."""
+    if not known:
+        return (
+            f"nothing is stored under the prefix {options.prefix!r} in {options.redis}: is it the prefix "
+            f"the app's RedisCacheStorage was given? Nothing was purged"
+        )
+    hosts = [host_name(options.host)] if options.what == "groups" and options.host else []
+    if options.what == "url":
+        hosts = [host for host, _ in map(split_url, options.urls) if host is not None]
+    strangers = [host for host in hosts if host not in known]
+    if not strangers:
+        return None
+    listed = ", ".join(sorted(known)[:10]) + (", ..." if len(known) > 10 else "")
+    return (
+        f"no response of {', '.join(strangers)} is stored (hosts with stored responses: {listed}); "
+        f"a host is named with its port unless it is 80 or 443. Nothing was purged"
+    )
+
+
+def main(arguments: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    options = parser.parse_args(arguments)
+    try:
+        from ..storages.redis import RedisCacheStorage
+    except ImportError as error:  # the redis extra is missing
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if options.what == "url":
+        for url in options.urls:
+            try:
+                split_url(url)
+            except (TypeError, ValueError) as error:
+                parser.error(str(error))
+    try:
+        storage = RedisCacheStorage.from_url(options.redis, prefix=options.prefix, timeout=10.0)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--redis {options.redis!r} / --prefix {options.prefix!r}: {error}")
+    purger = Purger(StorageGuard(storage, FaultLog(clock=SYSTEM_CLOCK), SYSTEM_CLOCK))
+    try:
+        unmatched = _unmatched(options, purger.hosts())
+        if unmatched is not None:
+            print(unmatched, file=sys.stderr)
+            return NOTHING_MATCHED
+        for line in _purges(purger, options):
+            print(line)
+    except NotAcknowledged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return NOT_ACKNOWLEDGED
+    except Exception as error:
+        print(f"error: the purge failed against Redis at {options.redis}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
+    return 0

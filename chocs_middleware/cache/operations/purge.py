@@ -1,0 +1,151 @@
+"""Invalidation on request: one path, groups, or everything (docs/invalidation.md).
+
+``CacheMiddleware.purge``, ``purge_groups`` and ``purge_all`` and the command line
+(``python -m chocs_middleware.cache purge``) run these. Unlike the request flow, which serves
+around a failing storage, a purge raises what the storage raised: whoever asked must know that
+it did not happen. On a storage whose changes reach in-process tiers (``synchronise``), a purge
+returns once every listening process has dropped its copies, and raises ``NotAcknowledged``
+when some did not within a second.
+
+On a shared storage each cost is independent of how much else is stored: a path on one host
+replaces one index; a path on every host and a group are one step of the storage that removes
+what it lists (every stored response joins its path's group and its groups on its host and on
+every host); ``purge_all`` starts a new epoch (Redis). A storage only this process uses keeps
+less per response, and a purge on every host there visits the hosts it has seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+from urllib.parse import unquote, urlsplit
+
+from ..entries.guard import StorageGuard
+from ..entries.ids import HOSTS, group_id, host_name, path_group_id, resource_id
+from ..entries.invalidation import INVALIDATION_SECONDS, Invalidator
+from ..error import NotAcknowledged
+
+__all__ = ["SYNCHRONISE_SECONDS", "Purger", "split_url"]
+
+SYNCHRONISE_SECONDS = 1.0
+_Removed = TypeVar("_Removed", int, "int | None")
+
+
+def split_url(url: object) -> tuple[str | None, str]:
+    """(host, path) of what to purge: ``"/users/1"`` is a path on every host (``None``), an
+    absolute URL (``"https://api.example.com/users/1"``) a path on its host (lower case, without
+    a default port). Query strings and fragments are left out: a purge reaches every query string
+    of the path."""
+    if not isinstance(url, str) or not url.strip():
+        raise TypeError(f"purge needs a path such as '/users/1' or an absolute URL, got {url!r}")
+    text = url.strip()
+    if text.startswith("/") and not text.startswith("//"):
+        return None, unquote(urlsplit(text).path) or "/"
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"purge needs a path such as '/users/1' or an absolute http(s) URL such as "
+            f"'https://api.example.com/users/1', got {url!r}"
+        )
+    host = parts.hostname + (f":{parts.port}" if parts.port is not None else "")
+    return host_name(host), unquote(parts.path) or "/"
+
+
+def _group_names(groups: Iterable[object]) -> tuple[str, ...]:
+    names: list[str] = []
+    for name in groups:
+        if not isinstance(name, str):
+            raise TypeError(f"purge_groups needs group names (strings), got {name!r}")
+        names.append(name)
+    return tuple(names)
+
+
+class Purger:
+    """Purges on one storage. ``canonical_host`` maps a host as the middleware does;
+    ``supersede(resource)`` is told each path index replaced (the middleware supersedes its flights)."""
+
+    def __init__(
+        self,
+        guard: StorageGuard,
+        canonical_host: Callable[[str], str] | None = None,
+        supersede: Callable[[str], None] = lambda resource: None,
+    ) -> None:
+        self._guard = guard
+        self._invalidator = Invalidator(guard, "purge")
+        self._canonical_host = canonical_host
+        self._supersede = supersede
+
+    def purge(self, url: str) -> int:
+        """Make every stored response of the path unusable, whatever its query string, variant and
+        credentials: on every host for a bare path, on its host for an absolute URL. Returns how
+        many stored responses were removed (of a path on one host, those its index lists: the 16
+        newest; the others are made unusable, and not counted)."""
+        host, path = split_url(url)
+        guard, grouped = self._guard, self._guard.grouped
+        if host is None and grouped is not None and not guard.process_local:
+            # Its group lists its responses on every host, and its mark refuses one computed before now.
+            return self._acknowledged(grouped.invalidate_groups([path_group_id(path)], INVALIDATION_SECONDS))
+        if host is None:
+            self._mark([path_group_id(path)])  # on any host: a response computed before now is refused
+        now = guard.clock.time()
+        removed = 0
+        for name in self.hosts() if host is None else [self._host(host)]:
+            resource = resource_id(name, path)
+            self._supersede(resource)
+            removed += self._invalidator.replace_index(resource, now, only_if_stored=host is None)
+        return self._acknowledged(removed)
+
+    def purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
+        """Remove the stored responses in ``groups`` (RFC 9875): of ``host``, or of every host when
+        ``None``. Returns how many were removed (0 on a storage that cannot keep groups, which
+        stores no grouped response)."""
+        names = _group_names(groups)
+        if not names:
+            return 0
+        scope = None if host is None else self._host(host)
+        ids = [group_id(scope, name) for name in names]  # on every host: its mark, and on a shared storage its list
+        grouped = self._guard.grouped
+        if grouped is None:
+            self._guard.local.invalidate(ids)
+            return 0
+        if host is None and self._guard.process_local:
+            ids += [group_id(known, name) for known in self.hosts() for name in names]
+        return self._acknowledged(grouped.invalidate_groups(ids, INVALIDATION_SECONDS))
+
+    def purge_all(self) -> int | None:
+        """Remove every stored response, on every host. Needs a storage that can
+        (``IGroupCacheStorage.remove_all``: the built-in storages). Returns how many were removed
+        (``None``: the storage does not count them)."""
+        grouped = self._guard.grouped
+        if grouped is None:
+            storage = type(self._guard.storage).__name__
+            raise TypeError(
+                f"purge_all needs a storage that can remove everything it holds "
+                f"(IGroupCacheStorage.remove_all); {storage} cannot"
+            )
+        return self._acknowledged(grouped.remove_all(INVALIDATION_SECONDS))
+
+    def _acknowledged(self, removed: _Removed) -> _Removed:
+        """``removed``, once every process with an in-process tier dropped its copies; else raises."""
+        synchronise = getattr(self._guard.storage, "synchronise", None)
+        if callable(synchronise):
+            listening, missing = synchronise(SYNCHRONISE_SECONDS)
+            if missing:
+                raise NotAcknowledged(removed, listening, missing)
+        return removed
+
+    def _mark(self, ids: list[str]) -> None:
+        grouped = self._guard.grouped
+        if grouped is None:
+            self._guard.local.invalidate(ids)
+        else:
+            grouped.invalidate_groups(ids, INVALIDATION_SECONDS)
+
+    def hosts(self) -> list[str]:
+        """The hosts with stored responses (those this process stored, on a storage without groups)."""
+        grouped = self._guard.grouped
+        return grouped.group_members(HOSTS) if grouped is not None else self._guard.local.hosts()
+
+    def _host(self, host: str) -> str:
+        host = host_name(host)
+        return host if self._canonical_host is None else self._canonical_host(host)

@@ -1,0 +1,363 @@
+"""Bounded, thread-safe in-memory storages for one process."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Sequence
+
+from ..clock import SYSTEM_CLOCK, Clock
+from ..common.checks import check_number
+from ..error import CacheError
+from .protocol import CacheItem
+
+__all__ = ["CollectableInMemoryCacheStorage", "InMemoryCacheStorage"]
+
+DEFAULT_MAX_ITEMS = 10_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+_MARK_FOOTPRINT = 64
+"""Bytes a remembered group invalidation counts for, besides its id."""
+
+
+def _footprint(item: CacheItem) -> int:
+    return len(item.body) + len(item.id)
+
+
+class InMemoryCacheStorage:
+    """An LRU map of ``CacheItem`` bounded by a number of stored responses and by payload bytes
+    (body + id), with groups of items (``IGroupCacheStorage``).
+
+    ``max_items`` counts stored responses: the middleware's bookkeeping items (the index of each
+    path, ``CacheItem.bookkeeping``) are bounded by the same number apart (those never needed, an
+    invalidation's markers, go first, then the oldest; never a response in their place), so 10,000
+    means 10,000 responses, whatever paths they are on.
+    Group invalidations are remembered up to the same number, and their bytes count against
+    ``max_bytes``; when one must be forgotten, every store computed before it is refused instead.
+
+    An item is kept for its ``ttl`` from when it was ``set``, measured on the monotonic clock (a
+    wall clock that steps back cannot make it live longer), and is never returned after that.
+    When a bound is reached, expired items go first, then items past their ``needed_for`` (kept
+    only in case, such as stale responses kept to be revalidated), then the least recently used.
+    Every operation is O(1); the sweep that finds expired and no longer needed items runs at most
+    once per ``len/4`` writes, so it is O(1) amortised too. Items must not be changed after
+    ``set`` (the byte count is taken from them when they leave).
+
+    Group lists hold only items that are here: an item that leaves (evicted, expired, removed)
+    leaves its groups, so they are bounded with the storage. The group of hosts, whose members
+    are not items, keeps the ``max_items`` most recently listed.
+    """
+
+    process_local = True
+    """Only this process reads and writes it: the middleware then knows every store in flight, and
+    an invalidation of a path with nothing stored needs to write nothing."""
+
+    def __init__(
+        self, max_items: int = DEFAULT_MAX_ITEMS, max_bytes: int = DEFAULT_MAX_BYTES, *, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        name = type(self).__name__
+        self.max_items = int(check_number(max_items, f"{name}(max_items=...)", unit="items", whole=True, minimum=1))
+        self.max_bytes = int(check_number(max_bytes, f"{name}(max_bytes=...)", unit="bytes", whole=True, minimum=1))
+        self._monotonic = clock.monotonic
+        self._items: OrderedDict[str, tuple[CacheItem, float, float]] = OrderedDict()
+        """Each item with when it expires and when it stops being needed (monotonic seconds)."""
+        self._spare: deque[str] = deque()
+        """Ids the last sweep found no longer needed, least recently used first: evicted first."""
+        self._bytes = 0
+        self._bookkeeping: dict[str, None] = {}
+        """The ids of the items that are bookkeeping (counted apart from responses), oldest write first."""
+        self._unneeded_bookkeeping: dict[str, None] = {}
+        """Those of them never needed (``needed_for=0``: an invalidation's marker), dropped first."""
+        self.evictions = 0
+        """Items dropped to make room (not those that expired or were removed)."""
+        self._writes_since_sweep = 0
+        self._lock = threading.Lock()
+        self._groups: dict[str, dict[str, float]] = {}
+        """Group id: its members, each with when it stops being listed (monotonic seconds)."""
+        self._listed_in: dict[str, list[str]] = {}
+        """Item id: the groups it is listed in, so that it leaves them when it leaves."""
+        self._invalidated: dict[str, tuple[float, float]] = {}
+        """Group id: (when it was last invalidated; until when that is kept), monotonic seconds,
+        oldest first; at most ``max_items``."""
+        self._forgotten_invalidation = -math.inf
+        """The latest invalidation forgotten to keep within the bound: stores computed before it are refused."""
+        self._removed_all: tuple[float, float] = (-math.inf, math.inf)
+        """When everything was last removed, and until when that is kept (monotonic seconds)."""
+
+    def get(self, item_id: str) -> CacheItem:
+        # Reads take no lock: each OrderedDict call is atomic under the GIL, and an item that
+        # another thread removes meanwhile is still whole. Only changes are serialised.
+        items = self._items
+        kept = items.get(item_id)
+        if kept is None or kept[1] < self._monotonic():
+            self._forget_expired(item_id, kept)
+            raise CacheError.for_not_found(item_id)
+        try:  # noqa: SIM105 - contextlib.suppress costs ~0.3 us, and this runs twice per hit
+            items.move_to_end(item_id)
+        except KeyError:
+            pass  # removed by another thread meanwhile
+        return kept[0]
+
+    def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
+        """The items, ``None`` for each miss: a hit reads a resource's index and variant in one call."""
+        items, now = self._items, self._monotonic()
+        found: list[CacheItem | None] = []
+        for item_id in item_ids:
+            kept = items.get(item_id)
+            if kept is None or kept[1] < now:
+                self._forget_expired(item_id, kept)
+                found.append(None)
+                continue
+            try:  # noqa: SIM105 - see get
+                items.move_to_end(item_id)
+            except KeyError:
+                pass
+            found.append(kept[0])
+        return found
+
+    def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
+        """Set ``items`` only if ``guard_id`` holds ``expected`` (``None``: nothing live), atomically."""
+        with self._lock:
+            kept = self._items.get(guard_id)
+            current = None if kept is None or kept[1] < self._monotonic() or not kept[0] else kept[0].body
+            if current != expected:
+                return False
+            for item in items:
+                self._set(item)
+            return True
+
+    def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float, float] | None) -> None:
+        if kept is not None:
+            with self._lock:
+                if self._items.get(item_id) is kept:
+                    self._remove(item_id)
+
+    # -- groups (IGroupCacheStorage) -------------------------------------------------------------
+
+    def storage_time(self) -> float:
+        """The monotonic clock the storage keeps items and invalidations with."""
+        return self._monotonic()
+
+    def compare_and_set_grouped(
+        self,
+        guard_id: str,
+        expected: bytes | None,
+        items: Sequence[CacheItem],
+        listings: Sequence[tuple[str, str]],
+        checked: Sequence[str],
+        since: float,
+    ) -> bool | None:
+        """``compare_and_set``, unless a ``checked`` group was invalidated (or everything removed)
+        at or after ``since``; lists the ``listings`` with the items."""
+        with self._lock:
+            now = self._monotonic()
+            if self._invalidated_since(checked, since, now):
+                return None
+            kept = self._items.get(guard_id)
+            current = None if kept is None or kept[1] < now or not kept[0] else kept[0].body
+            if current != expected:
+                return False
+            for item in items:
+                self._set(item)
+            until = now + max((item.ttl for item in items), default=0)
+            for group, member in listings:
+                self._list(group, member, until)
+            return True
+
+    def _invalidated_since(self, checked: Sequence[str], since: float, now: float) -> bool:
+        removed_at, removal_kept_until = self._removed_all
+        if removed_at >= since and removal_kept_until >= now:
+            return True
+        if self._forgotten_invalidation >= since:
+            return True  # an invalidation it no longer remembers may have been of one of these
+        for group in checked:
+            mark = self._invalidated.get(group)
+            if mark is not None and mark[0] >= since and mark[1] >= now:
+                return True
+        return False
+
+    def _list(self, group: str, member: str, until: float) -> None:
+        members = self._groups.get(group)
+        if members is None:
+            members = self._groups[group] = {}
+        elif member in members:
+            del members[member]  # listed again: moved last, as the most recently stored
+        members[member] = until
+        if member in self._items:
+            listed_in = self._listed_in.setdefault(member, [])
+            if group not in listed_in:
+                listed_in.append(group)
+        elif len(members) > self.max_items:  # not items (hosts): the most recently listed are kept
+            del members[next(iter(members))]
+
+    def invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
+        """Record the invalidation, and remove the items listed in the groups."""
+        removed = 0
+        with self._lock:
+            now = self._monotonic()
+            for group in group_ids:
+                self._remember_invalidation(group, now, now + keep_for)
+                for member in self._groups.pop(group, {}):
+                    if member in self._items:
+                        self._remove(member)
+                        removed += 1
+            if self._bytes > self.max_bytes:
+                self._make_room()
+        return removed
+
+    def _remember_invalidation(self, group: str, now: float, kept_until: float) -> None:
+        """Remember when ``group`` was invalidated: newest last, at most ``max_items`` (the oldest,
+        or those no longer kept, are forgotten first), their bytes counted."""
+        invalidated = self._invalidated
+        if invalidated.pop(group, None) is None:
+            self._bytes += _MARK_FOOTPRINT + len(group)
+        invalidated[group] = (now, kept_until)
+        while len(invalidated) > self.max_items:
+            forgotten, (at, until) = next(iter(invalidated.items()))
+            del invalidated[forgotten]
+            self._bytes -= _MARK_FOOTPRINT + len(forgotten)
+            if until >= now:
+                self._forgotten_invalidation = max(self._forgotten_invalidation, at)
+
+    def group_members(self, group_id: str) -> list[str]:
+        now = self._monotonic()
+        with self._lock:
+            return [member for member, until in self._groups.get(group_id, {}).items() if until >= now]
+
+    def remove_all(self, keep_for: int) -> int:
+        """Remove every item and group list; stores computed before now are refused from now on.
+        Returns how many stored responses (items that are not bookkeeping) were removed."""
+        with self._lock:
+            removed = len(self._items) - len(self._bookkeeping)
+            now = self._monotonic()
+            self._removed_all = (now, now + keep_for)
+            self._clear()
+        return removed
+
+    def set(self, item: CacheItem) -> None:
+        with self._lock:
+            self._set(item)
+
+    def _set(self, item: CacheItem) -> None:
+        self._remove(item.id)
+        size = _footprint(item)
+        if size > self.max_bytes:
+            return
+        now = self._monotonic()
+        needed_for = item.needed_for
+        self._items[item.id] = (item, now + item.ttl, math.inf if needed_for is None else now + needed_for)
+        self._bytes += size
+        if item.bookkeeping:
+            self._bookkeeping[item.id] = None
+            if needed_for == 0:
+                self._unneeded_bookkeeping[item.id] = None
+        self._writes_since_sweep += 1
+        if self._over_bounds():
+            self._make_room()
+
+    def _over_bounds(self) -> bool:
+        bookkeeping, limit = len(self._bookkeeping), self.max_items
+        return len(self._items) - bookkeeping > limit or bookkeeping > limit or self._bytes > self.max_bytes
+
+    @property
+    def size_bytes(self) -> int:
+        """Payload bytes held (bodies and ids), the quantity ``max_bytes`` bounds."""
+        return self._bytes
+
+    @property
+    def is_empty(self) -> bool:
+        return len(self) <= 0
+
+    def clear(self) -> None:
+        with self._lock:
+            self._clear()
+
+    def _clear(self) -> None:
+        self._items.clear()
+        self._spare.clear()
+        self._groups.clear()
+        self._listed_in.clear()
+        self._bookkeeping.clear()
+        self._unneeded_bookkeeping.clear()
+        self._bytes = sum(_MARK_FOOTPRINT + len(group) for group in self._invalidated)
+
+    def stats(self) -> dict[str, int]:
+        """What it holds and has dropped: ``items`` (all), ``responses`` (not bookkeeping),
+        ``bytes``, ``evictions``, and its bounds."""
+        items = len(self._items)
+        return {
+            "items": items,
+            "responses": items - len(self._bookkeeping),
+            "bytes": self._bytes,
+            "evictions": self.evictions,
+            "max_items": self.max_items,
+            "max_bytes": self.max_bytes,
+        }
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _make_room(self) -> None:
+        if self._writes_since_sweep * 4 >= len(self._items):
+            self._sweep()
+        now = self._monotonic()
+        while len(self._bookkeeping) > self.max_items:  # never a response in a bookkeeping item's place
+            self._remove(next(iter(self._unneeded_bookkeeping or self._bookkeeping)))
+            self.evictions += 1
+        while self._over_bounds() and self._items:
+            spare = self._spare.popleft() if self._spare else None
+            if spare is None:
+                item_id, (oldest, _, _) = self._items.popitem(last=False)  # one atomic call: reads take no lock
+                self._forget(item_id, oldest)
+                self.evictions += 1
+                continue
+            kept = self._items.get(spare)
+            if kept is not None and kept[2] < now:  # still there, and still not needed
+                self._remove(spare)
+                self.evictions += 1
+
+    def _sweep(self) -> None:
+        """Drop expired items, and list those no longer needed (oldest use first) to drop first."""
+        now = self._monotonic()
+        # One C-level call takes the snapshot: lock-free reads may reorder entries meanwhile, and a
+        # Python-level loop over the live dict would see "mutated during iteration".
+        snapshot = list(self._items.items())
+        self._spare.clear()
+        for item_id, (_, expires_at, needed_until) in snapshot:
+            if expires_at < now:
+                self._remove(item_id)
+            elif needed_until < now:
+                self._spare.append(item_id)
+        self._writes_since_sweep = 0
+
+    def _remove(self, item_id: str) -> None:
+        kept = self._items.pop(item_id, None)
+        if kept is not None:
+            self._forget(item_id, kept[0])
+
+    def _forget(self, item_id: str, item: CacheItem) -> None:
+        """Account for an item taken out of ``_items``."""
+        self._bytes -= _footprint(item)
+        if item.bookkeeping:
+            self._bookkeeping.pop(item_id, None)
+            self._unneeded_bookkeeping.pop(item_id, None)
+        self._leave_groups(item_id)
+
+    def _leave_groups(self, item_id: str) -> None:
+        if self._listed_in:
+            for group in self._listed_in.pop(item_id, ()):
+                members = self._groups.get(group)
+                if members is not None:
+                    members.pop(item_id, None)
+                    if not members:
+                        del self._groups[group]
+
+
+class CollectableInMemoryCacheStorage(InMemoryCacheStorage):
+    """``InMemoryCacheStorage`` that can also remove items (``collect``), for invalidation."""
+
+    def collect(self, item: CacheItem) -> None:
+        with self._lock:
+            self._remove(item.id)

@@ -1,0 +1,157 @@
+"""The Lua scripts the Redis storage runs: each is one step for every client of the server.
+
+Keys are passed as ``KEYS`` and everything else as ``ARGV``, so that Redis Cluster can route a
+script to the one node its keys live on. Each script says what it takes.
+"""
+
+__all__ = [
+    "CHECK_AND_LIST",
+    "COMPARE_AND_SET",
+    "COMPARE_AND_SET_GROUPED",
+    "INVALIDATE_GROUPS",
+    "NEW_EPOCH",
+    "RELEASE_IF_OWNER",
+    "TAKE_GROUPS",
+]
+
+# Write the items only while the guard (KEYS[1]) holds the expected body (after its 8-byte expiry);
+# ARGV[1] is "1" when a body is expected at all. Items follow as KEYS[2..] with value and
+# milliseconds in ARGV[3..]; the last two ARGV are the channel of changes and the ids to publish.
+COMPARE_AND_SET = """
+local current = redis.call('get', KEYS[1])
+if ARGV[1] == '1' then
+    if not current or string.sub(current, 9) ~= ARGV[2] then return 0 end
+elseif current then
+    return 0
+end
+for i = 2, #KEYS do
+    redis.call('set', KEYS[i], ARGV[2 * i - 1], 'px', ARGV[2 * i])
+end
+redis.call('publish', ARGV[#ARGV - 1], ARGV[#ARGV])
+return 1
+"""
+# compare_and_set, refused (-1) when a checked group's invalidation mark (a server time) is at or
+# after ARGV[6]; on success it also lists members in groups: sorted sets scored by the server time
+# until which each is listed, trimmed of those past, expiring with the longest member. A key of
+# ours holding something else (written by hand) counts as empty, so it cannot stop the cache from
+# storing. The guard and the marks are read with one MGET. ARGV: 1-2 as above, 3-5 how many items,
+# lists and checked marks, 6 since, 7 how long members are listed (ms), then each item's value and
+# milliseconds, then each list's member, then the channel of changes and the ids to publish.
+# KEYS: guard, items, lists, marks.
+COMPARE_AND_SET_GROUPED = """
+local n, l, c = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local since = tonumber(ARGV[6])
+local read = {KEYS[1]}
+for i = 2 + n + l, 1 + n + l + c do read[#read + 1] = KEYS[i] end
+local values = redis.call('mget', unpack(read))
+for i = 2, #values do
+    local at = tonumber(values[i])
+    if at and at >= since then return -1 end
+end
+local current = values[1]
+if ARGV[1] == '1' then
+    if not current or string.sub(current, 9) ~= ARGV[2] then return 0 end
+elseif current then
+    return 0
+end
+for i = 1, n do
+    redis.call('set', KEYS[1 + i], ARGV[6 + 2 * i], 'px', ARGV[7 + 2 * i])
+end
+if l > 0 then
+    local time = redis.call('time')
+    local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    local lifetime = tonumber(ARGV[7])
+    for i = 1, l do
+        local list = KEYS[1 + n + i]
+        local kind = redis.call('type', list)['ok']
+        if kind ~= 'zset' and kind ~= 'none' then redis.call('del', list) end
+        redis.call('zadd', list, 'gt', now + lifetime, ARGV[7 + 2 * n + i])
+        redis.call('zremrangebyscore', list, '-inf', '(' .. now)
+        if redis.call('pttl', list) < lifetime then redis.call('pexpire', list, lifetime) end
+    end
+end
+redis.call('publish', ARGV[#ARGV - 1], ARGV[#ARGV])
+return 1
+"""
+# Invalidate groups: KEYS are (list, mark) pairs; ARGV: how long the mark is kept (ms), the key
+# prefix, the channel of changes. Each mark is set to the server's time; each listed item (a
+# member is "<epoch>:<id>", its key the prefix and the member) is deleted, and the list; the ids
+# are published, a thousand per message.
+INVALIDATE_GROUPS = """
+local time = redis.call('time')
+local now = string.format('%d.%06d', time[1], time[2])
+local removed = 0
+for i = 1, #KEYS, 2 do
+    redis.call('set', KEYS[i + 1], now, 'px', ARGV[1])
+    local members = redis.pcall('zrange', KEYS[i], 0, -1)
+    if members['err'] then members = {} end
+    redis.call('del', KEYS[i])
+    for j = 1, #members, 1000 do
+        local batch, ids = {}, {}
+        for k = j, math.min(j + 999, #members) do
+            batch[#batch + 1] = ARGV[2] .. members[k]
+            ids[#ids + 1] = string.sub(members[k], (string.find(members[k], ':', 1, true) or 0) + 1)
+        end
+        removed = removed + redis.call('del', unpack(batch))
+        redis.call('publish', ARGV[3], table.concat(ids, ' '))
+    end
+end
+return removed
+"""
+# On Redis Cluster the group lists and marks live in one slot of their own ("{groups}"), away from
+# the responses: a grouped store writes the response (compare-and-set) and then runs this there.
+# KEYS: lists, marks. ARGV: how many lists, since, how long members are listed (ms), the members.
+# -1 when a mark is at or after ``since`` (the caller removes what it wrote), else lists them.
+CHECK_AND_LIST = """
+local l = tonumber(ARGV[1])
+local since = tonumber(ARGV[2])
+for i = l + 1, #KEYS do
+    local at = tonumber(redis.pcall('get', KEYS[i]))
+    if at and at >= since then return -1 end
+end
+local time = redis.call('time')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local lifetime = tonumber(ARGV[3])
+for i = 1, l do
+    local kind = redis.call('type', KEYS[i])['ok']
+    if kind ~= 'zset' and kind ~= 'none' then redis.call('del', KEYS[i]) end
+    redis.call('zadd', KEYS[i], 'gt', now + lifetime, ARGV[3 + i])
+    redis.call('zremrangebyscore', KEYS[i], '-inf', '(' .. now)
+    if redis.call('pttl', KEYS[i]) < lifetime then redis.call('pexpire', KEYS[i], lifetime) end
+end
+return 1
+"""
+# On Redis Cluster: mark the groups and take their lists (KEYS: list, mark pairs; ARGV: how long
+# a mark is kept, ms), returning the members; the caller removes them, node by node.
+TAKE_GROUPS = """
+local time = redis.call('time')
+local now = string.format('%d.%06d', time[1], time[2])
+local members = {}
+for i = 1, #KEYS, 2 do
+    redis.call('set', KEYS[i + 1], now, 'px', ARGV[1])
+    local listed = redis.pcall('zrange', KEYS[i], 0, -1)
+    if not listed['err'] then
+        for _, member in ipairs(listed) do members[#members + 1] = member end
+    end
+    redis.call('del', KEYS[i])
+end
+return members
+"""
+# purge_all: a new epoch (KEYS[1]; every item of the old one is unreachable from now on), and the
+# removal's mark (KEYS[2]) at the server's time, so that a response computed before it is not
+# stored after it. ARGV: the new epoch, how long the mark is kept (ms), the channel of changes.
+NEW_EPOCH = """
+local time = redis.call('time')
+redis.call('set', KEYS[2], string.format('%d.%06d', time[1], time[2]), 'px', ARGV[2])
+redis.call('set', KEYS[1], ARGV[1])
+redis.call('publish', ARGV[3], '*')
+return 1
+"""
+# Release the lock only while it is still ours: a lock that expired and was taken by another
+# process must not be deleted by the first owner when it finally finishes.
+RELEASE_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""

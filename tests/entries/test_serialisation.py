@@ -1,0 +1,124 @@
+"""The stored form: versioned, code-free, and anything else is refused."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from chocs_middleware.cache.decisions.values import ResourceIndex, StoredResponse, VaryRecipe
+from chocs_middleware.cache.entries.serialisation import (
+    DecodeError,
+    decode_index,
+    decode_response,
+    encode_index,
+    encode_response,
+)
+from chocs_middleware.cache.semantics.dates import format_http_date
+from chocs_middleware.cache.semantics.entity_tags import generate_entity_tag
+
+RESPONSE = StoredResponse(
+    status=200,
+    headers=(("content-type", ("application/json",)), ("link", ("</a>", "</b>"))),
+    body=b'{"a": "\\n\\u00e9"}\n\x00binary',
+    stored_at=1_800_000_000.125,
+    lifetime=60,
+    generation="abc123",
+)
+INDEX = ResourceIndex(
+    generation="abc123",
+    recipes=(VaryRecipe(("accept", "accept-language")),),
+    variants=(("v1", 1_800_000_060.0), ("v2", 1_800_000_120.0)),
+)
+
+
+def test_a_response_survives_the_round_trip() -> None:
+    assert decode_response(encode_response(RESPONSE)) == RESPONSE
+
+
+def test_an_index_survives_the_round_trip() -> None:
+    assert decode_index(encode_index(INDEX)) == INDEX
+
+
+def test_the_stored_form_says_its_version_and_kind() -> None:
+    assert encode_response(RESPONSE).startswith(b"chocs-cache 2 response\n")
+    assert encode_index(INDEX).startswith(b"chocs-cache 2 index\n")
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"",
+        b"garbage",
+        b"chocs-cache 1 response\n{}\n",
+        b"chocs-cache 2 response\nnot json\nbody",
+        b"chocs-cache 2 response\n[1, 2]\nbody",
+        b'chocs-cache 2 response\n{"s": "200", "h": {}, "t": 1, "l": 1, "g": ""}\n',
+        b'chocs-cache 2 response\n{"s": 200, "h": {"a": "b"}, "t": 1, "l": 1, "g": ""}\n',
+        b'chocs-cache 2 response\n{"s": 200, "h": {}, "t": 1, "l": true, "g": ""}\n',
+        b'chocs-cache 2 response\n{"s": 200}\n',
+        b"chocs-cache 2 response\n" + b"[" * 100_000 + b"\n",
+        pickle.dumps((200, b"body", {})),
+    ],
+)
+def test_anything_but_a_response_entry_does_not_decode(blob: bytes) -> None:
+    with pytest.raises(DecodeError):
+        decode_response(blob)
+
+
+def test_an_index_is_not_a_response_and_the_other_way_round() -> None:
+    with pytest.raises(DecodeError):
+        decode_response(encode_index(INDEX))
+    with pytest.raises(DecodeError):
+        decode_index(encode_response(RESPONSE))
+
+
+def test_an_index_with_trailing_bytes_does_not_decode() -> None:
+    with pytest.raises(DecodeError):
+        decode_index(encode_index(INDEX) + b"\nextra")
+
+
+def generated_response(**changes: object) -> StoredResponse:
+    stored_at = 1_800_000_000.125
+    body = b"representation"
+    headers = (
+        ("content-type", ("text/plain",)),
+        ("cache-control", ("max-age=60",)),
+        ("date", (format_http_date(stored_at),)),
+        ("etag", (generate_entity_tag(body),)),
+        ("last-modified", (format_http_date(stored_at),)),
+    )
+    fields: dict[str, object] = {
+        "status": 200,
+        "headers": headers,
+        "body": body,
+        "stored_at": stored_at,
+        "lifetime": 60,
+        "generation": "g",
+    }
+    fields.update(changes)
+    return StoredResponse(**fields)  # type: ignore[arg-type]
+
+
+def test_generated_validators_are_rebuilt_not_stored_as_text() -> None:
+    response = generated_response()
+
+    blob = encode_response(response)
+
+    assert format_http_date(response.stored_at).encode() not in blob
+    assert generate_entity_tag(response.body).encode() not in blob
+    assert decode_response(blob) == response
+
+
+def test_validators_set_by_the_handler_are_kept_as_they_are() -> None:
+    response = generated_response()
+    headers = (
+        *response.headers[:2],
+        ("date", ("Sun, 06 Nov 1994 08:49:37 GMT",)),
+        ("etag", ('W/"handler"',)),
+        ("last-modified", ("Sun, 06 Nov 1994 08:49:37 GMT",)),
+        ("x-after", ("1",)),
+    )
+    handler_set = generated_response(headers=headers)
+
+    assert decode_response(encode_response(handler_set)) == handler_set

@@ -1,0 +1,22 @@
+"""``make bench`` keeps working (its figures are read by people, not asserted here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from support.processes import ROOT
+
+pytestmark = pytest.mark.system
+
+
+def test_benchmark_runs_and_prints_the_ratio_and_the_memory_per_entry() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "hit / bare = " in result.stdout
+    assert "B (target <= 2300 B)" in result.stdout
