@@ -11,6 +11,7 @@ from functools import cached_property
 from ..semantics.preconditions import NOT_MODIFIED_FIELDS
 
 __all__ = [
+    "NO_CONTENT_LENGTH",
     "HeaderFields",
     "ResourceIndex",
     "StoredResponse",
@@ -19,6 +20,7 @@ __all__ = [
     "first_value",
     "header_values",
     "not_modified_fields",
+    "refreshed_fields",
 ]
 
 HeaderFields = tuple[tuple[str, tuple[str, ...]], ...]
@@ -38,10 +40,38 @@ def header_values(fields: HeaderFields, name: str) -> tuple[str, ...]:
     return tuple(value for field_name, values in fields if field_name == name for value in values)
 
 
+NO_CONTENT_LENGTH = frozenset((204, 304))
+"""RFC 9110 §8.6: never a ``Content-Length`` on a 204 (or a 304, which has no content of its own)."""
+_KEPT_ON_REFRESH = frozenset(
+    ("content-type", "content-length", "content-encoding", "transfer-encoding", "content-range", "age", "cache-status")
+)
+"""Not taken from a 304 that refreshes a stored response: the stored body defines them (and a
+framework may give every response, a 304 included, a ``Content-Type`` of its own)."""
+
+
 def not_modified_fields(fields: HeaderFields) -> HeaderFields:
     """What a 304 carries of a response with ``fields``: its validators and caching fields
     (``NOT_MODIFIED_FIELDS``, RFC 9110 §15.4.5)."""
     return tuple((name, values) for name, values in fields if name in NOT_MODIFIED_FIELDS)
+
+
+def refreshed_fields(stored: StoredResponse, confirmation: HeaderFields, date: str) -> HeaderFields:
+    """The fields of ``stored`` freshened by a 304 with ``confirmation`` fields (RFC 9111 §4.3.4).
+
+    The 304's fields replace the stored ones, except those the stored body defines. A
+    ``Cache-Control`` the cache wrote (``StoredResponse.advertised``) is left out, so that the
+    route's keywords decide again. ``date`` is the ``Date`` to carry when the 304 has none: the
+    representation was confirmed current just now.
+    """
+    fields = dict(stored.headers)
+    if stored.advertised:
+        fields.pop("cache-control", None)  # the cache's own, from the route: written anew when stored again
+    for name, values in confirmation:
+        if name not in _KEPT_ON_REFRESH:
+            fields[name] = values
+    if first_value(confirmation, "date") is None:
+        fields["date"] = (date,)
+    return tuple(fields.items())
 
 
 @dataclass(frozen=True)
@@ -160,7 +190,7 @@ class StoredResponse:
         ``Content-Length`` of its body (never on a 204 or 304, RFC 9110 §8.6). Worked out once per
         decoded entry; never changed (the values are tuples)."""
         fields = dict(self.headers)
-        if self.status not in (204, 304):
+        if self.status not in NO_CONTENT_LENGTH:
             fields["content-length"] = (str(len(self.body)),)
         return fields
 

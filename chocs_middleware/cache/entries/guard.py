@@ -1,8 +1,8 @@
 """The middleware's one link to its storage: what it can do, a breaker per kind of operation, and
 the one way every storage call is made (``StorageGuard.attempt``): check the breaker, try, and
 record a fault (logged at WARNING, counted) instead of raising it (``docs/design.md``, "Failure
-model"); ``EntryStore.find``, which every hit runs, writes the same steps out. Entries are decoded here too, by the one decoder, which refuses what this cache could not
-have written.
+model"); ``EntryStore.find``, which every hit runs, writes the same steps out. Entries are
+decoded here too, by the one decoder, which refuses what this cache could not have written.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 from ..common.faults import FaultLog
 from ..decisions.admission import Admission, Admitted, Refused, admit
 from ..decisions.options import MiddlewareOptions
-from ..decisions.values import StoredResponse, VaryRecipe
+from ..decisions.values import NO_CONTENT_LENGTH, StoredResponse, VaryRecipe, refreshed_fields
 from ..entries.guard import StorageGuard
 from ..entries.store import NotStored, Refusal, Stored
 from ..semantics.dates import format_http_date
@@ -30,8 +30,6 @@ __all__ = ["Fetcher"]
 
 Response = TypeVar("Response")
 logger = logging.getLogger("chocs_middleware.cache")
-NO_CONTENT_LENGTH = frozenset((204, 304))
-"""RFC 9110 §8.6: never a ``Content-Length`` on a 204 (or a 304, which has no content of its own)."""
 
 
 class Fetcher(Generic[Response]):
@@ -104,7 +102,9 @@ class Fetcher(Generic[Response]):
             if miss.stale is None and etag is None:
                 confirmed = None  # across variants, only a 304 that names the response it confirms counts
             if confirmed is not None:
-                refreshed = self._port.refreshed(offered[confirmed], called, format_http_date(self._now()))
+                stored = offered[confirmed]
+                fields = refreshed_fields(stored, called.upstream.fields, format_http_date(self._now()))
+                refreshed = self._port.refreshed(stored, fields, called)
                 return Asked(refreshed, requested_at, since)
             # The 304 names none of them, so none may be used (RFC 9111 §4.3.4): ask without them.
         called = self._port.call(read.request, read.next, None, body_limit)

@@ -66,9 +66,12 @@ class Port(Protocol[Response]):
     def gateway_timeout(self, cache_status: str) -> Response:
         """A 504 for ``only-if-cached`` when nothing usable is stored (RFC 9111 §5.2.1.7)."""
 
-    def refreshed(self, stored: StoredResponse, confirmation: Called[Response], date: str) -> Called[Response]:
-        """The stored response updated by the handler's 304 ``confirmation`` (RFC 9111 §4.3.4), as a
-        full answer; ``date`` when the 304 has no ``Date``."""
+    def refreshed(
+        self, stored: StoredResponse, fields: HeaderFields, confirmation: Called[Response]
+    ) -> Called[Response]:
+        """The stored response freshened by the handler's 304 ``confirmation``, as a full answer:
+        the stored status and body, ``fields`` (``values.refreshed_fields``: RFC 9111 §4.3.4), and
+        whatever else of the 304 the framework carries apart from its fields (cookies)."""
 
     def add_fields(self, response: Response, fields: HeaderFields) -> Response:
         """``response`` with ``fields`` set (each replacing the field of that name)."""

@@ -12,7 +12,7 @@ from types import FrameType
 from chocs import Application, HttpMethod, HttpRequest, HttpResponse, Route
 from chocs.middleware import Middleware
 
-from .responses import NO_CONTENT_LENGTH
+from ...decisions.values import NO_CONTENT_LENGTH
 
 __all__ = [
     "Handler",

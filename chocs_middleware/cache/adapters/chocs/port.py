@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from chocs import HttpRequest, HttpResponse
 
-from ...decisions.values import StoredResponse
+from ...decisions.values import HeaderFields, StoredResponse
 from ...flow.port import Called, Native, Validators
 from . import responses
 
@@ -55,8 +55,10 @@ class ChocsPort:
     gateway_timeout = staticmethod(responses.build_gateway_timeout)
     add_fields = staticmethod(responses.add_fields)
 
-    def refreshed(self, stored: StoredResponse, confirmation: Called[HttpResponse], date: str) -> Called[HttpResponse]:
-        response = responses.build_refreshed(stored, confirmation.response, date)
+    def refreshed(
+        self, stored: StoredResponse, fields: HeaderFields, confirmation: Called[HttpResponse]
+    ) -> Called[HttpResponse]:
+        response = responses.build_refreshed(stored, fields, confirmation.response)
         return Called(response, responses.capture(response, len(stored.body)))
 
 

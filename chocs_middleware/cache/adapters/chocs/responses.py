@@ -26,7 +26,6 @@ from ...decisions.values import HeaderFields, StoredResponse, UpstreamResponse
 from ...semantics.ranges import ByteRange, Unsatisfiable, content_range
 
 __all__ = [
-    "NO_CONTENT_LENGTH",
     "SharedFields",
     "add_fields",
     "build_gateway_timeout",
@@ -135,36 +134,10 @@ def _status(code: int) -> HttpStatus:
     return _STATUS_BY_CODE.get(code, code)  # type: ignore[arg-type]
 
 
-NO_CONTENT_LENGTH = frozenset((204, 304))
-"""RFC 9110 §8.6: never a ``Content-Length`` on a 204 (or a 304, which has no content of its own)."""
-
-
-# Not taken from a 304 that refreshes a stored response: the stored body defines them (and chocs
-# gives every response, a 304 included, a Content-Type of text/plain).
-_KEPT_ON_REFRESH = frozenset(
-    ("content-type", "content-length", "content-encoding", "transfer-encoding", "content-range", "age", "cache-status")
-)
-
-
-def build_refreshed(stored: StoredResponse, not_modified: HttpResponse, date: str) -> HttpResponse:
-    """The stored response updated by the handler's 304 (RFC 9111 §4.3.4), as a full response.
-
-    The 304's header fields replace the stored ones, except those the stored body defines; its
-    cookies come along (and keep the result out of storage). A ``Cache-Control`` the cache wrote
-    (``StoredResponse.advertised``) is left out, so that the route's keywords decide again.
-    ``date`` is the ``Date`` to carry when the 304 has none: the representation was confirmed
-    current just now.
-    """
-    fields = {name: [*values] for name, values in stored.headers}
-    if stored.advertised:
-        fields.pop("cache-control", None)  # the cache's own, from the route: written anew when it is stored again
-    confirmation = capture(not_modified, body_limit=0)
-    for name, values in confirmation.fields:
-        if name not in _KEPT_ON_REFRESH:
-            fields[name] = list(values)
-    if confirmation.first("date") is None:
-        fields["date"] = [date]
-    response = _new_response(_status(stored.status), fields, stored.body)
+def build_refreshed(stored: StoredResponse, fields: HeaderFields, not_modified: HttpResponse) -> HttpResponse:
+    """The stored response freshened by the handler's 304 (``fields``: ``values.refreshed_fields``),
+    as a full response; the 304's cookies come along (and keep the result out of storage)."""
+    response = _new_response(_status(stored.status), {name: [*values] for name, values in fields}, stored.body)
     response.cookies = not_modified.cookies
     return response
 
