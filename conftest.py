@@ -1,5 +1,5 @@
-"""Documentation is code: every Python block in README.md, PACKAGE.md (the package index's page)
-and docs/*.md runs as a test (Sybil).
+"""Documentation is code: every Python block in README.md, PACKAGE.md (the package index's page),
+CONTRIBUTING.md and docs/*.md runs as a test (Sybil).
 
 Blocks of one page share a namespace, so a page can build an example step by step. A block that
 is deliberately partial is preceded by ``<!-- skip: next "why" -->`` and shows up as skipped,
@@ -14,5 +14,5 @@ from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 pytest_collect_file = Sybil(
     parsers=[PythonCodeBlockParser(), SkipParser()],
     patterns=["docs/*.md"],
-    filenames=["README.md", "PACKAGE.md"],
+    filenames=["README.md", "PACKAGE.md", "CONTRIBUTING.md"],
 ).pytest()
