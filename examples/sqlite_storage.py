@@ -49,6 +49,10 @@ class SQLiteCacheStorage:
         self._lock = threading.Lock()
         self._last_time = 0.0
 
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
     # -- what every storage has --------------------------------------------------------------
 
     def get(self, item_id: str) -> CacheItem:

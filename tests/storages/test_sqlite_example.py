@@ -14,12 +14,15 @@ from examples.sqlite_storage import SQLiteCacheStorage
 
 class TestSQLiteCacheStorage(StorageContract):
     @pytest.fixture(autouse=True)
-    def _directory(self, tmp_path: Path) -> None:
+    def _directory(self, tmp_path: Path, request: pytest.FixtureRequest) -> None:
         self.path = tmp_path / "cache.sqlite"
+        self.request = request
 
     def make_storage(self) -> ICacheStorage:
         self.path.unlink(missing_ok=True)
-        return SQLiteCacheStorage(str(self.path))
+        storage = SQLiteCacheStorage(str(self.path))
+        self.request.addfinalizer(storage.close)
+        return storage
 
 
 def test_storages_on_one_file_share_entries_locks_and_invalidations(tmp_path: Path) -> None:
@@ -32,3 +35,4 @@ def test_storages_on_one_file_share_entries_locks_and_invalidations(tmp_path: Pa
     assert one.acquire_lock("key", 30) is not None and other.acquire_lock("key", 30) is None
     assert other.invalidate_groups(["g"], 60) == 1
     assert one.get_many(["v1"]) == [None]
+    one.close(), other.close()
