@@ -35,4 +35,5 @@ def test_storages_on_one_file_share_entries_locks_and_invalidations(tmp_path: Pa
     assert one.acquire_lock("key", 30) is not None and other.acquire_lock("key", 30) is None
     assert other.invalidate_groups(["g"], 60) == 1
     assert one.get_many(["v1"]) == [None]
-    one.close(), other.close()
+    one.close()
+    other.close()

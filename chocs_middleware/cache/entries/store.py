@@ -161,10 +161,17 @@ class EntryStore:
             return UNAVAILABLE
         if reads.failures:
             reads.succeeded()
-        index = guard.decode(target.resource, index_item, INDEXES, self.route)
+        # The decoder's memos first, written out (a hit finds both entries there); else the decoder.
+        blob = index_item.body if index_item.__class__ is CacheItem else None
+        index = INDEXES.get(blob) if blob.__class__ is bytes else None
+        if index is None:
+            index = guard.decode(target.resource, index_item, INDEXES, self.route)
         if index is None or index_item is None or index.expires_at <= now:
             return URI_MISS
-        stored = guard.decode(expected_variant, variant_item, RESPONSES, self.route)
+        blob = variant_item.body if variant_item.__class__ is CacheItem else None
+        stored = RESPONSES.get(blob) if blob.__class__ is bytes else None
+        if stored is None:
+            stored = guard.decode(expected_variant, variant_item, RESPONSES, self.route)
         if not _usable(stored, index, expected, lookup, now):
             stored = self._stored_under_another_recipe(target, index, lookup, now)
         if stored is None:
