@@ -9,10 +9,8 @@ Ratios are to (a), the bare app. Run with ``--quick`` for a smoke run.
 from __future__ import annotations
 
 import argparse
-import gc
 import io
 import os
-import random
 import re
 import shutil
 import statistics
@@ -20,14 +18,14 @@ import subprocess
 import sys
 import threading
 import time
-import tracemalloc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsgi_handler
 
+from benchmarks.misses import fill, memory_per_entry, miss_costs, redis_costs
 from benchmarks.payload import BODY
 from chocs_middleware.cache import (
     CacheMiddleware,
@@ -194,63 +192,6 @@ def purge_reaches_other_tiers(quick: bool, redis_url: str) -> None:
     print(f"  tier when the purge returned: {still_held} of {count}")
 
 
-def _memory_after_filling(cached: bool, count: int, body: bytes) -> int:
-    storage = InMemoryCacheStorage(max_items=1_000_000, max_bytes=1 << 40)
-    wsgi = json_app(cached=cached, storage=storage, body=body)
-    fill(wsgi, range(-50, 0))  # imports, memos and first-use allocations are not per entry
-    gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
-    fill(wsgi, range(count))
-    gc.collect()
-    used = tracemalloc.get_traced_memory()[0] - before
-    tracemalloc.stop()
-    return used
-
-
-def fill(wsgi: WsgiApp, numbers: Iterable[int]) -> None:
-    for number in numbers:
-        env = environ(f"/items/{number}")
-        env["wsgi.input"] = io.BytesIO(b"")
-        wsgi(env, _start_response).read()
-
-
-INCOMPRESSIBLE = random.Random(2048).randbytes(len(BODY))
-"""A body of the same size that compression cannot shrink (random bytes, always the same)."""
-
-
-def memory_per_entry(quick: bool) -> float:
-    small, large = (1200, 2400) if quick else (2000, 10000)
-
-    def slope(cached: bool, body: bytes) -> float:
-        grown = _memory_after_filling(cached, large, body) - _memory_after_filling(cached, small, body)
-        return grown / (large - small)
-
-    print(f"Memory per cached {len(BODY)}-byte response (tracemalloc, marginal over {small}..{large} responses,")
-    print("net of the same requests without the cache)")
-    per_entry = slope(True, BODY) - slope(False, BODY)
-    met = "met" if per_entry <= 2300 else "NOT met"
-    print(f"  the JSON payload (kept compressed): {per_entry:.0f} B (target <= 2300 B): {met}")
-    incompressible = slope(True, INCOMPRESSIBLE) - slope(False, INCOMPRESSIBLE)
-    print(f"  a body compression cannot shrink:   {incompressible:.0f} B (the body alone is {len(BODY)} B)")
-    return per_entry
-
-
-def redis_memory_per_url(quick: bool, redis_url: str) -> None:
-    """What a flood of unique URLs costs in Redis: its own ``used_memory``, per cached response."""
-    count = 500 if quick else 5000
-    client = redis.Redis.from_url(redis_url)
-    storage = RedisCacheStorage.from_url(redis_url, prefix="bench-flood:")
-    wsgi = json_app(cached=True, storage=storage)
-    before = int(client.info("memory")["used_memory"])
-    fill(wsgi, range(count))
-    used = int(client.info("memory")["used_memory"]) - before
-    storage.close()
-    client.close()
-    print(f"Redis memory per cached {len(BODY)}-byte response, {count} unique URLs (Redis's used_memory)")
-    print(f"  {used / count / 1024:.2f} KiB")
-
-
 def group_purge_on_redis(quick: bool, redis_url: str) -> None:
     """A group of 1,000 stored responses purged on Redis: round trips (counted by Redis) and time."""
     count = 200 if quick else 1000
@@ -399,8 +340,10 @@ def main() -> None:
     try:
         request_costs(options.quick, redis_server.url)
         print()
+        miss_costs(options.quick)
+        print()
         memory_per_entry(options.quick)
-        redis_memory_per_url(options.quick, redis_server.url)
+        redis_costs(options.quick, redis_server.url)
         group_purge_on_redis(options.quick, redis_server.url)
         purge_reaches_other_tiers(options.quick, redis_server.url)
         print()

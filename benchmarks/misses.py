@@ -1,0 +1,183 @@
+"""What a miss costs, and what an entry keeps: part of ``make bench``.
+
+- A miss that stores, next to the same app without the cache, both serving URLs never asked
+  before, with a handler that builds its 2 KB JSON answer (``payload.records_body``): in one
+  process, through the WSGI callable, interleaved round by round.
+- Memory per cached 2 KB response, for three kinds of body: the benchmark's JSON (compresses
+  well), base64 of random bytes (text that compresses a little), random bytes (not at all).
+- On Redis: commands per hit and per stored miss, as Redis's ``MONITOR`` sees them,
+  and Redis's own memory per entry for each kind of body.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import itertools
+import statistics
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsgi_handler
+
+from benchmarks.payload import BASE64_BODY, BODY, RANDOM_BODY, records_body
+from chocs_middleware.cache import CacheMiddleware, ICacheStorage, InMemoryCacheStorage, RedisCacheStorage
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
+BODIES = (("the benchmark's JSON", BODY), ("base64 of random bytes", BASE64_BODY), ("random bytes", RANDOM_BODY))
+_URLS = itertools.count()
+"""Every URL the miss benchmark asks for is new: no app has seen it."""
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+    pass
+
+
+def request(wsgi: WsgiApp, path: str) -> None:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "HTTP_HOST": "localhost",
+        "HTTP_ACCEPT": "application/json",
+        "wsgi.input": io.BytesIO(b""),
+    }
+    wsgi(environ, _start_response).read()
+
+
+def app_with(cached: bool, storage: ICacheStorage | None = None, answer: Callable[[], bytes] = records_body) -> WsgiApp:
+    """``/items/{item_id}``, answered with ``answer()`` (built per request), cached for an hour or not."""
+    app = Application(CacheMiddleware(storage or InMemoryCacheStorage())) if cached else Application()
+    keywords = {"cache_expiry": 3600} if cached else {}
+
+    @app.get("/items/{item_id}", **keywords)
+    def item(request: HttpRequest) -> HttpResponse:
+        return HttpResponse(answer(), HttpStatus.OK, headers={"content-type": "application/json"})
+
+    return create_wsgi_handler(app)
+
+
+def _new_urls(wsgi: WsgiApp, count: int) -> float:
+    """Mean microseconds per request for ``count`` URLs no one asked for before."""
+    paths = [f"/items/{next(_URLS)}" for _ in range(count)]
+    started = time.perf_counter()
+    for path in paths:
+        request(wsgi, path)
+    return (time.perf_counter() - started) / count * 1e6
+
+
+def miss_costs(quick: bool) -> float:
+    """A miss that stores (in-memory storage) next to no cache, on new URLs; returns the ratio."""
+    rounds, count = (3, 200) if quick else (21, 2000)
+    bare, cached = app_with(cached=False), app_with(cached=True, storage=InMemoryCacheStorage(max_items=100_000))
+    _new_urls(bare, 200), _new_urls(cached, 200)
+    samples: dict[str, list[float]] = {"bare": [], "miss": []}
+    for number in range(rounds):
+        order = [("bare", bare), ("miss", cached)]
+        for label, wsgi in order if number % 2 == 0 else reversed(order):
+            samples[label].append(_new_urls(wsgi, count))
+    ratio = statistics.median(miss / bare for miss, bare in zip(samples["miss"], samples["bare"]))
+    print(f"A miss that stores, on URLs never asked before ({rounds} interleaved rounds of {count}; the handler")
+    print("builds its 2 KB JSON answer per request)")
+    bare_us, miss_us = statistics.median(samples["bare"]), statistics.median(samples["miss"])
+    print(f"  {'(g) no cache':40s} {bare_us:9.1f} us     1.00 x (g)")
+    print(f"  {'(h) cache miss, stored (in-memory)':40s} {miss_us:9.1f} us   {ratio:6.2f} x (g)")
+    print(f"  miss / no cache = {ratio:.2f} (target <= 1.30): {'met' if ratio <= 1.30 else 'NOT met'}")
+    return ratio
+
+
+def _traced_after_filling(cached: bool, count: int, body: bytes) -> int:
+    storage = InMemoryCacheStorage(max_items=1_000_000, max_bytes=1 << 40)
+    wsgi = app_with(cached=cached, storage=storage, answer=lambda: body)
+    fill(wsgi, range(-50, 0))  # imports, memos and first-use allocations are not per entry
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    fill(wsgi, range(count))
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    return used
+
+
+def fill(wsgi: WsgiApp, numbers: Iterable[int]) -> None:
+    for number in numbers:
+        request(wsgi, f"/items/{number}")
+
+
+def memory_per_entry(quick: bool) -> dict[str, float]:
+    """Traced bytes per cached response, net of the same requests without the cache, by body kind."""
+    small, large = (1200, 2400) if quick else (2000, 10000)
+
+    def slope(cached: bool, body: bytes) -> float:
+        grown = _traced_after_filling(cached, large, body) - _traced_after_filling(cached, small, body)
+        return grown / (large - small)
+
+    targets = {BODY: "(target: no worse than 1,705 B)", BASE64_BODY: "(target <= 2,300 B)", RANDOM_BODY: ""}
+    print(f"Memory per cached {len(BODY)}-byte response (tracemalloc, marginal over {small}..{large} responses,")
+    print("net of the same requests without the cache)")
+    figures = {}
+    for label, body in BODIES:
+        per_entry = slope(True, body) - slope(False, body)
+        figures[label] = per_entry
+        extra = f"bookkeeping {per_entry - len(body):.0f} B (target <= 400 B)" if body is RANDOM_BODY else ""
+        print(f"  {label + ':':26s} {per_entry:6.0f} B {targets[body]} {extra}".rstrip())
+    if figures["the benchmark's JSON"] <= 2300:
+        print("  the benchmark's JSON within B (target <= 2300 B): met")
+    return figures
+
+
+def commands_sent(redis_url: str, action: Callable[[], None]) -> list[str]:
+    """The commands the app sent Redis while ``action`` ran, as Redis's ``MONITOR`` saw them: each
+    is at most one round trip (a pipeline sends several in one); those a script ran are left out."""
+    client, marker = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
+    marker.ping()  # connected (and its handshake sent) before MONITOR starts
+    seen: list[str] = []
+    end = f"bench-end-{time.monotonic_ns()}"
+    with client.monitor() as monitor:  # type: ignore[no-untyped-call]
+        listening = threading.Thread(target=_listen, args=(monitor, end, seen))
+        listening.start()
+        time.sleep(0.05)  # MONITOR is on before the action starts
+        action()
+        marker.echo(end)
+        listening.join(timeout=10)
+    client.close()
+    marker.close()
+    return seen
+
+
+def _listen(monitor: Any, end: str, seen: list[str]) -> None:
+    for command in monitor.listen():
+        if end in command["command"]:
+            return
+        if command["client_type"] != "lua":
+            seen.append(command["command"].split(" ", 1)[0].lower())
+
+
+def redis_costs(quick: bool, redis_url: str) -> None:
+    """Commands per hit and per stored miss, and Redis's own memory per entry by body kind."""
+    client = redis.Redis.from_url(redis_url)
+    storage = RedisCacheStorage.from_url(redis_url, prefix="bench-trips:")
+    wsgi = app_with(cached=True, storage=storage)
+    request(wsgi, "/items/warm")  # scripts loaded, connections open
+    miss = commands_sent(redis_url, lambda: request(wsgi, "/items/cold"))
+    hit = commands_sent(redis_url, lambda: request(wsgi, "/items/cold"))
+    print("Redis commands sent per request (MONITOR; each at most a round trip; those scripts ran left out)")
+    print(f"  hit: {len(hit)} {' '.join(hit)} (target 1)")
+    print(f"  miss that stores: {len(miss)} {' '.join(miss)} (target 2)")
+    storage.close()
+    count = 300 if quick else 3000
+    print(f"Redis memory per cached {len(BODY)}-byte response, {count} unique URLs (Redis's used_memory)")
+    for number, (label, body) in enumerate(BODIES):
+        storage = RedisCacheStorage.from_url(redis_url, prefix=f"bench-flood-{number}:")
+        wsgi = app_with(cached=True, storage=storage, answer=lambda body=body: body)  # type: ignore[misc]
+        before = int(client.info("memory")["used_memory"])
+        fill(wsgi, range(count))
+        used = int(client.info("memory")["used_memory"]) - before
+        storage.close()
+        print(f"  {label + ':':26s} {used / count:6.0f} B")
+    client.close()
