@@ -5,7 +5,7 @@ Nothing here knows chocs or a storage; see ``docs/design.md`` ("Storage model").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from ..semantics.preconditions import NOT_MODIFIED_FIELDS
@@ -209,6 +209,14 @@ class StoredResponse:
         """What a 304 made from it carries (``not_modified_fields``), worked out once per decoded entry."""
         return not_modified_fields(self.headers)
 
+    def stamped(self, generation: str) -> StoredResponse:
+        """This response as stored under an index of ``generation`` (what was worked out from its
+        fields comes along: none of it depends on the generation)."""
+        clone = object.__new__(StoredResponse)
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__["generation"] = generation  # frozen: set as the dataclass's own __init__ does
+        return clone
+
     @cached_property
     def retained_until(self) -> float:
         """When its retention ends (epoch seconds); worked out once per decoded entry, read on every hit."""
@@ -263,8 +271,10 @@ class ResourceIndex:
         variants.append((variant, expires_at))
         recipes = [known for known in self.recipes if known != recipe]
         recipes.append(recipe)
-        return replace(
-            self,
-            recipes=tuple(recipes[-MAX_RECIPES_PER_RESOURCE:]),
-            variants=tuple(variants[-MAX_VARIANTS_PER_RESOURCE:]),
+        return ResourceIndex(
+            self.generation,
+            tuple(recipes[-MAX_RECIPES_PER_RESOURCE:]),
+            tuple(variants[-MAX_VARIANTS_PER_RESOURCE:]),
+            self.invalidated_at,
+            self.kept_until,
         )

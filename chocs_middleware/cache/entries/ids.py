@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode
 
+from ..common.memo import BoundedMemo
 from ..decisions.group_names import fill_pattern
 from ..semantics.uris import host_name, same_origin_references
 from ..storages.protocol import GROUP_KIND, INDEX_KIND, LOCALITY_LENGTH, RESPONSE_KIND
@@ -86,9 +87,18 @@ def resource_path(path: str) -> str:
     ``/users/1``). chocs hands a handler ``1``, ``1.0`` or ``True`` for those, which Python holds
     equal, so a handler that looks a row up by them finds the same row: a write to any spelling
     must reach the responses of all of them."""
-    if not any(char.isdigit() for char in path) and "true" not in path and "false" not in path:
-        return path
-    return "/".join(_segment(segment) for segment in path.split("/"))
+    known: str | None = _RESOURCE_PATHS.get(path)  # a miss asks for its path's three times (its id, spelling, group)
+    if known is not None:
+        return known
+    if _DIGIT.search(path) is None and "true" not in path and "false" not in path:
+        normalised = path
+    else:
+        normalised = "/".join(_segment(segment) for segment in path.split("/"))
+    return _RESOURCE_PATHS.remember(path, normalised, len(path))
+
+
+_DIGIT = re.compile(r"\d")
+_RESOURCE_PATHS: BoundedMemo[str, str] = BoundedMemo(None, 4096, 1024)
 
 
 def _segment(text: str) -> str:

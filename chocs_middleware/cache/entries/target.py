@@ -71,6 +71,7 @@ class RequestTarget:
 
     __slots__ = (
         "_fields",
+        "_last_variant",
         "asks_range",
         "canonical_path",
         "has_authorization",
@@ -98,6 +99,7 @@ class RequestTarget:
     ) -> None:
         self.keying = DEFAULT_KEYING if keying is None else keying
         self._fields = fields
+        self._last_variant: tuple[VaryRecipe | None, str] = (None, "")
         raw = fields.get("host")  # field_value's common case written out, as in ``variant``
         if raw.__class__ is list and len(raw) == 1 and "," not in raw[0]:
             host: str = raw[0]
@@ -146,7 +148,11 @@ class RequestTarget:
         return "cookie" in self._fields
 
     def variant(self, recipe: VaryRecipe) -> str:
-        """The id of the variant ``recipe`` selects for this request."""
+        """The id of the variant ``recipe`` selects for this request (the last one asked for is
+        remembered: a miss asks for it to look, to coalesce, to store and to share)."""
+        last = self._last_variant
+        if last[0] is recipe or last[0] == recipe:
+            return last[1]
         names = recipe.field_names
         fields = self._fields
         values: list[str | None] = []
@@ -172,6 +178,7 @@ class RequestTarget:
             variant = _VARIANTS.remember(
                 key, variant_id(self.resource, canonical, names, keyed, mac, self.spelling), size
             )
+        self._last_variant = (recipe, variant)
         return variant
 
     @property

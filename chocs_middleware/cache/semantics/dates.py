@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import email.utils
+import math
 import re
 import time
 from datetime import datetime
@@ -28,8 +29,19 @@ _ASCTIME = re.compile(rf"{_DAY} {_MONTH} ([ \d]\d) {_TIME} (\d{{4}})\Z", re.IGNO
 
 
 def format_http_date(timestamp: float) -> str:
-    """``timestamp`` (epoch seconds) as an IMF-fixdate: ``Sun, 06 Nov 1994 08:49:37 GMT``."""
-    return email.utils.formatdate(timestamp, usegmt=True)
+    """``timestamp`` (epoch seconds) as an IMF-fixdate: ``Sun, 06 Nov 1994 08:49:37 GMT``.
+    The last second's is remembered: every response stored in one second asks for it."""
+    global _last_formatted
+    second = math.floor(timestamp)
+    last = _last_formatted  # one tuple, read and replaced whole: threads always see a matching pair
+    if last[0] == second:
+        return last[1]
+    formatted = email.utils.formatdate(second, usegmt=True)
+    _last_formatted = (second, formatted)
+    return formatted
+
+
+_last_formatted: tuple[int | None, str] = (None, "")
 
 
 def parse_http_date(value: str) -> float | None:

@@ -117,5 +117,15 @@ def identified_for_update(offered: Sequence[str | None], validator: str | None) 
 
 
 def generate_entity_tag(body: bytes) -> str:
-    """A strong ``ETag`` derived from the body bytes: the same body gives the same tag everywhere."""
-    return f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
+    """A strong ``ETag`` derived from the body bytes: the same body gives the same tag everywhere.
+    The last body's is remembered: a response stored is tagged, then checked when it is encoded."""
+    global _last_tagged
+    last = _last_tagged  # one tuple, read and replaced whole
+    if last[0] is body:
+        return last[1]
+    tag = f'"{hashlib.blake2b(body, digest_size=8).hexdigest()}"'
+    _last_tagged = (body, tag)
+    return tag
+
+
+_last_tagged: tuple[bytes | None, str] = (None, "")
