@@ -15,7 +15,6 @@ import gc
 import io
 import itertools
 import statistics
-import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterable
@@ -26,6 +25,7 @@ from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsg
 
 from benchmarks.payload import BASE64_BODY, BODY, RANDOM_BODY, records_body
 from chocs_middleware.cache import CacheMiddleware, ICacheStorage, InMemoryCacheStorage, RedisCacheStorage
+from support.monitor import commands_sent
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
 BODIES = (("the benchmark's JSON", BODY), ("base64 of random bytes", BASE64_BODY), ("random bytes", RANDOM_BODY))
@@ -127,33 +127,6 @@ def memory_per_entry(quick: bool) -> dict[str, float]:
         extra = f"bookkeeping {per_entry - len(body):.0f} B (target <= 400 B)" if body is RANDOM_BODY else ""
         print(f"  {label + ':':26s} {per_entry:6.0f} B {targets[body]} {extra}".rstrip())
     return figures
-
-
-def commands_sent(redis_url: str, action: Callable[[], None]) -> list[str]:
-    """The commands the app sent Redis while ``action`` ran, as Redis's ``MONITOR`` saw them: each
-    is at most one round trip (a pipeline sends several in one); those a script ran are left out."""
-    client, marker = redis.Redis.from_url(redis_url), redis.Redis.from_url(redis_url)
-    marker.ping()  # connected (and its handshake sent) before MONITOR starts
-    seen: list[str] = []
-    end = f"bench-end-{time.monotonic_ns()}"
-    with client.monitor() as monitor:  # type: ignore[no-untyped-call]
-        listening = threading.Thread(target=_listen, args=(monitor, end, seen))
-        listening.start()
-        time.sleep(0.05)  # MONITOR is on before the action starts
-        action()
-        marker.echo(end)
-        listening.join(timeout=10)
-    client.close()
-    marker.close()
-    return seen
-
-
-def _listen(monitor: Any, end: str, seen: list[str]) -> None:
-    for command in monitor.listen():
-        if end in command["command"]:
-            return
-        if command["client_type"] != "lua":
-            seen.append(command["command"].split(" ", 1)[0].lower())
 
 
 def redis_costs(quick: bool, redis_url: str) -> None:

@@ -19,8 +19,10 @@ from .storages.protocol import (
     ICompareAndSetCacheStorage,
     IGroupCacheStorage,
     ILockableCacheStorage,
+    ILookupCacheStorage,
     IMultiGetCacheStorage,
     IPublishingCacheStorage,
+    LookedUp,
 )
 from .storages.tiered import TieredCacheStorage
 
@@ -34,9 +36,11 @@ __all__ = [
     "ICompareAndSetCacheStorage",
     "IGroupCacheStorage",
     "ILockableCacheStorage",
+    "ILookupCacheStorage",
     "IMultiGetCacheStorage",
     "IPublishingCacheStorage",
     "InMemoryCacheStorage",
+    "LookedUp",
     "NotAcknowledged",
     "TieredCacheStorage",
     "WriteRefused",

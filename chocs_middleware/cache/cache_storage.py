@@ -8,8 +8,10 @@ from .storages.protocol import (
     ICompareAndSetCacheStorage,
     IGroupCacheStorage,
     ILockableCacheStorage,
+    ILookupCacheStorage,
     IMultiGetCacheStorage,
     IPublishingCacheStorage,
+    LookedUp,
     Subscription,
 )
 
@@ -20,7 +22,9 @@ __all__ = [
     "ICompareAndSetCacheStorage",
     "IGroupCacheStorage",
     "ILockableCacheStorage",
+    "ILookupCacheStorage",
     "IMultiGetCacheStorage",
     "IPublishingCacheStorage",
+    "LookedUp",
     "Subscription",
 ]

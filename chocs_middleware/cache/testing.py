@@ -11,10 +11,10 @@ module and saying how to make a fresh, empty storage::
 
 pytest (or any runner that collects ``test_*`` methods of ``Test*`` classes) then runs each
 check. Optional capabilities (``collect``, ``get_many``, the cross-process lock,
-``compare_and_set`` and groups) are checked when the storage has them; the others are skipped,
-visibly, each saying which capability the storage does not offer. The last check serves a
-cached route through the middleware and chocs' WSGI adapter on your storage: a miss, a hit, and
-an invalidation.
+``compare_and_set``, groups and the look-up that locks) are checked when the storage has them;
+the others are skipped, visibly, each saying which capability the storage does not offer. The
+last check serves a cached route through the middleware and chocs' WSGI adapter on your
+storage: a miss, a hit, and an invalidation.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from .storages.protocol import (
     ICompareAndSetCacheStorage,
     IGroupCacheStorage,
     ILockableCacheStorage,
+    ILookupCacheStorage,
     IMultiGetCacheStorage,
 )
 
@@ -236,6 +237,38 @@ class StorageContract:
             INDEX, None, [CacheItem(v2, b"y", 60)], [], [], asked_handler_at
         )
         assert written_again is None
+
+    def test_a_look_up_takes_the_lock_only_when_the_last_item_is_missing(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, ILookupCacheStorage):
+            _skip(storage, "a look-up that locks (ILookupCacheStorage)")
+        storage.set(CacheItem(INDEX, b"index", 60))
+
+        missing = storage.look_up([INDEX, RESPONSE], "key", 30)
+        again = storage.look_up([INDEX, RESPONSE], "key", 30)
+        storage.set(CacheItem(RESPONSE, b"response", 60))
+        found = storage.look_up([INDEX, RESPONSE], "other key", 30)
+
+        assert [item and item.body for item in missing.items] == [b"index", None]
+        assert missing.token is not None and missing.storage_time is not None, "the lock, and the clock"
+        assert again.token is None and again.locked_elsewhere, "a held lock must not be taken again"
+        assert [item and item.body for item in found.items] == [b"index", b"response"]
+        assert (found.token, found.locked_elsewhere, found.storage_time) == (None, False, None), "nothing to lock"
+
+    def test_store_and_release_writes_and_releases_the_lock(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, ILookupCacheStorage):
+            _skip(storage, "a look-up that locks (ILookupCacheStorage)")
+        looked = storage.look_up([INDEX, RESPONSE], "key", 30)
+        assert looked.token is not None and looked.storage_time is not None
+
+        written = storage.store_and_release(
+            INDEX, None, [CacheItem(RESPONSE, b"response", 60)], [], [], looked.storage_time, "key", looked.token
+        )
+
+        assert written is True and storage.get(RESPONSE).body == b"response"
+        retaken = storage.look_up([INDEX, f"{RESPONSE}x"], "key", 30)
+        assert retaken.token is not None, "the store released the lock"
 
     def test_the_middleware_caches_and_invalidates_on_it(self) -> None:
         storage = self._storage()

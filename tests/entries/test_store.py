@@ -20,7 +20,8 @@ from chocs_middleware.cache.decisions.values import StoredResponse, VaryRecipe
 from chocs_middleware.cache.entries.guard import StorageGuard
 from chocs_middleware.cache.entries.ids import credentials_mac, uri_prefix, variant_id
 from chocs_middleware.cache.entries.invalidation import Invalidator
-from chocs_middleware.cache.entries.store import URI_MISS, EntryStore, Missed, Refusal, Seen, Stored
+from chocs_middleware.cache.entries.outcomes import URI_MISS, Missed, Refusal, Seen, Stored
+from chocs_middleware.cache.entries.store import EntryStore
 from chocs_middleware.cache.error import WriteRefused
 from tests.conftest import Clock
 from tests.user_storages import DictStorage

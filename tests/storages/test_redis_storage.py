@@ -162,14 +162,16 @@ class TestCommandsPerRequest:
             raw.close()
 
         assert hit.headers["Cache-Status"].startswith("chocs-cache; hit")
-        assert hit_commands == {"mget": 1}
-        # Sent by the client: MGET, SET NX (lock), TIME (the server's clock before the handler),
-        # EVALSHA (compare-and-set of index and variant, against the index the MGET read), EVALSHA
-        # (unlock): five round trips, two of them to store. Redis also counts what the scripts run
-        # inside the server: MGET (the index, and the purge marks of the path and of everything),
-        # SET + SET (compare-and-set), TIME + (TYPE + ZADD + ZREMRANGEBYSCORE + PTTL + PEXPIRE) x 2
-        # (the response listed in its path's group, the host among the hosts), PUBLISH (the ids it
-        # changed, for every process's tier), GET + DEL (unlock).
+        # Sent by the client: one EVALSHA (the look-up), which runs the MGET of the epoch, the index
+        # and the variant inside the server.
+        assert hit_commands == {"evalsha": 1, "mget": 1}
+        # Sent by the client: two EVALSHA, two round trips. The look-up runs MGET, SET NX (the lock:
+        # the variant is missing) and TIME (the server's clock before the handler). The store runs
+        # GET + DEL (the lock, released while it is still ours), MGET (the index, and the purge
+        # marks of the path and of everything), SET + SET (compare-and-set of index and variant
+        # against the index the look-up read), TIME + (TYPE + ZADD + ZREMRANGEBYSCORE + PTTL +
+        # PEXPIRE) x 2 (the response listed in its path's group, the host among the hosts), and
+        # PUBLISH (the ids it changed, for every process's tier).
         assert miss_commands == {
             "publish": 1,
             "time": 2,

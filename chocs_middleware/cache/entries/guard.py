@@ -25,6 +25,7 @@ from ..storages.protocol import (
     ICompareAndSetCacheStorage,
     IGroupCacheStorage,
     ILockableCacheStorage,
+    ILookupCacheStorage,
     IMultiGetCacheStorage,
 )
 from .local_groups import LocalGroups
@@ -69,6 +70,7 @@ class StorageGuard:
         self.locks = storage if isinstance(storage, ILockableCacheStorage) else None
         self.conditional = storage if isinstance(storage, ICompareAndSetCacheStorage) else None
         self.grouped = storage if isinstance(storage, IGroupCacheStorage) else None
+        self.lookups = storage if isinstance(storage, ILookupCacheStorage) and self.grouped and self.locks else None
         self.local = LocalGroups(clock)
         self.faults = faults
         self.clock = clock

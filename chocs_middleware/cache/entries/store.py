@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import replace
-from enum import Enum
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 from ..decisions.credentials import NEGOTIATION_FIELDS, Lookup
 from ..decisions.values import MAX_RECIPES_PER_RESOURCE, ResourceIndex, StoredResponse, VaryRecipe
@@ -21,12 +19,13 @@ from ..error import StorageFault
 from ..storages.protocol import CacheItem
 from .guard import INDEXES, RESPONSES, StorageGuard, Unavailable, item
 from .ids import HOSTS, group_id, path_group_id
+from .outcomes import UNAVAILABLE, URI_MISS, Claimed, HeldLock, Missed, NotStored, Refusal, Seen, Stored, Target
 from .serialisation import encode_index, encode_response
 
 if TYPE_CHECKING:
     from typing import TypeGuard  # Python 3.10; annotations only
 
-__all__ = ["URI_MISS", "EntryStore", "Missed", "NotStored", "Refusal", "Seen", "Stored", "Target"]
+__all__ = ["EntryStore"]
 
 SAVE_ATTEMPTS = 3
 MAX_GROUPS = 64
@@ -34,89 +33,6 @@ MAX_GROUP_LENGTH = 256
 """A stored response may be in up to 64 groups of up to 256 characters (RFC 9875 asks for 32 of 32)."""
 MAX_OFFERED = 8
 """At most this many stored responses of other request headers are offered for validation."""
-
-
-class Target(Protocol):
-    """The resource a request is for, and how to name its variants for this request."""
-
-    @property
-    def resource(self) -> str:
-        """The id of the index of the request's path on its host."""
-
-    @property
-    def host(self) -> str: ...
-
-    @property
-    def canonical_path(self) -> str: ...
-
-    @property
-    def uri_prefix(self) -> str:
-        """What the variant ids of the request's URI (path and query) start with."""
-
-    def variant(self, recipe: VaryRecipe) -> str:
-        """The id of the variant ``recipe`` selects for this request."""
-
-
-class Seen(NamedTuple):
-    """The index a request's lookup saw: what its answer may be stored under, and only while it is
-    still there (``ResourceIndex.accepts``)."""
-
-    generation: str | None
-    """Its generation (``None``: there was none)."""
-    blob: bytes | None = None
-    """The index entry as read (``None``: none), when ``known``."""
-    known: bool = False
-    """``blob`` is what the storage held: a store compares against it without reading the index again."""
-
-
-class Missed(NamedTuple):
-    """A lookup that found nothing this request may be given."""
-
-    reason: str
-    """RFC 9211 ``fwd``: ``uri-miss`` (nothing stored for the URI) or ``vary-miss``."""
-    resource_index: ResourceIndex | None = None
-    """The resource's index the lookup saw (``None``: none)."""
-    unavailable: bool = False
-    """The storage could not be asked (a fault, or its breaker is open)."""
-    index_blob: bytes | None = None
-    """The index entry as the lookup read it (``None``: none)."""
-
-    @property
-    def generation(self) -> str | None:
-        """The generation of the index the lookup saw (``None``: none)."""
-        return None if self.resource_index is None else self.resource_index.generation
-
-    @property
-    def seen(self) -> Seen:
-        return Seen(self.generation, self.index_blob, not self.unavailable)
-
-
-URI_MISS = Missed("uri-miss")
-UNAVAILABLE = Missed("uri-miss", unavailable=True)
-
-
-class Refusal(Enum):
-    """Why a response that may be stored was not (its ``Cache-Status`` detail)."""
-
-    SUPERSEDED = "invalidated-meanwhile"
-    """An invalidation came since the request looked: what it computed may be older."""
-    STORAGE_UNAVAILABLE = "storage-unavailable"
-    """The storage failed, or is being left alone after faults."""
-    CONTENDED = "index-contended"
-    """The index kept changing while this response was being added (other writers)."""
-    GROUPS_UNSUPPORTED = "groups-unsupported"
-    """It is in cache groups, and the storage cannot keep groups (``IGroupCacheStorage``)."""
-    TOO_MANY_GROUPS = "too-many-groups"
-    """It is in more groups, or longer ones, than ``MAX_GROUPS`` / ``MAX_GROUP_LENGTH``."""
-
-
-class Stored(NamedTuple):
-    response: StoredResponse
-    """As stored: stamped with the generation of the index that lists it."""
-
-
-class NotStored(NamedTuple):
-    reason: Refusal
 
 
 def _usable(
@@ -135,7 +51,9 @@ class EntryStore:
         self._now = guard.clock.time
         self.route = route
 
-    def find(self, target: Target, lookup: Lookup, now: float) -> StoredResponse | Missed:
+    def find(
+        self, target: Target, lookup: Lookup, now: float, lock_ttl: float | None = None
+    ) -> StoredResponse | Missed:
         """The stored response for the request's variant, or what the lookup found instead.
 
         ``lookup.recipe`` is how the route says its responses vary. Where the storage has
@@ -143,16 +61,25 @@ class EntryStore:
         variant stored under another recipe (the handler added a ``Vary``) costs one more read.
         Only responses ``lookup`` may serve are found (the credentials rule), and only while they
         are retained at ``now`` (a storage may return items past their ``ttl``).
+
+        With ``lock_ttl``, on a storage that looks up and locks in one step
+        (``ILookupCacheStorage``), a lookup that finds the variant missing also asks for the lock
+        named by the variant's id: the ``Missed`` carries it (``claim``), the caller's to use or
+        release.
         """
         guard = self._guard
-        expected = lookup.recipe
-        expected_variant = target.variant(expected)
-        reads, multi = guard.reads, guard.multi
+        expected_variant = target.variant(lookup.recipe)
+        reads, claim = guard.reads, None
         if reads.open_until and not reads.allows():
             return UNAVAILABLE
         try:  # guard.attempt, written out: every hit comes this way
-            if multi is not None:
-                index_item, variant_item = multi.get_many((target.resource, expected_variant))
+            if lock_ttl is not None and guard.lookups is not None:
+                looked = guard.lookups.look_up((target.resource, expected_variant), expected_variant, lock_ttl)
+                index_item, variant_item = looked.items
+                if looked.storage_time is not None:
+                    claim = Claimed(looked.token, looked.locked_elsewhere, looked.storage_time)
+            elif guard.multi is not None:
+                index_item, variant_item = guard.multi.get_many((target.resource, expected_variant))
             else:
                 index_item = guard.get(target.resource)
                 variant_item = None if index_item is None else guard.get(expected_variant)
@@ -161,6 +88,26 @@ class EntryStore:
             return UNAVAILABLE
         if reads.failures:
             reads.succeeded()
+        found = self._found(target, lookup, now, expected_variant, index_item, variant_item)
+        if claim is None:
+            return found
+        if found.__class__ is Missed:
+            return found._replace(claim=claim)
+        if claim.token is not None:  # found under another recipe: the lock is not this request's to keep
+            self.release_lock(expected_variant, claim.token)
+        return found
+
+    def _found(
+        self,
+        target: Target,
+        lookup: Lookup,
+        now: float,
+        expected_variant: str,
+        index_item: CacheItem | None,
+        variant_item: CacheItem | None,
+    ) -> StoredResponse | Missed:
+        """What a lookup's two items hold for this request."""
+        guard = self._guard
         # The decoder's memos first, written out (a hit finds both entries there); else the decoder.
         blob = index_item.body if index_item.__class__ is CacheItem else None
         index = INDEXES.get(blob) if blob.__class__ is bytes else None
@@ -172,7 +119,7 @@ class EntryStore:
         stored = RESPONSES.get(blob) if blob.__class__ is bytes else None
         if stored is None:
             stored = guard.decode(expected_variant, variant_item, RESPONSES, self.route)
-        if not _usable(stored, index, expected, lookup, now):
+        if not _usable(stored, index, lookup.recipe, lookup, now):
             stored = self._stored_under_another_recipe(target, index, lookup, now)
         if stored is None:
             # vary-miss: a response of this URI is listed, stored for other request headers.
@@ -248,6 +195,7 @@ class EntryStore:
         seen: Seen,
         groups: tuple[str, ...],
         since: float,
+        lock: HeldLock | None = None,
     ) -> Stored | NotStored:
         """Store ``response`` as the variant ``recipe`` selects, list it in the index and in its
         cache ``groups``; but only while nothing invalidated it since the request looked, so that
@@ -261,6 +209,8 @@ class EntryStore:
         are one step for every process; otherwise they are one step within this process. When the
         lookup's view of the index is known, the first attempt compares against it without
         reading the index again: one write, one round trip. Returns the response as stored.
+        ``lock``, the lock across processes the caller holds, is released by that write where the
+        storage can (``ILookupCacheStorage.store_and_release``), and marked released.
         """
         if groups and self._guard.grouped is None:
             return NotStored(Refusal.GROUPS_UNSUPPORTED)
@@ -280,7 +230,7 @@ class EntryStore:
                     )
                     if isinstance(current, Unavailable):
                         return NotStored(Refusal.STORAGE_UNAVAILABLE)
-                outcome = self._save_against(target, recipe, response, seen, groups, since, current)
+                outcome = self._save_against(target, recipe, response, seen, groups, since, current, lock)
                 if outcome is not None:
                     return outcome
         return NotStored(Refusal.CONTENDED)
@@ -294,6 +244,7 @@ class EntryStore:
         groups: tuple[str, ...],
         since: float,
         current: CacheItem | None,
+        lock: HeldLock | None,
     ) -> Stored | NotStored | None:
         """One attempt against the index as ``current`` holds it; ``None``: it changed meanwhile."""
         now = self._now()
@@ -308,7 +259,7 @@ class EntryStore:
         elif not index.accepts(seen.generation):
             return NotStored(Refusal.SUPERSEDED)
         variant = target.variant(recipe)
-        stored = replace(response, generation=index.generation)
+        stored = response.stamped(index.generation)
         updated = index.with_variant(recipe, variant, stored.retained_until, now)
         items = (
             item(variant, encode_response(stored), stored.retained_until, now, stored.needed_until),
@@ -316,7 +267,7 @@ class EntryStore:
         )
         guard = self._guard
         written = guard.attempt(
-            guard.writes, "set", self.route, self._compare_and_set, target, blob, items, groups, since
+            guard.writes, "set", self.route, self._compare_and_set, target, blob, items, groups, since, lock
         )
         if written is Unavailable.FAILED or written is Unavailable.RESTING:
             return NotStored(Refusal.STORAGE_UNAVAILABLE)
@@ -325,7 +276,13 @@ class EntryStore:
         return Stored(stored) if written else None
 
     def _compare_and_set(
-        self, target: Target, expected: bytes | None, items: Sequence[CacheItem], groups: tuple[str, ...], since: float
+        self,
+        target: Target,
+        expected: bytes | None,
+        items: Sequence[CacheItem],
+        groups: tuple[str, ...],
+        since: float,
+        lock: HeldLock | None,
     ) -> bool | None:
         """Write ``items`` if the index still holds ``expected`` (``False`` if not), unless an
         invalidation of the response's groups, of its path on every host or of everything came
@@ -342,6 +299,12 @@ class EntryStore:
             listed = on_host if guard.process_local else checked
             variant = items[0].id
             listings = [*((group, variant) for group in listed), (HOSTS, host)]
+            if lock is not None and not lock.released and guard.lookups is not None:
+                written = guard.lookups.store_and_release(
+                    target.resource, expected, items, listings, checked, since, lock.name, lock.token
+                )
+                lock.released = True
+                return written
             return grouped.compare_and_set_grouped(target.resource, expected, items, listings, checked, since)
         local = guard.local
         if local.invalidated_since(checked, since):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, Union
 
 from ..decisions.values import StoredResponse, VaryRecipe
-from ..entries.store import Missed, Seen
+from ..entries.outcomes import Missed, Seen
 from ..entries.target import RequestTarget
 from ..semantics.cache_control import CacheControl
 from .port import Called, Native

@@ -17,7 +17,7 @@ from ..decisions.admission import Admission, Admitted, Refused, admit
 from ..decisions.options import MiddlewareOptions
 from ..decisions.values import NO_CONTENT_LENGTH, StoredResponse, VaryRecipe, refreshed_fields
 from ..entries.guard import StorageGuard
-from ..entries.store import NotStored, Refusal, Stored
+from ..entries.outcomes import HeldLock, NotStored, Refusal, Stored
 from ..semantics.dates import format_http_date
 from ..semantics.entity_tags import identified_for_update
 from .answers import Answers
@@ -54,10 +54,17 @@ class Fetcher(Generic[Response]):
         self._told_secret = False
 
     def fetch(
-        self, read: Read, miss: Miss, trace: Trace, storage_available: bool, superseded: Callable[[], bool]
+        self,
+        read: Read,
+        miss: Miss,
+        trace: Trace,
+        storage_available: bool,
+        superseded: Callable[[], bool],
+        held: HeldLock | None = None,
     ) -> Fetched:
         """Run the handler (validating what is stored), store what may be stored, answer.
-        ``superseded``: whether this process invalidated the resource while the handler ran."""
+        ``superseded``: whether this process invalidated the resource while the handler ran;
+        ``held``: the lock across processes the caller holds (the store releases it as it writes)."""
         try:
             asked = self.ask(read, miss, trace, storage_available)
         except Exception as error:
@@ -72,7 +79,7 @@ class Fetcher(Generic[Response]):
                 return Fetched(fallback, HANDLER_FAILED)
         fields, shared = upstream.fields, None
         if not read.route.head:  # only a GET's answer is a representation to store
-            admission, stored = self.store(read, miss, asked, trace, superseded)
+            admission, stored = self.store(read, miss, asked, trace, superseded, held)
             fields += admission.added
             if isinstance(admission, Admitted) and stored is not None:
                 target = read.target
@@ -87,7 +94,9 @@ class Fetcher(Generic[Response]):
         requested_at = self._now()
         since = None
         if storage_available and not read.route.head:
-            since = self._guard.storage_time(read.route.policy.route)  # an invalidation after it refuses the answer
+            claim = miss.missed.claim if miss.missed is not None else None
+            # An invalidation after ``since`` refuses the answer: the lookup read it, or it is read now.
+            since = claim.since if claim is not None else self._guard.storage_time(read.route.policy.route)
         body_limit = read.route.policy.max_body_size
         offered = self._offered(read, miss, since is not None) if not read.route.head else ()
         if offered:
@@ -124,7 +133,13 @@ class Fetcher(Generic[Response]):
         return route.entries.stored_for_others(read.target, miss.missed, lookup, self._now())
 
     def store(
-        self, read: Read, miss: Miss, asked: Asked, trace: Trace, superseded: Callable[[], bool]
+        self,
+        read: Read,
+        miss: Miss,
+        asked: Asked,
+        trace: Trace,
+        superseded: Callable[[], bool],
+        held: HeldLock | None = None,
     ) -> tuple[Admission, StoredResponse | None]:
         """Store the handler's answer to ``GET`` if it may be (``admission.admit``), adding the
         fields the cache adds to it. Not after an invalidation of its resource since the request
@@ -148,7 +163,7 @@ class Fetcher(Generic[Response]):
         if isinstance(admission, Refused):
             trace.detail = admission.reason
             return admission, None
-        outcome = self._save(read, miss, asked, admission, superseded)
+        outcome = self._save(read, miss, asked, admission, superseded, held)
         if isinstance(outcome, Stored):
             trace.stored = True
             self._say_what_is_shared(read, admission.recipe)
@@ -159,7 +174,13 @@ class Fetcher(Generic[Response]):
         return admission, admission.stored  # not stored, but still given to the callers that waited
 
     def _save(
-        self, read: Read, miss: Miss, asked: Asked, admission: Admitted, superseded: Callable[[], bool]
+        self,
+        read: Read,
+        miss: Miss,
+        asked: Asked,
+        admission: Admitted,
+        superseded: Callable[[], bool],
+        held: HeldLock | None,
     ) -> Stored | NotStored | str:
         """Where the admitted answer goes: stored, or why not (a ``Refusal``, or a detail)."""
         if read.asked is not None and read.asked.no_store:
@@ -173,7 +194,7 @@ class Fetcher(Generic[Response]):
         if groups is None:
             return "groups-failed"
         outcome = read.route.entries.save(
-            read.target, admission.recipe, admission.stored, miss.seen, groups, asked.since
+            read.target, admission.recipe, admission.stored, miss.seen, groups, asked.since, held
         )
         if isinstance(outcome, NotStored) and outcome.reason in (Refusal.GROUPS_UNSUPPORTED, Refusal.TOO_MANY_GROUPS):
             self._grouping.refused(policy.route, outcome.reason, groups, type(self._guard.storage).__name__)

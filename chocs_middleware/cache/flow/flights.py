@@ -15,12 +15,12 @@ the superseded one's answer, computed from what was there before the write, is n
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from enum import Enum
 from typing import Generic, Protocol, TypeVar
 
 from ..clock import Clock
+from ..entries.outcomes import Claimed, HeldLock
 from ..error import StorageFault
 
 __all__ = ["Claim", "Coalescer", "CrossProcessLock", "Follow", "Lead"]
@@ -52,16 +52,24 @@ class Claim(Enum):
 
 
 class _Flight(Generic[Shared]):
-    """One computation in progress. ``result`` is set before ``done`` is."""
+    """One computation in progress. ``result`` is set before ``done`` is. ``done`` is made when
+    the first follower joins (under the coalescer's lock): most flights have none to wake.
 
-    __slots__ = ("done", "key", "resource", "result", "superseded")
+    A follower whose lookup took the key's lock across processes (``Claimed``) hands it to the
+    leader (``handed``; ``handover`` wakes a leader waiting for that lock), which would otherwise
+    wait for it as if another process held it."""
+
+    __slots__ = ("closed", "done", "handed", "handover", "key", "resource", "result", "superseded")
 
     def __init__(self, key: str, resource: str) -> None:
         self.key = key
         self.resource = resource
-        self.done = threading.Event()
+        self.done: threading.Event | None = None
         self.result: Shared | None = None
         self.superseded = False
+        self.closed = False
+        self.handed: str | None = None
+        self.handover: threading.Event | None = None
 
 
 class Follow(Generic[Shared]):
@@ -73,10 +81,24 @@ class Follow(Generic[Shared]):
         self._coalescer = coalescer
         self._flight = flight
 
+    def hand_over(self, token: str) -> bool:
+        """Give the leader the key's lock, which this follower's lookup took; ``False`` when the
+        flight has closed (the caller releases the lock itself)."""
+        flight, coalescer = self._flight, self._coalescer
+        with coalescer._lock:
+            if flight.closed:
+                return False
+            flight.handed = token
+            woken = flight.handover
+        if woken is not None:
+            woken.set()
+        return True
+
     def wait(self) -> Shared | None:
         """The leader's shared answer, or ``None`` (it shared nothing, or took longer than the
         coalescer's timeout): then the caller goes alone."""
         flight, coalescer = self._flight, self._coalescer
+        assert flight.done is not None  # made when this follower joined
         try:
             return flight.result if flight.done.wait(coalescer.timeout) else None
         finally:
@@ -92,9 +114,16 @@ class Lead(Generic[Shared]):
     def __init__(self, coalescer: Coalescer[Shared], flight: _Flight[Shared]) -> None:
         self._coalescer = coalescer
         self._flight = flight
-        self._token: tuple[CrossProcessLock, str] | None = None
+        self._token: tuple[CrossProcessLock, HeldLock] | None = None
 
-    def claim_elsewhere(self, lock: CrossProcessLock, found_elsewhere: Callable[[], Found | None]) -> Found | Claim:
+    @property
+    def held(self) -> HeldLock | None:
+        """The lock across processes this leader holds, if any."""
+        return None if self._token is None else self._token[1]
+
+    def claim_elsewhere(
+        self, lock: CrossProcessLock, found_elsewhere: Callable[[], Found | None], claimed: Claimed | None = None
+    ) -> Found | Claim:
         """With a storage that has a cross-process lock: take it, or wait for the process holding
         it to store an answer (``found_elsewhere`` looks, and returns it). Else a ``Claim``: this
         process runs the handler (it holds the lock, or waited past the timeout), or the storage
@@ -102,24 +131,31 @@ class Lead(Generic[Shared]):
 
         Waiting polls the lock alone, one call per poll: the holder stores its answer before it
         releases the lock, so the first poll that takes the lock looks once for that answer (and
-        gives the lock back when it is there)."""
+        gives the lock back when it is there). ``claimed``: the lock as the lookup already asked for
+        it (taken, or held elsewhere), so that it is not asked again."""
         key, timeout, clock = self._flight.key, self._coalescer.timeout, self._coalescer.clock
         deadline = clock.monotonic() + timeout
         delay = FIRST_POLL_SECONDS
         try:
-            token, held_elsewhere = lock.acquire_lock(key, timeout)
+            if claimed is not None and (claimed.token is not None or claimed.elsewhere):
+                token, held_elsewhere = claimed.token, claimed.elsewhere
+            else:
+                token, held_elsewhere = lock.acquire_lock(key, timeout)
             waited = held_elsewhere
             while held_elsewhere:
                 if clock.monotonic() + delay > deadline:
                     late = found_elsewhere()  # past the timeout: its answer if it came, else go alone
                     return Claim.RUN if late is None else late
-                time.sleep(delay)  # backing off: waiting costs the storage a few calls, not a busy loop
+                token = self._handed_within(delay)  # backing off: a few calls to the storage, no busy loop
+                if token is not None:
+                    waited = False  # the holder was a follower in this process: nothing was stored
+                    break
                 delay = min(delay * 2, LAST_POLL_SECONDS)
                 token, held_elsewhere = lock.acquire_lock(key, timeout)
         except StorageFault:
             return Claim.STORAGE_FAILED
         if token is not None:
-            self._token = (lock, token)
+            self._token = (lock, HeldLock(key, token))
         if not waited:
             return Claim.RUN
         found = found_elsewhere()  # the holder finished: its answer, unless it stored none
@@ -130,6 +166,19 @@ class Lead(Generic[Shared]):
             lock.release_lock(key, token)
         return found
 
+    def _handed_within(self, seconds: float) -> str | None:
+        """The key's lock, when a follower of this flight hands it over within ``seconds``."""
+        flight, coalescer = self._flight, self._coalescer
+        with coalescer._lock:
+            if flight.handed is None and flight.handover is None:
+                flight.handover = threading.Event()
+            woken = flight.handover
+        if flight.handed is None and woken is not None:
+            woken.wait(seconds)
+        with coalescer._lock:
+            token, flight.handed = flight.handed, None
+        return token
+
     @property
     def superseded(self) -> bool:
         """Its resource was invalidated in this process while it ran: its answer may predate the write."""
@@ -139,14 +188,20 @@ class Lead(Generic[Shared]):
         """What the followers are given (``None``: nothing; they go alone)."""
         self._flight.result = result
 
-    def close(self) -> None:
-        """Release the lock across processes, leave the registry, wake the followers."""
+    def close(self, lock_owner: CrossProcessLock | None = None) -> None:
+        """Release the lock across processes, leave the registry, wake the followers. A lock a
+        follower handed over too late to be used is released through ``lock_owner``."""
         if self._token is not None:
-            lock, token = self._token
+            lock, held = self._token
             self._token = None
-            lock.release_lock(self._flight.key, token)
-        self._coalescer._leave(self._flight)
-        self._flight.done.set()
+            if not held.released:
+                held.released = True
+                lock.release_lock(held.name, held.token)
+        done, handed = self._coalescer._leave(self._flight)
+        if handed is not None and lock_owner is not None:
+            lock_owner.release_lock(self._flight.key, handed)  # handed over after this leader ran
+        if done is not None:
+            done.set()
 
 
 class Coalescer(Generic[Shared]):
@@ -167,6 +222,8 @@ class Coalescer(Generic[Shared]):
             if flight is None:
                 flight = self._flights[key] = _Flight(key, resource)
                 return Lead(self, flight)
+            if flight.done is None:
+                flight.done = threading.Event()
             self.waiting += 1
         return Follow(self, flight)
 
@@ -177,10 +234,15 @@ class Coalescer(Generic[Shared]):
             for key in superseded:
                 self._flights.pop(key).superseded = True
 
-    def _leave(self, flight: _Flight[Shared]) -> None:
+    def _leave(self, flight: _Flight[Shared]) -> tuple[threading.Event | None, str | None]:
+        """Take ``flight`` out of the registry, closed; its followers' event, if any joined, and a
+        lock handed over and not taken (read under the lock: no one joins a closed flight)."""
         with self._lock:
             if self._flights.get(flight.key) is flight:
                 del self._flights[flight.key]
+            flight.closed = True
+            handed, flight.handed = flight.handed, None
+            return flight.done, handed
 
     def __len__(self) -> int:
         """Flights in progress."""

@@ -17,7 +17,7 @@ from ..common.faults import RateLimitedLog
 from ..decisions.group_names import GroupNames
 from ..decisions.routes import RoutePolicy, WritePolicy
 from ..decisions.values import UpstreamResponse
-from ..entries.store import Refusal
+from ..entries.outcomes import Refusal
 from ..semantics.groups import CACHE_GROUP_INVALIDATION, CACHE_GROUPS, parse_groups
 from .port import Native
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from ..decisions.values import StoredResponse
-from ..entries.store import Missed
+from ..entries.outcomes import Claimed, Missed
 from ..entries.target import RequestTarget
 from ..semantics.cache_control import CacheControl, parse_cache_control
 from ..semantics.freshness import request_allows_reuse
@@ -64,7 +64,7 @@ class ReadFlow(Generic[Response]):
         asked = self._request_directives(target) if self._honour_request_cache_control else None
         policy, now = route.policy, self._now()
         lookup = policy.authorized_lookup if target.has_authorization else policy.anonymous_lookup
-        found = route.entries.find(target, lookup, now)
+        found = route.entries.find(target, lookup, now, self._flights.timeout)
         if found.__class__ is Missed:  # nothing stored that this request may be given
             return self.once(Read(request, next, route, target, asked), Miss(found.reason, None, found))
         stored: StoredResponse = found  # type: ignore[assignment]
@@ -100,37 +100,56 @@ class ReadFlow(Generic[Response]):
         """Concurrent reads of one variant run the handler once (across processes too, with a
         storage that has locks); the others are answered from its answer, or go alone."""
         trace = Trace(miss.reason)
+        claim = miss.missed.claim if miss.missed is not None else None
         if read.asked is not None and read.asked.has("only-if-cached"):
+            self._unclaim(read, claim)
             return self._answers.only_if_cached(trace)
         role = self._flights.join(self._flight_key(read), read.target.resource)
         if isinstance(role, Follow):
+            if claim is not None and claim.token is not None and not role.hand_over(claim.token):
+                self._unclaim(read, claim)  # the lock goes to this process's leader, or back
             answer = self._follow(read, miss, trace, role.wait())
             if answer is not None:
                 return answer
             alone: Response = self._fetcher.fetch(read, miss, trace, miss.storage_available, _never).response
             return alone
-        return self._lead(role, read, miss, trace, across_processes=True)
+        return self._lead(role, read, miss, trace, across_processes=True, claim=claim)
+
+    @staticmethod
+    def _unclaim(read: Read, claim: Claimed | None) -> None:
+        """Give back a lock the lookup took for a request that does not lead."""
+        if claim is not None and claim.token is not None:
+            read.route.entries.release_lock(ReadFlow._flight_key(read), claim.token)
 
     @staticmethod
     def _flight_key(read: Read) -> str:
         """Concurrent reads with the same key are answered by one run of the handler."""
         return read.target.variant(read.route.policy.lookup(read.target.has_authorization).recipe)
 
-    def _lead(self, role: Lead[Shared], read: Read, miss: Miss, trace: Trace, across_processes: bool) -> Response:
-        """Run the handler for everyone waiting on this key (unless another process already did)."""
+    def _lead(
+        self,
+        role: Lead[Shared],
+        read: Read,
+        miss: Miss,
+        trace: Trace,
+        across_processes: bool,
+        claim: Claimed | None = None,
+    ) -> Response:
+        """Run the handler for everyone waiting on this key (unless another process already did).
+        ``claim``: the lock as the lookup asked for it."""
         try:
             storage_available = miss.storage_available
             if across_processes and storage_available and read.route.entries.has_locks:
-                claim = role.claim_elsewhere(read.route.entries, lambda: self._stored_meanwhile(read, miss))
-                if not isinstance(claim, Claim):
-                    return self._answers.collapsed(read, claim, trace)
-                storage_available = claim is Claim.RUN  # the lock failed: one timeout per request at most
-            fetched = self._fetcher.fetch(read, miss, trace, storage_available, lambda: role.superseded)
+                claimed = role.claim_elsewhere(read.route.entries, lambda: self._stored_meanwhile(read, miss), claim)
+                if not isinstance(claimed, Claim):
+                    return self._answers.collapsed(read, claimed, trace)
+                storage_available = claimed is Claim.RUN  # the lock failed: one timeout per request at most
+            fetched = self._fetcher.fetch(read, miss, trace, storage_available, lambda: role.superseded, role.held)
             role.share(fetched.shared)
             response: Response = fetched.response
             return response
         finally:
-            role.close()
+            role.close(read.route.entries)
 
     def _follow(self, read: Read, miss: Miss, trace: Trace, shared: Shared | None) -> Response | None:
         """What a waiting caller gets once the leader is done, if there is something that is its to

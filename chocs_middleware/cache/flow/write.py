@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from ..entries.ids import changed_resources
-from ..entries.store import Missed
+from ..entries.outcomes import Missed
 from ..entries.target import RequestTarget
 from ..semantics.preconditions import Outcome, evaluate_representation
 from . import trace as cache_status

@@ -11,7 +11,7 @@ import time
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
     "GROUP_KIND",
@@ -23,8 +23,10 @@ __all__ = [
     "ICompareAndSetCacheStorage",
     "IGroupCacheStorage",
     "ILockableCacheStorage",
+    "ILookupCacheStorage",
     "IMultiGetCacheStorage",
     "IPublishingCacheStorage",
+    "LookedUp",
     "Subscription",
     "locality",
 ]
@@ -187,6 +189,47 @@ class ILockableCacheStorage(Protocol):
 
     @abstractmethod
     def release_lock(self, name: str, token: str) -> None: ...
+
+
+class LookedUp(NamedTuple):
+    """What ``ILookupCacheStorage.look_up`` found, and the lock it asked for."""
+
+    items: list[CacheItem | None]
+    """As ``get_many`` returns them."""
+    token: str | None = None
+    """The lock's token, when the look-up took it."""
+    locked_elsewhere: bool = False
+    """The lock was asked for, and someone else holds it."""
+    storage_time: float | None = None
+    """``storage_time`` when the look-up asked for the lock (``None``: it did not)."""
+
+
+@runtime_checkable
+class ILookupCacheStorage(Protocol):
+    """Optional capability, of a storage with the lock and groups: a miss that stores in two steps.
+
+    ``look_up`` is ``get_many`` that, when it finds no item under the last id, also asks for the
+    lock ``lock`` (as ``acquire_lock(lock, ttl)``) and reads ``storage_time``, in the same step.
+    ``store_and_release`` is ``compare_and_set_grouped`` that also releases ``lock`` while
+    ``token`` owns it, in the same step, whether it writes or not. On a network storage each is
+    one round trip: the look-up, then the store (``RedisCacheStorage``).
+    """
+
+    @abstractmethod
+    def look_up(self, item_ids: Sequence[str], lock: str, ttl: float) -> LookedUp: ...
+
+    @abstractmethod
+    def store_and_release(
+        self,
+        guard_id: str,
+        expected: bytes | None,
+        items: Sequence[CacheItem],
+        listings: Sequence[tuple[str, str]],
+        checked: Sequence[str],
+        since: float,
+        lock: str,
+        token: str,
+    ) -> bool | None: ...
 
 
 @runtime_checkable

@@ -35,6 +35,7 @@ from .protocol import (
     ICollectableCacheStorage,
     IMultiGetCacheStorage,
     IPublishingCacheStorage,
+    LookedUp,
 )
 
 __all__ = ["TieredCacheStorage"]
@@ -97,6 +98,8 @@ class TieredCacheStorage:
             ("compare_and_set_grouped", self._compare_and_set_grouped),
             ("invalidate_groups", self._invalidate_groups),
             ("remove_all", self._remove_all),
+            ("look_up", self._look_up),
+            ("store_and_release", self._store_and_release),
         ):
             if hasattr(far, name):
                 setattr(self, name, method)
@@ -130,6 +133,20 @@ class TieredCacheStorage:
         if found is None:
             raise CacheError.for_not_found(item_id)
         return found
+
+    def _look_up(self, item_ids: Sequence[str], lock: str, ttl: float) -> LookedUp:
+        """``far``'s look-up (``ILookupCacheStorage``), unless ``near`` holds every item."""
+        if self._near_get_many is not None and self._trusted():
+            found = self._near_get_many(item_ids)
+            if None not in found:
+                self._near_hits.add()
+                return LookedUp(found)
+        listening, epoch = self._trusted(), self._epoch
+        (self._far_reads if listening else self._bypassed).add()
+        looked: LookedUp = self._far.look_up(item_ids, lock, ttl)  # type: ignore[attr-defined]
+        if listening:
+            self._keep(looked.items, epoch)
+        return looked
 
     def _from_far(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
         listening, epoch = self._trusted(), self._epoch
@@ -183,6 +200,15 @@ class TieredCacheStorage:
     ) -> bool | None:
         try:
             written: bool | None = self._far.compare_and_set_grouped(guard_id, expected, items, *rest)  # type: ignore[attr-defined]
+            return written
+        finally:
+            self._on_change([guard_id, *(item.id for item in items)])
+
+    def _store_and_release(
+        self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem], *rest: Any
+    ) -> bool | None:
+        try:
+            written: bool | None = self._far.store_and_release(guard_id, expected, items, *rest)  # type: ignore[attr-defined]
             return written
         finally:
             self._on_change([guard_id, *(item.id for item in items)])

@@ -9,7 +9,8 @@ responses on one node; group lists and marks and the epoch share a slot of their
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -17,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
+from ...error import WriteRefused
 from ..protocol import locality
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "check_connection_options",
     "check_prefix",
     "decodes_responses",
+    "refusals",
     "subscriber_clients",
     "topology_for",
 ]
@@ -225,3 +228,22 @@ def subscriber_clients(client: Any) -> Callable[[], redis.Redis]:
     kwargs.update(settings, retry_on_timeout=False, retry_on_error=[])
     subscriber = redis.Redis(connection_pool=type(pool)(connection_class=pool.connection_class, **kwargs))
     return lambda: subscriber
+
+
+_REFUSALS = ("OOM", "READONLY", "MISCONF", "NOREPLICAS", "command not allowed when used memory")
+"""Replies with which a server that is up refuses writes (out of memory, replica, failing disk);
+redis-py drops the leading error code from some of them."""
+_REFUSAL_TYPES = tuple(
+    getattr(redis.exceptions, name) for name in ("OutOfMemoryError", "ReadOnlyError") if hasattr(redis.exceptions, name)
+)
+
+
+@contextmanager
+def refusals() -> Iterator[None]:
+    """Redis's refusals of a write, as the storage protocol's ``WriteRefused``."""
+    try:
+        yield
+    except redis.exceptions.ResponseError as error:
+        if isinstance(error, _REFUSAL_TYPES) or str(error).startswith(_REFUSALS):
+            raise WriteRefused(str(error)) from error
+        raise

@@ -9,6 +9,7 @@ __all__ = [
     "COMPARE_AND_SET",
     "COMPARE_AND_SET_GROUPED",
     "INVALIDATE_GROUPS",
+    "LOOK_UP",
     "NEW_EPOCH",
     "RELEASE_IF_OWNER",
     "TAKE_GROUPS",
@@ -34,13 +35,20 @@ return 1
 # after ARGV[6]; on success it also lists members in groups: sorted sets scored by the server time
 # until which each is listed, trimmed of those past, expiring with the longest member. A key of
 # ours holding something else (written by hand) counts as empty, so it cannot stop the cache from
-# storing. The guard and the marks are read with one MGET. ARGV: 1-2 as above, 3-5 how many items,
-# lists and checked marks, 6 since, 7 how long members are listed (ms), then each item's value and
-# milliseconds, then each list's member, then the channel of changes and the ids to publish.
-# KEYS: guard, items, lists, marks.
+# storing. The guard and the marks are read with one MGET. With a lock's token in ARGV[8] (else
+# ''), the lock (the last KEY) is released first, while the token owns it, whatever follows: the
+# script runs as one step, so no one sees the lock gone before the items are written.
+# ARGV: 1-2 as above, 3-5 how many items, lists and checked marks, 6 since, 7 how long members
+# are listed (ms), 8 the lock's token or '', then each item's value and milliseconds, then each
+# list's member, then the channel of changes and the ids to publish.
+# KEYS: guard, items, lists, marks, and the lock when ARGV[8] is a token.
 COMPARE_AND_SET_GROUPED = """
 local n, l, c = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local since = tonumber(ARGV[6])
+if ARGV[8] ~= '' then
+    local lock = KEYS[2 + n + l + c]
+    if redis.call('get', lock) == ARGV[8] then redis.call('del', lock) end
+end
 local read = {KEYS[1]}
 for i = 2 + n + l, 1 + n + l + c do read[#read + 1] = KEYS[i] end
 local values = redis.call('mget', unpack(read))
@@ -55,7 +63,7 @@ elseif current then
     return 0
 end
 for i = 1, n do
-    redis.call('set', KEYS[1 + i], ARGV[6 + 2 * i], 'px', ARGV[7 + 2 * i])
+    redis.call('set', KEYS[1 + i], ARGV[7 + 2 * i], 'px', ARGV[8 + 2 * i])
 end
 if l > 0 then
     local time = redis.call('time')
@@ -65,13 +73,37 @@ if l > 0 then
         local list = KEYS[1 + n + i]
         local kind = redis.call('type', list)['ok']
         if kind ~= 'zset' and kind ~= 'none' then redis.call('del', list) end
-        redis.call('zadd', list, 'gt', now + lifetime, ARGV[7 + 2 * n + i])
+        redis.call('zadd', list, 'gt', now + lifetime, ARGV[8 + 2 * n + i])
         redis.call('zremrangebyscore', list, '-inf', '(' .. now)
         if redis.call('pttl', list) < lifetime then redis.call('pexpire', list, lifetime) end
     end
 end
 redis.call('publish', ARGV[#ARGV - 1], ARGV[#ARGV])
 return 1
+"""
+# A look-up (one server): MGET the epoch and the items (KEYS but the last); when the last item is
+# missing, take the lock (the last KEY: ARGV[1] its token, ARGV[2] its milliseconds) unless someone
+# holds it, and read the server's time. Returns the values, then 0 (not asked), 1 (taken), 2 (held
+# elsewhere) or 3 (refused: a full server), then TIME's seconds and microseconds (0 when not
+# asked). The lock is asked with pcall: a server that refuses writes still answers the read.
+LOOK_UP = """
+local values = redis.call('mget', unpack(KEYS, 1, #KEYS - 1))
+local taken, time = 0, {0, 0}
+if not values[#values] then
+    local reply = redis.pcall('set', KEYS[#KEYS], ARGV[1], 'nx', 'px', ARGV[2])
+    if type(reply) == 'table' and reply['err'] then
+        taken = 3
+    elseif reply then
+        taken = 1
+    else
+        taken = 2
+    end
+    time = redis.call('time')
+end
+values[#values + 1] = taken
+values[#values + 1] = time[1]
+values[#values + 1] = time[2]
+return values
 """
 # Invalidate groups: KEYS are (list, mark) pairs; ARGV: how long the mark is kept (ms), the key
 # prefix, the channel of changes. Each mark is set to the server's time; each listed item (a

@@ -2,10 +2,14 @@
 
 Commands per request, on a route whose vary list the route fixes:
 
-- hit: 1 (``MGET`` of the epoch, the resource's index and the variant), one round trip;
-- miss that stores: ``MGET``, ``SET NX`` (the lock), ``TIME`` (before the handler), ``EVALSHA``
-  (index and variant, written only while the index is still the one the lookup saw and no purge
-  mark is later than that ``TIME``; the response listed in its groups), ``EVALSHA`` (unlock);
+- hit: 1 (``MGET`` of the epoch, the resource's index and the variant, in the look-up's script),
+  one round trip;
+- miss that stores: 2, ``EVALSHA`` (the look-up: ``MGET``, and when the variant is missing, the
+  lock's ``SET NX`` and ``TIME``, read before the handler) and ``EVALSHA`` (the lock released, and
+  index and variant written only while the index is still the one the look-up saw and no purge
+  mark is later than that ``TIME``; the response listed in its groups) (``look_up``,
+  ``store_and_release``); on a cluster 5, as without them: ``MGET``, ``SET NX``, ``TIME``, the
+  store, the unlock;
 - invalidation of a path: ``MGET`` of the index, ``SET`` of the invalidation's marker, one ``DEL``
   per listed variant; of groups, whatever their size: one ``EVALSHA``.
 
@@ -22,8 +26,7 @@ Redis expires entries itself (``SET ... PX``); what a value holds besides the it
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import redis
@@ -31,17 +34,19 @@ from redis.cluster import RedisCluster
 
 from ...clock import SYSTEM_CLOCK, Clock
 from ...common.checks import check_number
-from ...error import CacheError, WriteRefused
-from ..protocol import CacheItem
+from ...error import CacheError
+from ..protocol import CacheItem, LookedUp
 from . import scripts
 from .clients import (
     bounded,
     check_connection_options,
     check_prefix,
     decodes_responses,
+    refusals,
     subscriber_clients,
     topology_for,
 )
+from .groups import RedisGroups
 from .publishing import Subscription, acknowledge, synchronise
 from .values import decode, encode
 
@@ -54,15 +59,8 @@ DEFAULT_TIMEOUT = 0.25
 INITIAL_EPOCH = "0"
 """The epoch before the first ``purge_all`` (no epoch key in Redis)."""
 
-_REFUSALS = ("OOM", "READONLY", "MISCONF", "NOREPLICAS", "command not allowed when used memory")
-"""Replies with which a server that is up refuses writes (out of memory, replica, failing disk);
-redis-py drops the leading error code from some of them."""
-_REFUSAL_TYPES = tuple(
-    getattr(redis.exceptions, name) for name in ("OutOfMemoryError", "ReadOnlyError") if hasattr(redis.exceptions, name)
-)
 
-
-class RedisCacheStorage:
+class RedisCacheStorage(RedisGroups):
     """A ``CacheItem`` store in Redis, with ``collect``, ``get_many``, a cross-process lock,
     groups (``IGroupCacheStorage``: sorted sets of members, and invalidation marks) and the
     changes it makes published to every process (``IPublishingCacheStorage``).
@@ -110,6 +108,7 @@ class RedisCacheStorage:
         self._take_groups = register(scripts.TAKE_GROUPS)
         self._new_epoch = register(scripts.NEW_EPOCH)
         self._release = register(scripts.RELEASE_IF_OWNER)
+        self._look_up = register(scripts.LOOK_UP)
 
     @classmethod
     def from_url(
@@ -182,7 +181,7 @@ class RedisCacheStorage:
 
     def set(self, item: CacheItem) -> None:
         key, topology = self._key(item.id), self._topology
-        with _refusals():
+        with refusals():
             writes = topology.writes()
             if item.ttl <= 0 or not item:
                 writes.delete(key)  # an expired tombstone: nothing to keep
@@ -194,7 +193,7 @@ class RedisCacheStorage:
 
     def collect(self, item: CacheItem) -> None:
         topology = self._topology
-        with _refusals():
+        with refusals():
             writes = topology.writes()
             writes.delete(self._key(item.id))
             writes.publish(topology.channel, item.id)
@@ -206,7 +205,7 @@ class RedisCacheStorage:
         keys = [self._key(guard_id), *item_keys]
         arguments = [b"1" if expected is not None else b"0", expected or b"", *values]
         arguments += [self._topology.channel, " ".join(item.id for item in items)]
-        with _refusals():
+        with refusals():
             return bool(self._compare_and_set(keys=keys, args=arguments))
 
     def _writes(self, items: Sequence[CacheItem]) -> tuple[list[str], list[bytes | int | str]]:
@@ -224,118 +223,6 @@ class RedisCacheStorage:
 
     def _item(self, item_id: str, value: object) -> CacheItem | None:
         return None if value is None else decode(item_id, value, self._time())
-
-    # -- groups (IGroupCacheStorage) -------------------------------------------------------------
-
-    def compare_and_set_grouped(
-        self,
-        guard_id: str,
-        expected: bytes | None,
-        items: Sequence[CacheItem],
-        listings: Sequence[tuple[str, str]],
-        checked: Sequence[str],
-        since: float,
-    ) -> bool | None:
-        """One script: the group checks, the compare, the writes and the listings. On a cluster,
-        two: the compare and the writes on the resource's node, then the checks and the listings
-        on the groups' node; when a check fails there, the response just written is removed."""
-        lifetime = max((item.ttl for item in items), default=0)
-        topology = self._topology
-        if topology.cluster:
-            return self._compare_and_set_then_list(guard_id, expected, items, listings, checked, since, lifetime)
-        item_keys, values = self._writes(items)
-        keys = [self._key(guard_id), *item_keys, *(topology.list_key(group) for group, _ in listings)]
-        marks = [*(topology.mark_key(group) for group in checked), topology.everything_key]
-        arguments: list[bytes | int | str] = [
-            b"1" if expected is not None else b"0",
-            expected or b"",
-            len(items),
-            len(listings),
-            len(marks),
-            repr(since),
-            max(1, lifetime * 1000),
-            *values,
-            *(self._member(member) for _, member in listings),
-            topology.channel,
-            " ".join(item.id for item in items),
-        ]
-        with _refusals():
-            written = int(self._compare_and_set_grouped(keys=[*keys, *marks], args=arguments))
-        return None if written < 0 else bool(written)
-
-    def _compare_and_set_then_list(
-        self,
-        guard_id: str,
-        expected: bytes | None,
-        items: Sequence[CacheItem],
-        listings: Sequence[tuple[str, str]],
-        checked: Sequence[str],
-        since: float,
-        lifetime: int,
-    ) -> bool | None:
-        if not self.compare_and_set(guard_id, expected, items):
-            return False
-        topology = self._topology
-        keys = [topology.list_key(group) for group, _ in listings]
-        keys += [*(topology.mark_key(group) for group in checked), topology.everything_key]
-        arguments: list[str | int] = [len(listings), repr(since), max(1, lifetime * 1000)]
-        arguments += [self._member(member) for _, member in listings]
-        with _refusals():
-            listed = int(self._check_and_list(keys=keys, args=arguments))
-        if listed < 0:
-            self.collect(items[0])  # invalidated meanwhile: the response goes (its index listing it is harmless)
-            return None
-        return True
-
-    def storage_time(self) -> float:
-        """The Redis server's clock (``TIME``): every process compares invalidations on it (on a
-        cluster, the clock of the node that keeps the group marks)."""
-        seconds, microseconds = self._topology.time()
-        return float(f"{seconds}.{microseconds:06d}")
-
-    def invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
-        """One script for all the groups, whatever their size: one round trip (on a cluster, one
-        more per node that holds members)."""
-        topology = self._topology
-        keys = [key for group in group_ids for key in (topology.list_key(group), topology.mark_key(group))]
-        with _refusals():
-            if topology.cluster:
-                return self._remove_members(self._take_groups(keys=keys, args=[max(1, keep_for * 1000)]))
-            arguments: list[str | int] = [max(1, keep_for * 1000), self._prefix, topology.channel]
-            return int(self._invalidate_groups(keys=keys, args=arguments))
-
-    def _remove_members(self, members: Sequence[bytes]) -> int:
-        """Remove listed items, each on its own node (a pipeline per node), and publish their ids."""
-        listed = [member.decode() if isinstance(member, bytes) else str(member) for member in members]
-        if not listed:
-            return 0
-        keys = [self._key(item_id, epoch) for epoch, _, item_id in (member.partition(":") for member in listed)]
-        removed = self._topology.unlink_each(keys)
-        ids = [member.partition(":")[2] for member in listed]
-        for start in range(0, len(ids), 1000):
-            self._client.publish(self._topology.channel, " ".join(ids[start : start + 1000]))
-        return removed
-
-    def group_members(self, group_id: str) -> list[str]:
-        """The ids listed in the group now, of the current epoch."""
-        now_ms = int(self.storage_time() * 1000)
-        members = self._client.zrangebyscore(self._topology.list_key(group_id), now_ms, "+inf")
-        epoch = f"{self._epoch}:"
-        listed = (member.decode() if isinstance(member, bytes) else str(member) for member in members)
-        return [member[len(epoch) :] for member in listed if member.startswith(epoch)]
-
-    def remove_all(self, keep_for: int) -> None:
-        """Start a new epoch: every item stored so far becomes unreachable at once and expires by its
-        TTL, and stores computed before now are refused. One script, whatever Redis holds: nothing
-        is scanned or deleted, so nothing but the cache's own keys is touched. It does not count
-        what it removed (``None``)."""
-        epoch, topology = secrets.token_hex(4), self._topology
-        with _refusals():
-            self._new_epoch(
-                keys=[topology.epoch_key, topology.everything_key],
-                args=[epoch, max(1, keep_for * 1000), topology.channel],
-            )
-        self._epoch = epoch
 
     # -- changes (IPublishingCacheStorage) -------------------------------------------------------
 
@@ -360,7 +247,7 @@ class RedisCacheStorage:
         after them). Returns (how many were listening, how many did not acknowledge within
         ``timeout`` seconds). A listener that did not (frozen, cut off) stops trusting its copies
         when its lease runs out (``TieredCacheStorage``). Purges call it before they return."""
-        with _refusals():
+        with refusals():
             return synchronise(self._client, self._topology.channel, self._prefix, timeout)
 
     # -- locks (ILockableCacheStorage) -----------------------------------------------------------
@@ -373,13 +260,27 @@ class RedisCacheStorage:
     def release_lock(self, name: str, token: str) -> None:
         self._release(keys=[self._topology.lock_key(name)], args=[token])
 
+    # -- a miss in two round trips (ILookupCacheStorage) -----------------------------------------
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Redis's refusals of a write, as the storage protocol's ``WriteRefused``."""
-    try:
-        yield
-    except redis.exceptions.ResponseError as error:
-        if isinstance(error, _REFUSAL_TYPES) or str(error).startswith(_REFUSALS):
-            raise WriteRefused(str(error)) from error
-        raise
+    def look_up(self, item_ids: Sequence[str], lock: str, ttl: float) -> LookedUp:
+        """``get_many``; when the last item is missing, the lock and the server's time too: one
+        script, one round trip (on a cluster, whose epoch lives on another node: one each)."""
+        topology = self._topology
+        if topology.cluster:
+            items = self.get_many(item_ids)
+            if items[-1] is not None:
+                return LookedUp(items)
+            token = self.acquire_lock(lock, ttl)
+            return LookedUp(items, token, token is None, self.storage_time())
+        token, epoch = secrets.token_hex(16), self._epoch
+        keys = [topology.epoch_key, *(topology.key(item_id, epoch) for item_id in item_ids), topology.lock_key(lock)]
+        reply = self._look_up(keys=keys, args=[token, max(1, int(ttl * 1000))])
+        values, taken, seconds, microseconds = reply[:-3], int(reply[-3]), int(reply[-2]), int(reply[-1])
+        current = INITIAL_EPOCH if values[0] is None else values[0].decode(errors="replace")
+        if current != epoch:  # another process started a new epoch: read again in it
+            self._epoch = current
+            values = [None, *self._read(item_ids)]
+        items = [self._item(item_id, value) for item_id, value in zip(item_ids, values[1:])]
+        if taken in (0, 3):  # not asked, or refused (a full server): the flow asks for it itself
+            return LookedUp(items)
+        return LookedUp(items, token if taken == 1 else None, taken == 2, float(f"{seconds}.{microseconds:06d}"))
