@@ -25,6 +25,7 @@ from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsg
 
 from benchmarks.payload import BASE64_BODY, BODY, RANDOM_BODY, records_body
 from chocs_middleware.cache import CacheMiddleware, ICacheStorage, InMemoryCacheStorage, RedisCacheStorage
+from chocs_middleware.cache.storages.redis.scripts import LOOK_UP
 from support.monitor import commands_sent
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Any]
@@ -51,7 +52,8 @@ def request(wsgi: WsgiApp, path: str) -> None:
 
 def app_with(cached: bool, storage: ICacheStorage | None = None, answer: Callable[[], bytes] = records_body) -> WsgiApp:
     """``/items/{item_id}``, answered with ``answer()`` (built per request), cached for an hour or not."""
-    app = Application(CacheMiddleware(storage or InMemoryCacheStorage())) if cached else Application()
+    storage = InMemoryCacheStorage() if storage is None else storage  # an empty storage is falsy (len 0)
+    app = Application(CacheMiddleware(storage)) if cached else Application()
     keywords = {"cache_expiry": 3600} if cached else {}
 
     @app.get("/items/{item_id}", **keywords)
@@ -129,6 +131,33 @@ def memory_per_entry(quick: bool) -> dict[str, float]:
     return figures
 
 
+def _look_up_price(client: redis.Redis, rounds: int) -> None:
+    """What a hit's look-up script costs next to the bare ``MGET`` it replaced, per call: on the
+    client (a round trip on loopback, interleaved) and on the server (``INFO commandstats``)."""
+    client.set("bench-look:index", b"i" * 150)
+    client.set("bench-look:response", b"r" * 1500)
+    keys = ["bench-look:epoch", "bench-look:index", "bench-look:response"]
+    script = client.script_load(LOOK_UP)
+    calls: dict[str, Callable[[], object]] = {
+        "mget": lambda: client.mget(keys),
+        "evalsha": lambda: client.evalsha(script, 4, *keys, "bench-look:lock", "token", "30000"),
+    }
+    client.config_resetstat()
+    samples: dict[str, list[float]] = {"mget": [], "evalsha": []}
+    for number in range(rounds):
+        for name in calls if number % 2 == 0 else reversed(list(calls)):
+            started = time.perf_counter()
+            for _ in range(1000):
+                calls[name]()
+            samples[name].append((time.perf_counter() - started) / 1000 * 1e6)
+    stats = client.info("commandstats")
+    client.delete(*keys)
+    print("A hit's look-up (the script that can also lock) next to a bare MGET of the same keys")
+    for name in calls:
+        server = stats[f"cmdstat_{name}"]["usec_per_call"]
+        print(f"  {name:8s} round trip {statistics.median(samples[name]):6.1f} us, Redis CPU {server:5.2f} us per call")
+
+
 def redis_costs(quick: bool, redis_url: str) -> None:
     """Commands per hit and per stored miss, and Redis's own memory per entry by body kind."""
     client = redis.Redis.from_url(redis_url)
@@ -141,6 +170,7 @@ def redis_costs(quick: bool, redis_url: str) -> None:
     print(f"  hit: {len(hit)} {' '.join(hit)} (target 1)")
     print(f"  miss that stores: {len(miss)} {' '.join(miss)} (target 2)")
     storage.close()
+    _look_up_price(client, 3 if quick else 21)
     count = 300 if quick else 3000
     print(f"Redis memory per cached {len(BODY)}-byte response, {count} unique URLs (Redis's used_memory)")
     for number, (label, body) in enumerate(BODIES):
