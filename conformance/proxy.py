@@ -1,9 +1,9 @@
 """A chocs reverse proxy whose every route goes through ``CacheMiddleware``: what ``make
 conformance`` puts in front of the test suite's origin server.
 
-One catch-all route, ``cache=True``, default middleware options, for every method chocs knows; its
-handler forwards the request to ``ORIGIN`` (``http://127.0.0.1:<port>``) and answers with what
-came back. ``python -m conformance.proxy`` serves it through waitress on ``PORT`` (127.0.0.1).
+One catch-all route, ``cache=True`` with declared keying, default middleware options, for every
+method chocs knows; its handler forwards the request to ``ORIGIN`` (``http://127.0.0.1:<port>``)
+and answers with what came back. ``python -m conformance.proxy`` serves it through waitress on ``PORT`` (127.0.0.1).
 Extra middleware options come as JSON in ``CACHE_OPTIONS`` (``{"targeted_fields": [...]}``).
 """
 
@@ -50,7 +50,10 @@ def build_app(origin: str, options: dict[str, Any]) -> Application:
     target = urlsplit(origin)
     app = Application(CacheMiddleware(InMemoryCacheStorage(max_items=100_000), **options))
 
-    @app.any("/*", cache=True)
+    # Declared keying: a reverse proxy forwards every header and the whole query string to its
+    # origin, so observed keying would key each response on all of them (every request its own
+    # entry). The origin says what matters with Vary, as the suite's tests expect of a proxy.
+    @app.any("/*", cache=True, cache_keying="declared")
     def forward(request: HttpRequest) -> HttpResponse:
         query = str(request.query_string)
         body = request.body.getvalue()

@@ -1,5 +1,5 @@
 """The demo API: articles, cached per language, invalidated by PATCH (with the list, through a
-cache group), protected from lost updates.
+cache group), protected from lost updates; and a dashboard keyed on the cookie its handler reads.
 
 Run it with ``make demo`` (waitress on http://127.0.0.1:8000, in-memory storage).
 """
@@ -69,6 +69,14 @@ def update_article(request: HttpRequest) -> HttpResponse:
         article["title"] = str(changes.get("title", article["title"]))
         article["version"] = int(article["version"]) + 1
         return _json(article, etag=_etag(article))
+
+
+@app.get("/dashboard", cache_expiry=60)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """Nothing declared: the cache keys the page on the ``session`` cookie because the handler reads
+    it, and on no query parameter, because it reads none (docs/caching.md, "Observed keys")."""
+    session = request.cookies["session"].value if "session" in request.cookies else "anonymous"
+    return _json({"dashboard of": session})
 
 
 cache.attach(app)  # every route's keywords checked now, and HEAD answered from the GET entries

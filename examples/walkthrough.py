@@ -17,6 +17,8 @@ class Step:
     """The start of the ``Cache-Status`` the step shows."""
     copy_etag: bool = False
     """Use the ``ETag`` of the previous step in ``If-None-Match``."""
+    expect_body: str = ""
+    """Text the body holds."""
 
     def curl(self, base_url: str, etag: str = '"<the ETag step 2 showed>"') -> str:
         parts = ["curl -i"]
@@ -94,6 +96,30 @@ STEPS = (
         body='{"title": "Overwrites the revision"}',
         expect_status=412,
         expect_cache_status="chocs-cache; hit",
+    ),
+    Step(
+        "A page that reads the session cookie, nothing declared: stored for alice",
+        "GET",
+        "/dashboard",
+        headers={"Cookie": "session=alice"},
+        expect_cache_status="chocs-cache; fwd=uri-miss; fwd-status=200; stored",
+        expect_body='"dashboard of": "alice"',
+    ),
+    Step(
+        "Bob gets his own page, not alice's: the cache saw the handler read the cookie",
+        "GET",
+        "/dashboard",
+        headers={"Cookie": "session=bob"},
+        expect_cache_status="chocs-cache; fwd=vary-miss",
+        expect_body='"dashboard of": "bob"',
+    ),
+    Step(
+        "A tracking parameter the handler never reads: alice's page, from the cache",
+        "GET",
+        "/dashboard?utm_source=newsletter",
+        headers={"Cookie": "session=alice"},
+        expect_cache_status="chocs-cache; hit",
+        expect_body='"dashboard of": "alice"',
     ),
 )
 

@@ -40,6 +40,27 @@ def test_an_index_survives_the_round_trip() -> None:
     assert decode_index(encode_index(INDEX)) == INDEX
 
 
+def test_an_index_keeps_what_observed_recipes_key_on() -> None:
+    observed = ResourceIndex(
+        generation="abc123",
+        recipes=(
+            VaryRecipe(("accept",), False, ("session",), ("page", "q"), False),
+            VaryRecipe(("accept", "x-team"), True, ("*",), None, True),
+            VaryRecipe(("accept",), False, (), (), False),
+        ),
+        variants=(("v1", 1_800_000_060.0),),
+    )
+
+    assert decode_index(encode_index(observed)) == observed
+
+
+def test_an_index_with_a_planted_input_name_is_refused() -> None:
+    planted = encode_index(INDEX).replace(b'"accept-language"],0]', b'"accept-language"],0,[7],[],0]')
+
+    with pytest.raises(DecodeError):
+        decode_index(planted)
+
+
 def test_the_stored_form_says_its_version_and_kind() -> None:
     assert encode_response(RESPONSE).startswith(b"chocs-cache 2 response\n")
     assert encode_index(INDEX).startswith(b"chocs-cache 2 index\n")

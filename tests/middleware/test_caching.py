@@ -252,8 +252,8 @@ def test_query_parameter_order_does_not_make_a_new_entry(harness: Harness) -> No
     assert hit.headers["Cache-Status"].startswith("chocs-cache; hit")
 
 
-def test_different_query_strings_are_different_resources(harness: Harness) -> None:
-    json_route(harness, cache_expiry=60)
+def test_different_query_strings_are_different_resources_with_declared_keying(harness: Harness) -> None:
+    json_route(harness, cache_expiry=60, cache_keying="declared")
 
     harness.client.get("/items?page=1")
     harness.client.get("/items?page=2")

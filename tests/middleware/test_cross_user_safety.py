@@ -125,7 +125,8 @@ def test_opted_in_negotiation_still_confirms_the_response_a_304_names(harness: H
 
 class TestAResponseSharedAcrossCookies:
     def dashboard(self, harness: Harness) -> None:
-        @harness.app.get("/dashboard", cache_expiry=60)
+        # Declared keying: observed keying keys on the cookie the handler reads (tests/adapters/test_observed_keys.py).
+        @harness.app.get("/dashboard", cache_expiry=60, cache_keying="declared")
         def dashboard(request: HttpRequest) -> HttpResponse:
             return HttpResponse(f"dashboard of {request.headers.get('cookie')}")
 

@@ -120,7 +120,8 @@ def test_a_delete_route_without_any_cache_keyword_still_invalidates_its_path(har
     @harness.app.get("/notes/{id}", cache_expiry=600)
     def read_note(request: HttpRequest) -> HttpResponse:
         harness.count("read note")
-        return HttpResponse("gone" if harness.calls["delete"] else "a note")
+        expanded = " (expanded)" if request.query_string.get("expand") else ""  # ?expand=1 is another response
+        return HttpResponse(("gone" if harness.calls["delete"] else "a note") + expanded)
 
     harness.client.get("/notes/7")
     harness.client.get("/notes/7?expand=1")
@@ -128,7 +129,7 @@ def test_a_delete_route_without_any_cache_keyword_still_invalidates_its_path(har
     harness.client.delete("/notes/7")
 
     assert harness.client.get("/notes/7").text == "gone"
-    assert harness.client.get("/notes/7?expand=1").text == "gone"
+    assert harness.client.get("/notes/7?expand=1").text == "gone (expanded)"
     assert harness.calls["read note"] == 4
 
 

@@ -18,7 +18,8 @@ def catalogue(harness: Harness) -> None:
     @harness.app.get("/items/{id}", cache_expiry=600, cache_vary=("accept-language",), cache_groups=("items",))
     def item(request: HttpRequest) -> HttpResponse:
         harness.count("item")
-        return HttpResponse(f"item {request.path_parameters['id']}")
+        expanded = " expanded" if request.query_string.get("expand") else ""  # ?expand=1 is another response
+        return HttpResponse(f"item {request.path_parameters['id']}{expanded}")
 
     @harness.app.get("/pages/{id}", cache_expiry=600)
     def page(request: HttpRequest) -> HttpResponse:

@@ -59,6 +59,7 @@ def test_the_walkthrough_does_what_it_says(demo_server: tuple[int, str]) -> None
         assert (response.getheader("Cache-Status") or "").startswith(step.expect_cache_status), step.title
         if step.expect_status == 304:
             assert body == b""
+        assert step.expect_body in body.decode(), step.title
         etag = response.getheader("ETag") or etag
 
 

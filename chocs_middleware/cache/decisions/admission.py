@@ -24,6 +24,7 @@ from ..semantics.freshness import (
     parse_age,
 )
 from ..semantics.vary import ANY, merge_field_names, parse_vary
+from .observed import ReadInputs, observed_recipe
 from .routes import RoutePolicy
 from .values import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
 
@@ -83,12 +84,15 @@ def admit(
     has_authorization: bool,
     has_credentials: bool,
     requested_at: float | None = None,
+    read: ReadInputs | None = None,
 ) -> Admission:
     """Whether and how ``upstream``, the handler's answer to a ``GET`` received at ``now``, is kept.
 
     ``has_authorization`` / ``has_credentials``: the request carried ``Authorization`` / any of
     ``Authorization`` and ``Cookie`` (see ``RoutePolicy.keeping``). ``requested_at``: when the
     request went to the handler (its answer's ``Age`` counts from then, RFC 9111 §4.2.3).
+    ``read``: what the handler read of the request, when it was observed: the response is keyed
+    on it too (``observed.observed_recipe``), and says so downstream (``Vary``, ``private``).
     """
     refusal = _never_stored(upstream, policy)
     if refusal is not None:
@@ -115,12 +119,13 @@ def admit(
     if lifetime <= 0 and not directives.no_cache:
         return Refused("no-lifetime")
     keeping = policy.keeping(directives.private, explicitly_shareable(directives), has_authorization)
-    added = _added_fields(upstream, policy, lifetime if not from_response else None, keeping.per_credentials, now)
+    names = merge_field_names(policy.vary, vary)
+    recipe = observed_recipe(names, keeping.per_credentials, read, policy.ignored, keeping.public)
+    added = _added_fields(upstream, policy, lifetime if not from_response else None, recipe, now)
     if keeping.per_credentials and not has_credentials:
         return Refused("private", added)  # no one to keep it for
     initial_age = corrected_initial_age(parse_age(upstream.values("age")), date, requested_at or now, now)
     stored = _kept(upstream, policy, directives, added, keeping.public, now - initial_age, lifetime)
-    recipe = VaryRecipe(tuple(sorted(merge_field_names(policy.vary, vary))), keeping.per_credentials)
     return Admitted(recipe, stored, added)
 
 
@@ -211,21 +216,25 @@ def _stored_fields(fields: HeaderFields) -> HeaderFields:
 
 
 def _added_fields(
-    upstream: UpstreamResponse, policy: RoutePolicy, route_lifetime: int | None, per_credentials: bool, now: float
+    upstream: UpstreamResponse, policy: RoutePolicy, route_lifetime: int | None, recipe: VaryRecipe, now: float
 ) -> HeaderFields:
     """What a cacheable answer gets when the handler did not set it (a handler's own header is
     never overwritten): ``Cache-Control`` when the route's expiry gave the lifetime (its
-    ``max-age`` is ``cache_max_age`` when the route sets one, and ``no-cache`` for 0), ``Vary`` with
-    the route's headers, ``Date``, and the validators (``ETag`` from the body, ``Last-Modified``)."""
+    ``max-age`` is ``cache_max_age`` when the route sets one, and ``no-cache`` for 0; ``private``
+    when kept per credentials), ``Vary`` with the route's headers and those the handler was seen
+    to read (``Cookie`` for its cookies), ``Date``, and the validators (``ETag`` from the body,
+    ``Last-Modified``)."""
     present = {name for name, _ in upstream.fields}
     added: list[tuple[str, tuple[str, ...]]] = []
     if "cache-control" not in present and route_lifetime is not None:
-        scope = "private, " if per_credentials else "public, " if policy.control == "public" else ""
+        scope = "private, " if recipe.per_credentials else "public, " if policy.control == "public" else ""
         advertised = route_lifetime if policy.max_age is None else policy.max_age
         freshness = f"max-age={advertised}" if advertised else "no-cache"  # cache_max_age=0: always ask us
         added.append(("cache-control", (scope + freshness,)))
-    if "vary" not in present and policy.vary:
-        added.append(("vary", (policy.vary_header,)))
+    if "vary" not in present:
+        vary = policy.vary_header if not recipe.observed else _observed_vary(policy.vary, recipe)
+        if vary:
+            added.append(("vary", (vary,)))
     generated_at = format_http_date(now)
     if "date" not in present:
         added.append(("date", (generated_at,)))
@@ -234,6 +243,13 @@ def _added_fields(
     if "last-modified" not in present:
         added.append(("last-modified", (generated_at,)))
     return tuple(added)
+
+
+def _observed_vary(declared: tuple[str, ...], recipe: VaryRecipe) -> str:
+    """The route's ``Vary``, then the other fields an observed recipe keys on (``Cookie`` for its cookies)."""
+    read = [name for name in recipe.field_names if name not in declared]
+    cookie = ["cookie"] if recipe.cookies and "cookie" not in declared else []
+    return ", ".join((*declared, *read, *cookie))
 
 
 def _stale_window(directives: CacheControl, name: str, route_default: int) -> int:

@@ -28,7 +28,9 @@ ROUTE_KEYWORDS = (
     "cache_control",
     "cache_expiry",
     "cache_groups",
+    "cache_ignore",
     "cache_invalidates",
+    "cache_keying",
     "cache_max_age",
     "cache_stale_if_error",
     "cache_stale_while_revalidate",
@@ -38,7 +40,14 @@ ROUTE_KEYWORDS = (
 CACHE_CONTROL_VALUES = ("public", "private")
 STORING_KEYWORDS = ("cache_expiry", "cache_max_age", "cache_stale_while_revalidate", "cache_stale_if_error")
 """Keywords about how long responses are kept, which mean nothing on a write."""
-INERT_WITHOUT_STORING = ("cache_control", "cache_vary", "cache_stale_while_revalidate", "cache_stale_if_error")
+INERT_WITHOUT_STORING = (
+    "cache_control",
+    "cache_vary",
+    "cache_ignore",
+    "cache_keying",
+    "cache_stale_while_revalidate",
+    "cache_stale_if_error",
+)
 """Keywords that mean something only on a route that stores (``cache_expiry`` or ``cache=True``)."""
 KEYWORD_ALIASES = {
     "cache_ttl": "cache_expiry",
@@ -48,6 +57,8 @@ KEYWORD_ALIASES = {
     "cache_maxage": "cache_max_age",
     "cache_tags": "cache_groups",
     "cache_keys": "cache_vary",
+    "cache_ignored": "cache_ignore",
+    "cache_key": "cache_keying",
     "timeout": "cache_expiry",
     "ttl": "cache_expiry",
     "max_age": "cache_expiry",

@@ -17,6 +17,7 @@ from typing import Any
 from ..clock import SYSTEM_CLOCK, Clock
 from ..common.checks import check_flag, check_number
 from ..semantics.vary import ANY, is_field_name
+from .observed import check_keying
 
 __all__ = ["CACHEABLE_METHODS", "DEFAULT_OPTIONS", "MiddlewareOptions", "check_storage_instance", "validate_vary"]
 
@@ -236,6 +237,22 @@ class MiddlewareOptions:
             _secret,
             "the key (16 bytes or more) of the HMAC that turns credentials into part of a per-user entry's id; give "
             "every process the same one (default: a random one of this process's own)",
+        ),
+    )
+    keying: str = field(
+        default="observed",
+        metadata=_declared(
+            check_keying,
+            'how routes without cache_keying key their responses: "observed" (on the route\'s cache_vary, the '
+            'response\'s Vary and every header, cookie and query parameter the handler read) or "declared" (on '
+            "cache_vary, the response's Vary and the whole query string)",
+        ),
+    )
+    debug: bool = field(
+        default=False,
+        metadata=_declared(
+            check_flag,
+            "Cache-Status names the inputs a stored response is keyed on (key=...), on the miss that stores it",
         ),
     )
     clock: Clock = field(

@@ -15,6 +15,8 @@ from ..common.checks import check_flag
 from . import keywords
 from .credentials import Keeping, Lookup, keeping, lookups
 from .group_names import GroupNames
+from .observed import NOTHING_IGNORED, Ignored, ignored_inputs
+from .observed import keying as keying_keyword
 from .options import MiddlewareOptions
 
 __all__ = ["RoutePolicy", "WritePolicy", "build_policy", "build_write_policy"]
@@ -53,6 +55,10 @@ class RoutePolicy:
     validate_variants: bool = False
     """``cache_validate_variants``: on a ``vary-miss``, ask the handler whether a response stored
     for other ``Accept*`` values will do (RFC 9111 §4.3.1); only for negotiation fields."""
+    keying: str = "observed"
+    """``cache_keying``: ``"observed"`` (keys made of what the handler read) or ``"declared"``."""
+    ignored: Ignored = NOTHING_IGNORED
+    """``cache_ignore``: inputs the handler reads that never go into a key."""
     anonymous_lookup: Lookup = field(init=False, repr=False, compare=False)
     """How a request without ``Authorization`` is looked up (read on every hit: no call)."""
     authorized_lookup: Lookup = field(init=False, repr=False, compare=False)
@@ -144,6 +150,8 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
     while_revalidating = attributes.get("cache_stale_while_revalidate")
     stale_while_revalidate = keywords.seconds(route, "cache_stale_while_revalidate", while_revalidating)
     stale_if_error = keywords.seconds(route, "cache_stale_if_error", attributes.get("cache_stale_if_error"))
+    keying = keying_keyword(route, attributes.get("cache_keying"), options.keying)
+    ignored = ignored_inputs(route, attributes.get("cache_ignore"))
     if expiry == 0 and not enabled:
         if groups is not None:
             raise ValueError(f"cache_groups on route {route!r} needs cache_expiry or cache=True: nothing is stored")
@@ -161,6 +169,8 @@ def build_policy(route: str, attributes: Mapping[str, object], options: Middlewa
         max_age=advertised,
         selections=selections,
         validate_variants=validate_variants,
+        keying=keying,
+        ignored=ignored,
     )
 
 

@@ -11,6 +11,7 @@ from functools import cached_property
 from ..semantics.preconditions import NOT_MODIFIED_FIELDS
 
 __all__ = [
+    "EVERY",
     "NO_CONTENT_LENGTH",
     "HeaderFields",
     "ResourceIndex",
@@ -104,14 +105,33 @@ UNTRUSTED_AGE = 2_147_483_648.0
 """The age of a response stored further in the future than that: older than any lifetime."""
 
 
+EVERY = "*"
+"""In ``VaryRecipe.cookies``: the handler read every cookie (the whole ``Cookie`` field)."""
+
+
 @dataclass(frozen=True)
 class VaryRecipe:
-    """How a resource's variants are told apart: the request fields they vary on."""
+    """How a resource's variants are told apart: the request fields they vary on, and with observed
+    keying (``decisions/observed.py``) the cookies and query parameters the handler read.
+
+    The defaults are declared keying's: the whole query string, no cookie by name."""
 
     field_names: tuple[str, ...]
     """Lower-cased and sorted, so that the same set always gives the same variant ids."""
     per_credentials: bool = False
     """Also by the request's credentials (``Authorization`` and ``Cookie``): served back only to them."""
+    cookies: tuple[str, ...] = ()
+    """Cookies read, sorted (``(EVERY,)``: all of them): keyed by an HMAC of their values, as
+    credentials are, so a request without them or with other values is never given the entry."""
+    queries: tuple[str, ...] | None = None
+    """Query parameters read, sorted; ``None``: the whole query string (declared keying)."""
+    every_header: bool = False
+    """The handler read every header (iterated or copied them): keyed on all it may have used."""
+
+    @property
+    def observed(self) -> bool:
+        """Keyed on more, or less, than declared keying's fields and whole query string."""
+        return bool(self.cookies) or self.queries is not None or self.every_header
 
 
 @dataclass(frozen=True)

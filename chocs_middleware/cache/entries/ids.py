@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, urlencode
 
 from ..common.memo import BoundedMemo
@@ -37,6 +37,7 @@ __all__ = [
     "credentials_mac",
     "group_id",
     "host_name",
+    "keyed_query",
     "path_group_id",
     "resource_id",
     "resource_path",
@@ -129,6 +130,23 @@ def uri_prefix(resource: str, query: str, path: str | None = None) -> str:
     return RESPONSE_KIND + resource[1 : LOCALITY_LENGTH + 1] + _digest(parts, 4)
 
 
+def keyed_query(raw: str, names: tuple[str, ...] | None, ignored: Callable[[str], bool] | None = None) -> str:
+    """The query string as a recipe keys it (``canonical_query``'s order and encoding): only the
+    parameters ``names`` (the handler read them; ``None``: all), less those ``ignored`` says.
+    A name covers its ``name[...]`` forms, which the framework merges into it."""
+    if not raw:
+        return raw
+    pairs = parse_qsl(raw, keep_blank_values=True)
+    kept = [
+        pair
+        for pair in pairs
+        if (names is None or pair[0].split("[", 1)[0] in names)
+        and (ignored is None or not ignored(pair[0].split("[", 1)[0]))
+    ]
+    kept.sort(key=lambda pair: pair[0].split("[", 1)[0])
+    return urlencode(kept, quote_via=quote)
+
+
 def variant_id(
     resource: str,
     query: str,
@@ -136,6 +154,7 @@ def variant_id(
     field_values: tuple[str | None, ...],
     credentials: str | None = None,
     path: str | None = None,
+    observed: tuple[object, ...] | None = None,
 ) -> str:
     """The id of one stored response of ``resource``: its ``uri_prefix``, then a digest of everything.
 
@@ -143,10 +162,15 @@ def variant_id(
     are the request's values of ``field_names`` as the route keys them (``None`` when the request
     lacks the field, which differs from an empty value, RFC 9111 §4.1); ``credentials`` only for
     responses stored per user: ``credentials_mac`` of them, never the credentials themselves.
-    ``path``: as for ``uri_prefix``.
+    ``path``: as for ``uri_prefix``. ``observed``: what an observed recipe keys on beyond these
+    (``VaryRecipe``), so that no two recipes give one id.
     """
-    parts = (resource, query, field_names, field_values, credentials)
-    return uri_prefix(resource, query, path) + _digest(parts if path is None else (*parts, path))
+    parts: tuple[object, ...] = (resource, query, field_names, field_values, credentials)
+    if path is not None:
+        parts = (*parts, path)
+    if observed is not None:
+        parts = (*parts, observed)
+    return uri_prefix(resource, query, path) + _digest(parts)
 
 
 def credentials_mac(secret: bytes, *credentials: str | None) -> str:

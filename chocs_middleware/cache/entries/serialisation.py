@@ -173,7 +173,7 @@ def decode_response(blob: bytes) -> StoredResponse:
 def encode_index(index: ResourceIndex) -> bytes:
     meta: dict[str, Any] = {
         "g": index.generation,
-        "r": [(recipe.field_names, int(recipe.per_credentials)) for recipe in index.recipes],
+        "r": [_recipe_row(recipe) for recipe in index.recipes],
         "v": [(variant, math.ceil(expires_at)) for variant, expires_at in index.variants],
     }
     if index.invalidated_at is not None:
@@ -194,16 +194,43 @@ def decode_index(blob: bytes) -> ResourceIndex:
         invalidated_at = meta.get("i")
         return ResourceIndex(
             generation=_generation(meta["g"]),
-            recipes=tuple(
-                VaryRecipe(tuple(_field_name(name) for name in _list(names)), _flag(per_credentials))
-                for names, per_credentials in recipes
-            ),
+            recipes=tuple(_recipe(_list(row)) for row in recipes),
             variants=_variants(variants),
             invalidated_at=None if invalidated_at is None else _time(invalidated_at),
             kept_until=_time(meta.get("k", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed index entry: {error!r}") from None
+
+
+def _recipe_row(recipe: VaryRecipe) -> list[Any]:
+    """A recipe as an index lists it: its fields and whether per credentials; an observed one
+    also its cookies, its query parameters (``None``: all) and whether it keys on every header."""
+    row: list[Any] = [recipe.field_names, int(recipe.per_credentials)]
+    if recipe.observed:
+        row += [recipe.cookies, recipe.queries, int(recipe.every_header)]
+    return row
+
+
+def _recipe(row: list[Any]) -> VaryRecipe:
+    names = tuple(_field_name(name) for name in _list(row[0]))
+    if len(row) == 2:
+        return VaryRecipe(names, _flag(row[1]))
+    _, per_credentials, cookies, queries, every_header = row
+    return VaryRecipe(
+        names,
+        _flag(per_credentials),
+        tuple(_name(name) for name in _list(cookies)),
+        None if queries is None else tuple(_name(name) for name in _list(queries)),
+        _flag(every_header),
+    )
+
+
+def _name(value: object) -> str:
+    """A cookie or query parameter name as an index lists it."""
+    if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"not an input name: {value!r}")
+    return value
 
 
 def _variants(listed: list[Any]) -> tuple[tuple[str, float], ...]:

@@ -122,9 +122,11 @@ class EntryStore:
         if not _usable(stored, index, lookup.recipe, lookup, now):
             stored = self._stored_under_another_recipe(target, index, lookup, now)
         if stored is None:
-            # vary-miss: a response of this URI is listed, stored for other request headers.
+            # vary-miss: a response of this URI is listed, stored for other request headers (not
+            # one that would be this request's under a recipe of the index, since gone).
             prefix = target.uri_prefix
-            others = any(variant.startswith(prefix) and variant != expected_variant for variant, _ in index.variants)
+            own = {expected_variant, *(target.variant(recipe) for recipe in index.recipes)}
+            others = any(variant.startswith(prefix) and variant not in own for variant, _ in index.variants)
             return Missed("vary-miss" if others else "uri-miss", index, index_blob=index_item.body)
         pending = guard.pending
         if pending.active and pending.hides(target.resource, stored.stored_at):

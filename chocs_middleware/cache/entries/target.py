@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 
 from ..common.memo import BoundedMemo
 from ..decisions.credentials import CREDENTIAL_FIELDS
-from ..decisions.values import VaryRecipe
+from ..decisions.observed import INTERPRETED_FIELDS, NOTHING_IGNORED, Ignored
+from ..decisions.values import EVERY, VaryRecipe
+from ..semantics.cookies import cookie_pairs, cookie_value
 from ..semantics.negotiation import normalise, select
 from ..semantics.preconditions import Conditions
 from ..semantics.vary import normalise_field_value
@@ -22,6 +24,7 @@ from .ids import (
     canonical_query,
     credentials_mac,
     host_name,
+    keyed_query,
     resource_id,
     resource_path,
     uri_prefix,
@@ -37,16 +40,28 @@ _VARIANTS: BoundedMemo[tuple[object, ...], str] = BoundedMemo(None, 4096, 1024)
 _HOSTS: BoundedMemo[str, str] = BoundedMemo(None, 1024, 256)
 
 
+_Observed = tuple[tuple[str | None, ...], tuple[tuple[str, str], ...]]
+"""A request's values of what an observed recipe keys on beyond fields and the query: its
+cookies, and every header (``RequestTarget._observed_values``)."""
+
+
 class Keying:
     """How a route keys its variants beyond the request's raw values: the secret that keys
     credentials (``CacheMiddleware(secret=...)``), and the values the route produces for the
     headers its ``cache_vary`` maps (a request is keyed by its best match among them)."""
 
-    __slots__ = ("secret", "selections")
+    __slots__ = ("ignored", "secret", "selections")
 
-    def __init__(self, secret: bytes, selections: tuple[tuple[str, tuple[str, ...]], ...] = ()) -> None:
+    def __init__(
+        self,
+        secret: bytes,
+        selections: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        ignored: Ignored = NOTHING_IGNORED,
+    ) -> None:
         self.secret = secret
         self.selections = dict(selections)
+        self.ignored = ignored
+        """``cache_ignore``: inputs never in a key, even when a recipe would take them all."""
 
     def values(self, names: tuple[str, ...], values: list[str | None]) -> tuple[str | None, ...]:
         """The request's values as the route keys them: selected, or in one spelling."""
@@ -164,22 +179,69 @@ class RequestTarget:
                 values.append(raw[0].strip())
             else:
                 values.append(field_value(raw))
-        credentials = None
+        credentials: tuple[str | None, ...] | None = None
         if recipe.per_credentials:
             credentials = tuple(field_value(fields.get(name)) for name in CREDENTIAL_FIELDS)
         keying = self.keying
-        key = (self.resource, self.query, names, tuple(values), credentials, keying, self.spelling)
+        key: tuple[object, ...] = (self.resource, self.query, names, tuple(values), credentials, keying, self.spelling)
+        observed = None
+        if recipe.cookies or recipe.queries is not None or recipe.every_header:
+            observed = self._observed_values(recipe)
+            key = (*key, recipe, observed)
         variant = _VARIANTS.get(key)
         if variant is None:  # normalised, selected and keyed once per spelling: a hit finds the id
-            size = len(self.query) + sum(len(value) for value in (*values, *(credentials or ())) if value)
-            canonical = canonical_query(self.query)
-            keyed = keying.values(names, values)
-            mac = None if credentials is None else credentials_mac(keying.secret, *credentials)
-            variant = _VARIANTS.remember(
-                key, variant_id(self.resource, canonical, names, keyed, mac, self.spelling), size
-            )
+            variant = _VARIANTS.remember(key, self._variant_id(recipe, values, credentials, observed), _size(key))
         self._last_variant = (recipe, variant)
         return variant
+
+    def _observed_values(self, recipe: VaryRecipe) -> _Observed:
+        """The request's values of what an observed recipe keys on beyond fields and the query:
+        its cookies (all of them for ``EVERY``), and every header when the handler read them all."""
+        ignored = self.keying.ignored
+        cookies: tuple[str | None, ...] = ()
+        if recipe.cookies:
+            raw = self._fields.get("cookie")
+            header = None if raw is None else raw[0] if len(raw) == 1 else str(raw)  # as chocs parses it
+            if recipe.cookies == (EVERY,):
+                pairs = cookie_pairs(header or "")
+                cookies = tuple(f"{name}={value}" for name, value in pairs if not ignored.cookie(name))
+            else:
+                cookies = tuple(cookie_value(header, name) for name in recipe.cookies)
+        headers: tuple[tuple[str, str], ...] = ()
+        if recipe.every_header:
+            headers = tuple(
+                sorted(
+                    (name, _joined(lines))
+                    for name, lines in self._fields.items()
+                    if name not in INTERPRETED_FIELDS and name not in CREDENTIAL_FIELDS and not ignored.header(name)
+                )
+            )
+        return cookies, headers
+
+    def _variant_id(
+        self,
+        recipe: VaryRecipe,
+        values: list[str | None],
+        credentials: tuple[str | None, ...] | None,
+        observed: _Observed | None,
+    ) -> str:
+        """The id of the request's variant under ``recipe``: its values normalised and selected,
+        credentials and cookies under the HMAC, and the query string as the recipe reads it."""
+        keying, names = self.keying, recipe.field_names
+        keyed = keying.values(names, values)
+        ignored_queries = keying.ignored.queries
+        if recipe.queries is None and not ignored_queries:
+            query = canonical_query(self.query)
+        else:
+            query = keyed_query(self.query, recipe.queries, keying.ignored.query if ignored_queries else None)
+        if observed is None:
+            mac = None if credentials is None else credentials_mac(keying.secret, *credentials)
+            return variant_id(self.resource, query, names, keyed, mac, self.spelling)
+        cookies, headers = observed
+        secret_parts = (*(credentials or ()), *cookies, *(f"{name}: {value}" for name, value in headers))
+        mac = credentials_mac(keying.secret, *secret_parts) if secret_parts or credentials is not None else None
+        kind = (recipe.cookies, recipe.queries, recipe.every_header)  # another recipe never shares its ids
+        return variant_id(self.resource, query, names, keyed, mac, self.spelling, kind)
 
     @property
     def uri_prefix(self) -> str:
@@ -207,6 +269,11 @@ class RequestTarget:
             None if if_modified_since is None else _joined(if_modified_since),
             None if if_unmodified_since is None else _joined(if_unmodified_since),
         )
+
+
+def _size(key: tuple[object, ...]) -> int:
+    """What a memo key holds that the client sent (it bounds the memo's bytes)."""
+    return len(repr(key[1:5])) + (len(repr(key[8])) if len(key) > 8 else 0)
 
 
 def field_value(raw: list[str] | str | None) -> str | None:

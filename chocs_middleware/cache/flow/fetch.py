@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 
 from ..common.faults import FaultLog
 from ..decisions.admission import Admission, Admitted, Refused, admit
+from ..decisions.observed import describe_key
 from ..decisions.options import MiddlewareOptions
 from ..decisions.values import NO_CONTENT_LENGTH, StoredResponse, VaryRecipe, refreshed_fields
 from ..entries.guard import StorageGuard
@@ -102,7 +103,7 @@ class Fetcher(Generic[Response]):
         if offered:
             last_modified = miss.stale.last_modified if miss.stale is not None else None
             validators = Validators(tuple(stored.etag for stored in offered if stored.etag), last_modified)
-            called = self._port.call(read.request, read.next, validators, body_limit)
+            called = self._port.call(read.request, read.next, validators, body_limit, read.route.observes)
             trace.fwd_status = called.upstream.status
             if called.upstream.status != 304:
                 return Asked(called, requested_at, since)
@@ -116,7 +117,7 @@ class Fetcher(Generic[Response]):
                 refreshed = self._port.refreshed(stored, fields, called)
                 return Asked(refreshed, requested_at, since)
             # The 304 names none of them, so none may be used (RFC 9111 §4.3.4): ask without them.
-        called = self._port.call(read.request, read.next, None, body_limit)
+        called = self._port.call(read.request, read.next, None, body_limit, read.route.observes)
         trace.fwd_status = called.upstream.status
         return Asked(called, requested_at, since)
 
@@ -129,7 +130,7 @@ class Fetcher(Generic[Response]):
         route = read.route
         if miss.missed is None or not storage_available or not route.policy.validate_variants:
             return ()
-        lookup = route.policy.lookup(read.target.has_authorization)
+        lookup = route.learned.lookup(read.target.has_authorization)
         return route.entries.stored_for_others(read.target, miss.missed, lookup, self._now())
 
     def store(
@@ -155,6 +156,7 @@ class Fetcher(Generic[Response]):
             has_authorization=target.has_authorization,
             has_credentials=target.has_credentials,
             requested_at=asked.requested_at,
+            read=asked.called.inputs,
         )
         added = admission.added
         if isinstance(admission, Admitted) and upstream.status not in NO_CONTENT_LENGTH:
@@ -166,7 +168,8 @@ class Fetcher(Generic[Response]):
         outcome = self._save(read, miss, asked, admission, superseded, held)
         if isinstance(outcome, Stored):
             trace.stored = True
-            self._say_what_is_shared(read, admission.recipe)
+            read.route.learned.stored(admission.recipe, target.has_authorization)
+            self._say_how_it_is_keyed(read, admission.recipe, trace)
             return admission, outcome.response
         trace.detail = outcome.reason.value if isinstance(outcome, NotStored) else outcome
         if isinstance(outcome, NotStored) and outcome.reason is Refusal.SUPERSEDED:
@@ -200,17 +203,37 @@ class Fetcher(Generic[Response]):
             self._grouping.refused(policy.route, outcome.reason, groups, type(self._guard.storage).__name__)
         return outcome
 
+    def _say_how_it_is_keyed(self, read: Read, recipe: VaryRecipe, trace: Trace) -> None:
+        """What a stored response's key says to whoever reads ``Cache-Status`` and the logs: its
+        inputs (``key=``, with ``debug``); a key on every header (``detail``, and once per route
+        a WARNING naming the way out); and what ``_say_what_is_shared`` says."""
+        if self._options.debug:
+            trace.key = describe_key(recipe)
+        if recipe.every_header:
+            route = read.route.policy.route
+            trace.detail = "keyed-on-all-headers"
+            self._faults.log(
+                logging.WARNING,
+                ("every-header", route),
+                "cache keys the responses of route %s on every request header, because its handler read them all "
+                "(iterated or copied request.headers): few requests will share one. Read headers by name, or name "
+                'those that do not change the response in cache_ignore=("header:user-agent", ...); docs/caching.md',
+                route,
+            )
+        self._say_what_is_shared(read, recipe)
+
     def _say_what_is_shared(self, read: Read, recipe: VaryRecipe) -> None:
-        """Once: per-user entries keyed with a secret only this process knows; and per route, a shared
-        response computed for a request with a ``Cookie`` (its handler may read it)."""
-        if recipe.per_credentials:
+        """Once: per-user entries keyed with a secret only this process knows; and per route with
+        declared keying, a shared response computed for a request with a ``Cookie`` (its handler
+        may read it: observed keying would have keyed on it)."""
+        if recipe.per_credentials or recipe.cookies:
             if self._options.secret is None and not self._told_secret:
                 self._told_secret = True
                 logger.info(
                     "cache stores per-user responses keyed with a secret of this process's own: other processes "
                     "will not find them. Give every process the same CacheMiddleware(secret=...) to share them"
                 )
-        elif read.target.sends_cookie and "cookie" not in recipe.field_names:
+        elif read.target.sends_cookie and "cookie" not in recipe.field_names and not read.route.observes:
             route = read.route.policy.route
             self._faults.log(
                 logging.WARNING,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
+from ..decisions.observed import ReadInputs
 from ..decisions.values import HeaderFields, StoredResponse, UpstreamResponse
 from ..semantics.ranges import ByteRange, Unsatisfiable
 
@@ -33,20 +34,26 @@ class Called(Generic[Response]):
     """The handler's answer: the framework's response (which the flow may add fields to and send)
     and the same answer as plain values, read once."""
 
-    __slots__ = ("response", "upstream")
+    __slots__ = ("inputs", "response", "upstream")
 
-    def __init__(self, response: Response, upstream: UpstreamResponse) -> None:
+    def __init__(self, response: Response, upstream: UpstreamResponse, inputs: ReadInputs | None = None) -> None:
         self.response = response
         self.upstream = upstream
+        self.inputs = inputs
+        """What the handler read of its request, when it was observed (``decisions/observed.py``)."""
 
 
 class Port(Protocol[Response]):
     """What the flow asks of a framework, for its ``Response`` type."""
 
-    def call(self, request: Native, next: Native, validators: Validators | None, body_limit: int) -> Called[Response]:
+    def call(
+        self, request: Native, next: Native, validators: Validators | None, body_limit: int, observe: bool = False
+    ) -> Called[Response]:
         """Run the handler for ``request`` (through ``next``). With ``validators``, ask it whether a
         stored representation is current instead: the client's own preconditions are set aside
-        while it runs, and put back. The body is read into ``upstream`` only up to ``body_limit``."""
+        while it runs, and put back. The body is read into ``upstream`` only up to ``body_limit``.
+        With ``observe``, record which headers, cookies and query parameters the handler reads
+        (``Called.inputs``)."""
 
     def stored(self, stored: StoredResponse, age: int, cache_status: str, with_body: bool) -> Response:
         """A response with the stored status, headers and body, its ``Content-Length`` (for ``HEAD``

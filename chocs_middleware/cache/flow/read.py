@@ -62,8 +62,9 @@ class ReadFlow(Generic[Response]):
         if target.has_body:  # a GET with a body: its answer may depend on it
             return self._bypass(request, next, "request-body")
         asked = self._request_directives(target) if self._honour_request_cache_control else None
-        policy, now = route.policy, self._now()
-        lookup = policy.authorized_lookup if target.has_authorization else policy.anonymous_lookup
+        now = self._now()
+        learned = route.learned
+        lookup = learned.authorized if target.has_authorization else learned.anonymous
         found = route.entries.find(target, lookup, now, self._flights.timeout)
         if found.__class__ is Missed:  # nothing stored that this request may be given
             return self.once(Read(request, next, route, target, asked), Miss(found.reason, None, found))
@@ -124,7 +125,7 @@ class ReadFlow(Generic[Response]):
     @staticmethod
     def _flight_key(read: Read) -> str:
         """Concurrent reads with the same key are answered by one run of the handler."""
-        return read.target.variant(read.route.policy.lookup(read.target.has_authorization).recipe)
+        return read.target.variant(read.route.learned.lookup(read.target.has_authorization).recipe)
 
     def _lead(
         self,
@@ -155,7 +156,7 @@ class ReadFlow(Generic[Response]):
         """What a waiting caller gets once the leader is done, if there is something that is its to
         have: the leader's answer as it stored it, without reading storage again."""
         if isinstance(shared, SharedAnswer):
-            lookup = read.route.policy.lookup(read.target.has_authorization)
+            lookup = read.route.learned.lookup(read.target.has_authorization)
             if (
                 read.target.variant(shared.recipe) == shared.variant
                 and lookup.may_serve(shared.recipe, shared.stored)
@@ -170,7 +171,7 @@ class ReadFlow(Generic[Response]):
     def _stored_meanwhile(self, read: Read, miss: Miss) -> StoredResponse | None:
         """A fresh response stored since this request looked (not the stale one it already had)."""
         now = self._now()
-        found = read.route.entries.find(read.target, read.route.policy.lookup(read.target.has_authorization), now)
+        found = read.route.entries.find(read.target, read.route.learned.lookup(read.target.has_authorization), now)
         if isinstance(found, Missed) or not found.is_fresh(found.age_at(now)):
             return None
         return found if miss.stale is None or found.stored_at > miss.stale.stored_at else None

@@ -12,17 +12,41 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 from ..common.faults import FaultLog
+from ..decisions.credentials import Lookup
 from ..decisions.keywords import advice
 from ..decisions.options import MiddlewareOptions
 from ..decisions.routes import RoutePolicy, WritePolicy, build_policy, build_write_policy
+from ..decisions.values import VaryRecipe
 from ..entries.guard import StorageGuard
 from ..entries.invalidation import Invalidator
 from ..entries.store import EntryStore
 from ..entries.target import Keying
 
-__all__ = ["UNSAFE_METHODS", "CachedRoute", "Routes", "WriteRoute"]
+__all__ = ["UNSAFE_METHODS", "CachedRoute", "Learned", "Routes", "WriteRoute"]
 
 UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
+
+class Learned:
+    """How a route's requests are looked up first, learned from what it stored last: with
+    observed keying a response's recipe holds what its handler read, which the route's keywords
+    do not say. A guess that saves a read: the lookup tries the index's other recipes after it."""
+
+    __slots__ = ("anonymous", "authorized")
+
+    def __init__(self, policy: RoutePolicy) -> None:
+        self.anonymous: Lookup = policy.anonymous_lookup
+        self.authorized: Lookup = policy.authorized_lookup
+
+    def lookup(self, has_authorization: bool) -> Lookup:
+        return self.authorized if has_authorization else self.anonymous
+
+    def stored(self, recipe: VaryRecipe, has_authorization: bool) -> None:
+        """A response of the route was stored under ``recipe`` for such a request."""
+        if has_authorization:
+            self.authorized = self.authorized._replace(recipe=recipe)
+        else:
+            self.anonymous = self.anonymous._replace(recipe=recipe)
 
 
 class CachedRoute(NamedTuple):
@@ -32,10 +56,17 @@ class CachedRoute(NamedTuple):
     entries: EntryStore
     """Its entries (which name it in logs)."""
     keying: Keying
-    """How its variants are keyed (the secret, the values it produces)."""
+    """How its variants are keyed (the secret, the values it produces, the inputs ignored)."""
     head: bool
     """It answers ``HEAD``: with the stored headers, and no body."""
+    learned: Learned
+    """How its requests are looked up first."""
     writes: bool = False
+
+    @property
+    def observes(self) -> bool:
+        """Its handler's reads are recorded on a miss (observed keying)."""
+        return self.policy.keying == "observed"
 
 
 class WriteRoute(NamedTuple):
@@ -74,7 +105,8 @@ class Routes:
             policy = build_policy(pattern, attributes, self._options)
             said = advice(pattern, attributes, stores=policy is not None)
             if policy is not None and method in self._options.safe_methods:
-                prepared = CachedRoute(policy, entries, Keying(secret, policy.selections), method == "HEAD")
+                keying = Keying(secret, policy.selections, policy.ignored)
+                prepared = CachedRoute(policy, entries, keying, method == "HEAD", Learned(policy))
         for line in said:
             self._faults.log(logging.WARNING, ("advice", pattern, line), "%s", line)
         return prepared

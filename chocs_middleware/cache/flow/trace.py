@@ -17,7 +17,7 @@ CACHE_NAME = "chocs-cache"
 class Trace:
     """What happened to one request that the cache did not answer as a plain fresh hit."""
 
-    __slots__ = ("collapsed", "detail", "fwd", "fwd_status", "hit", "stored", "ttl")
+    __slots__ = ("collapsed", "detail", "fwd", "fwd_status", "hit", "key", "stored", "ttl")
 
     def __init__(self, fwd: str | None = None) -> None:
         self.hit = False
@@ -34,9 +34,11 @@ class Trace:
         """Freshness left in seconds; negative when a stale response is served."""
         self.detail: str | None = None
         """Why it was not stored, or the special case it was (``stale-if-error``, ...)."""
+        self.key: str | None = None
+        """RFC 9211 §2.7 ``key``: the inputs the stored response is keyed on (``debug=True``)."""
 
     def render(self) -> str:
-        return render(self.hit, self.fwd, self.fwd_status, self.ttl, self.stored, self.collapsed, self.detail)
+        return render(self.hit, self.fwd, self.fwd_status, self.ttl, self.stored, self.collapsed, self.detail, self.key)
 
 
 def render(
@@ -47,6 +49,7 @@ def render(
     stored: bool,
     collapsed: bool,
     detail: str | None,
+    key: str | None = None,
 ) -> str:
     """The header value, its parameters in RFC 9211's order."""
     parts = [CACHE_NAME]
@@ -62,9 +65,18 @@ def render(
         parts.append("stored")
     if collapsed:
         parts.append("collapsed")
+    if key is not None:
+        parts.append(f"key={_sf_string(key)}")
     if detail:
         parts.append(f"detail={detail}")
     return "; ".join(parts)
+
+
+def _sf_string(text: str) -> str:
+    """``text`` as a Structured Fields String (RFC 8941 §3.3.3): printable ASCII, quoted; other
+    characters (a client's names may hold any) become ``?``."""
+    printable = "".join(char if " " <= char <= "~" else "?" for char in text)
+    return '"' + printable.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @lru_cache(maxsize=4096)

@@ -12,6 +12,7 @@ from chocs import HttpRequest, HttpResponse
 from ...decisions.values import HeaderFields, StoredResponse
 from ...flow.port import Called, Native, Validators
 from . import responses
+from .observing import observing
 
 __all__ = ["CHOCS", "ChocsPort"]
 
@@ -22,10 +23,14 @@ class ChocsPort:
     """``flow.port.Port`` for chocs: its requests, ``next`` handlers and ``HttpResponse``."""
 
     def call(
-        self, request: Native, next: Native, validators: Validators | None, body_limit: int
+        self, request: Native, next: Native, validators: Validators | None, body_limit: int, observe: bool = False
     ) -> Called[HttpResponse]:
-        response = next(request) if validators is None else self._asking(request, next, validators)
-        return Called(response, responses.capture(response, body_limit))
+        if not observe:
+            response = next(request) if validators is None else self._asking(request, next, validators)
+            return Called(response, responses.capture(response, body_limit))
+        with observing(request) as recorder:
+            response = next(request) if validators is None else self._asking(request, next, validators)
+        return Called(response, responses.capture(response, body_limit), recorder.inputs())
 
     @staticmethod
     def _asking(request: HttpRequest, next: Native, validators: Validators) -> HttpResponse:
@@ -59,7 +64,7 @@ class ChocsPort:
         self, stored: StoredResponse, fields: HeaderFields, confirmation: Called[HttpResponse]
     ) -> Called[HttpResponse]:
         response = responses.build_refreshed(stored, fields, confirmation.response)
-        return Called(response, responses.capture(response, len(stored.body)))
+        return Called(response, responses.capture(response, len(stored.body)), confirmation.inputs)
 
 
 CHOCS = ChocsPort()
