@@ -22,6 +22,7 @@ __all__ = [
     "INTERPRETED_FIELDS",
     "KEYINGS",
     "NOTHING_IGNORED",
+    "NOTHING_READ",
     "Ignored",
     "ReadInputs",
     "describe_key",
@@ -80,6 +81,7 @@ class Ignored(NamedTuple):
 
 
 NOTHING_IGNORED = Ignored()
+NOTHING_READ = ReadInputs()
 
 
 def keying(route: str, value: object, default: str) -> str:
@@ -135,9 +137,11 @@ def observed_recipe(
     the value), unless the response is explicitly ``shareable`` (``public``, ``s-maxage``, a
     public route: said to be the same for every user); the whole ``Cookie`` field read counts as
     every cookie read."""
-    fields = set(names)
     if read is None:
-        return VaryRecipe(tuple(sorted(fields)), per_credentials)
+        return _interned(tuple(sorted(set(names))), per_credentials, (), None, False)
+    if read is NOTHING_READ:  # the common case: a handler that reads nothing of its request
+        return _interned(tuple(sorted(set(names))), per_credentials, (), (), False)
+    fields = set(names)
     headers = read.headers
     fields.update(
         name
@@ -150,13 +154,35 @@ def observed_recipe(
     else:
         cookies = tuple(sorted(name for name in read.cookies if not ignored.cookie(name)))
     queries = None if read.every_query else tuple(sorted(name for name in read.queries if not ignored.query(name)))
-    return VaryRecipe(
+    return _interned(
         tuple(sorted(fields)),
         per_credentials or (not shareable and (read.every_header or "authorization" in headers)),
         cookies,
         queries,
         read.every_header,
     )
+
+
+_RECIPES: dict[tuple[object, ...], VaryRecipe] = {}
+MAX_INTERNED = 4096
+
+
+def _interned(
+    names: tuple[str, ...],
+    per_credentials: bool,
+    cookies: tuple[str, ...],
+    queries: tuple[str, ...] | None,
+    every_header: bool,
+) -> VaryRecipe:
+    """One ``VaryRecipe`` object per recipe: a route's responses share theirs, so comparing them
+    is an identity check (``Learned``, the variant memo). Bounded: forgotten all at once when full."""
+    key = (names, per_credentials, cookies, queries, every_header)
+    recipe = _RECIPES.get(key)
+    if recipe is None:
+        if len(_RECIPES) >= MAX_INTERNED:
+            _RECIPES.clear()
+        recipe = _RECIPES[key] = VaryRecipe(names, per_credentials, cookies, queries, every_header)
+    return recipe
 
 
 def describe_key(recipe: VaryRecipe) -> str:

@@ -127,11 +127,23 @@ class VaryRecipe:
     """Query parameters read, sorted; ``None``: the whole query string (declared keying)."""
     every_header: bool = False
     """The handler read every header (iterated or copied them): keyed on all it may have used."""
+    kind: str | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+    """What an observed recipe keys on beyond fields, as one string (``None`` for declared
+    keying), worked out once: a variant id's memo key holds it on every hit, and a string keeps
+    its hash."""
+
+    reads_values: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
+    """It keys on cookies or every header, which are read from the request apart from its fields."""
+
+    def __post_init__(self) -> None:
+        if self.cookies or self.queries is not None or self.every_header:
+            object.__setattr__(self, "kind", repr((self.cookies, self.queries, self.every_header)))
+            object.__setattr__(self, "reads_values", bool(self.cookies) or self.every_header)
 
     @property
     def observed(self) -> bool:
         """Keyed on more, or less, than declared keying's fields and whole query string."""
-        return bool(self.cookies) or self.queries is not None or self.every_header
+        return self.kind is not None
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ def variant_id(
     field_values: tuple[str | None, ...],
     credentials: str | None = None,
     path: str | None = None,
-    observed: tuple[object, ...] | None = None,
+    observed: str | None = None,
 ) -> str:
     """The id of one stored response of ``resource``: its ``uri_prefix``, then a digest of everything.
 

@@ -182,12 +182,18 @@ class RequestTarget:
         credentials: tuple[str | None, ...] | None = None
         if recipe.per_credentials:
             credentials = tuple(field_value(fields.get(name)) for name in CREDENTIAL_FIELDS)
-        keying = self.keying
-        key: tuple[object, ...] = (self.resource, self.query, names, tuple(values), credentials, keying, self.spelling)
-        observed = None
-        if recipe.cookies or recipe.queries is not None or recipe.every_header:
-            observed = self._observed_values(recipe)
-            key = (*key, recipe, observed)
+        observed = self._observed_values(recipe) if recipe.reads_values else None
+        key = (
+            self.resource,
+            self.query,
+            names,
+            tuple(values),
+            credentials,
+            self.keying,
+            self.spelling,
+            recipe.kind,
+            observed,
+        )
         variant = _VARIANTS.get(key)
         if variant is None:  # normalised, selected and keyed once per spelling: a hit finds the id
             variant = _VARIANTS.remember(key, self._variant_id(recipe, values, credentials, observed), _size(key))
@@ -236,12 +242,11 @@ class RequestTarget:
             query = keyed_query(self.query, recipe.queries, keying.ignored.query if ignored_queries else None)
         if observed is None:
             mac = None if credentials is None else credentials_mac(keying.secret, *credentials)
-            return variant_id(self.resource, query, names, keyed, mac, self.spelling)
+            return variant_id(self.resource, query, names, keyed, mac, self.spelling, recipe.kind)
         cookies, headers = observed
         secret_parts = (*(credentials or ()), *cookies, *(f"{name}: {value}" for name, value in headers))
-        mac = credentials_mac(keying.secret, *secret_parts) if secret_parts or credentials is not None else None
-        kind = (recipe.cookies, recipe.queries, recipe.every_header)  # another recipe never shares its ids
-        return variant_id(self.resource, query, names, keyed, mac, self.spelling, kind)
+        mac = credentials_mac(keying.secret, *secret_parts)
+        return variant_id(self.resource, query, names, keyed, mac, self.spelling, recipe.kind)
 
     @property
     def uri_prefix(self) -> str:
@@ -273,7 +278,7 @@ class RequestTarget:
 
 def _size(key: tuple[object, ...]) -> int:
     """What a memo key holds that the client sent (it bounds the memo's bytes)."""
-    return len(repr(key[1:5])) + (len(repr(key[8])) if len(key) > 8 else 0)
+    return len(repr(key[1:5])) + len(repr(key[8]))
 
 
 def field_value(raw: list[str] | str | None) -> str | None:

@@ -44,8 +44,9 @@ class Learned:
     def stored(self, recipe: VaryRecipe, has_authorization: bool) -> None:
         """A response of the route was stored under ``recipe`` for such a request."""
         if has_authorization:
-            self.authorized = self.authorized._replace(recipe=recipe)
-        else:
+            if self.authorized.recipe is not recipe:  # recipes are interned (``observed_recipe``)
+                self.authorized = self.authorized._replace(recipe=recipe)
+        elif self.anonymous.recipe is not recipe:
             self.anonymous = self.anonymous._replace(recipe=recipe)
 
 

@@ -1,9 +1,9 @@
 """What a chocs handler reads of its request, recorded while it runs (observed keying,
 ``decisions/observed.py``; ``docs/caching.md``, "Observed keys").
 
-``observing(request)`` hands the handler the same request with its headers, query string and
-cookies replaced by recording views of the same values, and puts the originals back when it
-returns. A read of one name records the name (a read of a missing one too: its absence shaped the
+``observe(request)`` hands the handler the same request with its headers, query string and
+cookies replaced by recording views of the same values; ``give_back`` puts the originals back
+when it returns. A read of one name records the name (a read of a missing one too: its absence shaped the
 answer); anything that sees them all (iterating, copying, printing, comparing, counting) records
 that every one was read. Only the caller that runs the handler pays for this: hits never do.
 
@@ -15,7 +15,6 @@ those is keyed as declared (``cache_keying="declared"``).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from copy import copy
 from typing import Any
 
@@ -24,9 +23,9 @@ from chocs.http.http_cookies import HttpCookieJar, parse_cookie_header
 from chocs.http.http_headers import HttpHeaders, _normalize_header_name
 from chocs.http.http_query_string import HttpQueryString
 
-from ...decisions.observed import ReadInputs
+from ...decisions.observed import NOTHING_READ, ReadInputs
 
-__all__ = ["Recorder", "observing"]
+__all__ = ["Recorder", "give_back", "observe"]
 
 
 class Recorder:
@@ -50,6 +49,8 @@ class Recorder:
             self.every.add(kind)
 
     def inputs(self) -> ReadInputs:
+        if not (self.headers or self.cookies or self.queries or self.every):
+            return NOTHING_READ
         return ReadInputs(
             frozenset(self.headers),
             frozenset(self.cookies),
@@ -197,17 +198,31 @@ class _Query(HttpQueryString):
 
 
 class _Cookies(HttpCookieJar):
-    """The request's cookies, recording each name read; ``request.cookies`` hands out copies,
-    which record too."""
+    """The request's cookies, recording each name read, parsed from the ``Cookie`` field on first
+    use (most handlers read none); ``request.cookies`` hands out copies, which record too."""
 
     _recorder: Recorder
+    _parsed: dict[str, Any] | None
+    _fields: dict[str, list[str]]
 
     @classmethod
-    def over(cls, jar: HttpCookieJar, recorder: Recorder) -> _Cookies:
+    def over(cls, parsed: dict[str, Any] | None, fields: dict[str, list[str]], recorder: Recorder) -> _Cookies:
         view = cls.__new__(cls)
-        view._cookies = jar._cookies
-        view._recorder = recorder
+        view._parsed, view._fields, view._recorder = parsed, fields, recorder
         return view
+
+    @property  # HttpCookieJar's attribute, as a property: parsed on first use
+    def _cookies(self) -> dict[str, Any]:
+        if self._parsed is None:
+            lines = self._fields.get("cookie")
+            # What chocs parses its cookies from: str() of what HttpHeaders.get("cookie") returns.
+            header = "" if lines is None else lines[0] if len(lines) == 1 else str(lines)
+            self._parsed = parse_cookie_header(header)._cookies
+        return self._parsed
+
+    @_cookies.setter
+    def _cookies(self, parsed: dict[str, Any]) -> None:
+        self._parsed = parsed
 
     def __getitem__(self, key: str) -> Any:
         self._recorder.read(self._recorder.cookies, key)
@@ -238,23 +253,23 @@ class _Cookies(HttpCookieJar):
         return super().__repr__()
 
     def __copy__(self) -> _Cookies:
-        copied = HttpCookieJar.__new__(HttpCookieJar)
-        copied._cookies = {name: copy(cookie) for name, cookie in self._cookies.items()}
-        return _Cookies.over(copied, self._recorder)
+        copied = {name: copy(cookie) for name, cookie in self._cookies.items()}
+        return _Cookies.over(copied, self._fields, self._recorder)
 
 
-@contextmanager
-def observing(request: HttpRequest) -> Iterator[Recorder]:
-    """The request's headers, query string and cookies recorded while the block runs (the
-    handler), and given back as they were afterwards."""
+def observe(request: HttpRequest) -> tuple[Recorder, tuple[Any, Any, Any]]:
+    """Hand the request recording views of its headers, query string and cookies (for the
+    handler); returns the recorder, and what ``give_back`` restores."""
     recorder = Recorder()
-    headers, query, cookies = request._headers, request.query_string, request._cookies
-    jar = cookies if cookies is not None else parse_cookie_header(str(headers.get("cookie")))
+    originals = headers, query, cookies = request._headers, request.query_string, request._cookies
     request._headers = _Headers.over(headers, recorder)
     request.query_string = _Query.over(query, recorder)
-    request._cookies = _Cookies.over(jar, recorder)
-    try:
-        yield recorder
-    finally:
-        recorder.closed = True
-        request._headers, request.query_string, request._cookies = headers, query, cookies
+    request._cookies = _Cookies.over(None if cookies is None else cookies._cookies, headers._headers, recorder)
+    return recorder, originals
+
+
+def give_back(request: HttpRequest, recorder: Recorder, originals: tuple[Any, Any, Any]) -> ReadInputs:
+    """The request as it came (later reads are the cache's own, not recorded), and what was read."""
+    recorder.closed = True
+    request._headers, request.query_string, request._cookies = originals
+    return recorder.inputs()

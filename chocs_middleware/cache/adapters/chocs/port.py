@@ -11,8 +11,7 @@ from chocs import HttpRequest, HttpResponse
 
 from ...decisions.values import HeaderFields, StoredResponse
 from ...flow.port import Called, Native, Validators
-from . import responses
-from .observing import observing
+from . import observing, responses
 
 __all__ = ["CHOCS", "ChocsPort"]
 
@@ -28,9 +27,12 @@ class ChocsPort:
         if not observe:
             response = next(request) if validators is None else self._asking(request, next, validators)
             return Called(response, responses.capture(response, body_limit))
-        with observing(request) as recorder:
+        recorder, originals = observing.observe(request)
+        try:
             response = next(request) if validators is None else self._asking(request, next, validators)
-        return Called(response, responses.capture(response, body_limit), recorder.inputs())
+        finally:
+            inputs = observing.give_back(request, recorder, originals)
+        return Called(response, responses.capture(response, body_limit), inputs)
 
     @staticmethod
     def _asking(request: HttpRequest, next: Native, validators: Validators) -> HttpResponse:
