@@ -48,17 +48,30 @@ def test_authorization_read_keys_per_credentials_unless_the_response_is_shareabl
     assert "authorization" not in observed_recipe(DECLARED, False, read, NOTHING_IGNORED).field_names
 
 
-@pytest.mark.parametrize(
-    "read", [ReadInputs(frozenset({"cookie"})), ReadInputs(every_cookie=True), ReadInputs(every_header=True)]
-)
-def test_the_whole_cookie_field_or_every_header_read_keys_on_every_cookie(read: ReadInputs) -> None:
+@pytest.mark.parametrize("read", [ReadInputs(frozenset({"cookie"})), ReadInputs(every_cookie=True)])
+def test_the_whole_cookie_field_read_keys_on_every_cookie(read: ReadInputs) -> None:
     assert observed_recipe(DECLARED, False, read, NOTHING_IGNORED).cookies == ("*",)
 
 
-def test_every_header_read_is_kept_per_credentials() -> None:
+@pytest.mark.parametrize(("names", "per_credentials"), [(("accept", "cookie"), False), (DECLARED, True)])
+def test_every_cookie_is_not_said_again_when_the_key_holds_the_whole_field(
+    names: tuple[str, ...], per_credentials: bool
+) -> None:
+    recipe = observed_recipe(names, per_credentials, ReadInputs(every_cookie=True), NOTHING_IGNORED)
+
+    assert recipe.cookies == ()
+
+
+def test_every_header_read_is_kept_per_credentials_which_holds_every_cookie() -> None:
     recipe = observed_recipe(DECLARED, False, ReadInputs(every_header=True), NOTHING_IGNORED)
 
-    assert recipe.every_header and recipe.per_credentials
+    assert recipe.every_header and recipe.per_credentials and recipe.cookies == ()
+
+
+def test_every_header_read_on_a_shareable_response_keys_on_every_cookie() -> None:
+    recipe = observed_recipe(DECLARED, False, ReadInputs(every_header=True), NOTHING_IGNORED, shareable=True)
+
+    assert recipe.every_header and not recipe.per_credentials and recipe.cookies == ("*",)
 
 
 def test_every_parameter_read_keys_on_the_whole_query() -> None:

@@ -202,6 +202,25 @@ class TestReadingEverything:
         warnings = [record.getMessage() for record in cache_log.records if record.levelno == logging.WARNING]
         assert len(warnings) == 1 and "/headers" in warnings[0] and "cache_ignore" in warnings[0]
 
+    def test_every_cookie_or_every_parameter_read_is_said_too(
+        self, harness: Harness, cache_log: pytest.LogCaptureFixture
+    ) -> None:
+        @harness.app.get("/cookies", cache_expiry=60)
+        def cookies(request: HttpRequest) -> HttpResponse:
+            return HttpResponse(", ".join(sorted(request.cookies.keys())))
+
+        @harness.app.get("/filters", cache_expiry=60)
+        def filters(request: HttpRequest) -> HttpResponse:
+            return HttpResponse(str(sorted(dict(request.query_string))))
+
+        by_cookie = harness.client.get("/cookies", headers={"Cookie": "a=1"})
+        by_query = harness.client.get("/filters?b=1&a=2")
+
+        assert status(by_cookie).endswith("stored; detail=keyed-on-all-cookies")
+        assert status(by_query).endswith("stored; detail=keyed-on-all-query")
+        warnings = [record.getMessage() for record in cache_log.records if record.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "/cookies" in warnings[0] and 'cache_ignore=("cookie:<name>"' in warnings[0]
+
     def test_is_kept_per_user(self, harness: Harness) -> None:
         self.headers_route(harness)
 

@@ -12,7 +12,7 @@ import pytest
 import redis
 from chocs import HttpRequest, HttpResponse
 
-from chocs_middleware.cache import ILookupCacheStorage, RedisCacheStorage, TieredCacheStorage
+from chocs_middleware.cache import CacheItem, ILookupCacheStorage, RedisCacheStorage, TieredCacheStorage
 from chocs_middleware.cache.entries.outcomes import Claimed
 from chocs_middleware.cache.flow.flights import Claim, Coalescer, Follow, Lead
 from support.harness import Clock, Harness
@@ -39,6 +39,31 @@ def item_route(harness: Harness, **keywords: object) -> None:
     def read(request: HttpRequest) -> HttpResponse:
         harness.count("read")
         return HttpResponse(f"item {request.path_parameters['id']}")
+
+
+def test_another_process_learns_how_a_route_is_keyed_and_hits_in_one_command(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    """With observed keys, a route's recipe is learned from what is stored: a process that stored
+    nothing finds the response under the index's recipe once, then looks there first."""
+    storages = [RedisCacheStorage.from_url(redis_server.url, prefix=redis_prefix) for _ in range(2)]
+    storer, reader = Harness(storages[0]), Harness(storages[1])
+    for harness in (storer, reader):
+        item_route(harness)
+    for path in ("/items/1", "/items/2"):
+        storer.client.get(path)
+    storages[1].set(CacheItem("warm", b"x", 60))  # its connection open
+
+    first = commands_sent(redis_server.url, lambda: reader.client.get("/items/1"))
+    then = commands_sent(redis_server.url, lambda: reader.client.get("/items/2"))
+
+    # The look-up under the route's declared recipe (which takes the lock), the read under the
+    # index's recipe, and the lock given back (its script loaded on first use):
+    assert first[:2] == ["evalsha", "mget"] and first[-1] == "evalsha"
+    assert then == ["evalsha"]
+    assert reader.calls["read"] == 0 and storer.calls["read"] == 2
+    for storage in storages:
+        storage.close()
 
 
 def locks(raw: redis.Redis, prefix: str) -> list[bytes]:

@@ -29,6 +29,7 @@ __all__ = [
     "ignored_inputs",
     "keying",
     "observed_recipe",
+    "read_everything",
 ]
 
 KEYINGS = ("observed", "declared")
@@ -148,19 +149,15 @@ def observed_recipe(
         for name in headers
         if name not in INTERPRETED_FIELDS and name not in ("authorization", "cookie") and not ignored.header(name)
     )
-    every_cookie = read.every_cookie or read.every_header or "cookie" in headers
-    if every_cookie:
-        cookies: tuple[str, ...] = (EVERY,)
+    per_credentials = per_credentials or (not shareable and (read.every_header or "authorization" in headers))
+    if "cookie" in fields or per_credentials:
+        cookies: tuple[str, ...] = ()  # the whole Cookie field is in the key already
+    elif read.every_cookie or read.every_header or "cookie" in headers:
+        cookies = (EVERY,)
     else:
         cookies = tuple(sorted(name for name in read.cookies if not ignored.cookie(name)))
     queries = None if read.every_query else tuple(sorted(name for name in read.queries if not ignored.query(name)))
-    return _interned(
-        tuple(sorted(fields)),
-        per_credentials or (not shareable and (read.every_header or "authorization" in headers)),
-        cookies,
-        queries,
-        read.every_header,
-    )
+    return _interned(tuple(sorted(fields)), per_credentials, cookies, queries, read.every_header)
 
 
 _RECIPES: dict[tuple[object, ...], VaryRecipe] = {}
@@ -198,3 +195,16 @@ def describe_key(recipe: VaryRecipe) -> str:
         parts.append("credentials")
     described = " ".join(parts)
     return described if len(described) <= 512 else described[:509] + "..."
+
+
+def read_everything(recipe: VaryRecipe, read: ReadInputs | None) -> str | None:
+    """Which kind of input a response is keyed on all of because its handler ``read`` them all
+    (``"headers"``, ``"cookies"`` or ``"query"``, the first that applies), for
+    ``Cache-Status``'s ``detail``; else ``None``."""
+    if read is None:
+        return None
+    if recipe.every_header:
+        return "headers"
+    if recipe.cookies == (EVERY,):
+        return "cookies"
+    return "query" if read.every_query else None

@@ -10,7 +10,7 @@ stores a response only while nothing invalidated what its request saw (``Stored`
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..decisions.credentials import NEGOTIATION_FIELDS, Lookup
@@ -52,7 +52,12 @@ class EntryStore:
         self.route = route
 
     def find(
-        self, target: Target, lookup: Lookup, now: float, lock_ttl: float | None = None
+        self,
+        target: Target,
+        lookup: Lookup,
+        now: float,
+        lock_ttl: float | None = None,
+        learn: Callable[[VaryRecipe], None] | None = None,
     ) -> StoredResponse | Missed:
         """The stored response for the request's variant, or what the lookup found instead.
 
@@ -65,7 +70,8 @@ class EntryStore:
         With ``lock_ttl``, on a storage that looks up and locks in one step
         (``ILookupCacheStorage``), a lookup that finds the variant missing also asks for the lock
         named by the variant's id: the ``Missed`` carries it (``claim``), the caller's to use or
-        release.
+        release. ``learn`` is told the recipe a response was found under when it was not
+        ``lookup.recipe``: the caller's next guess (another process stored it, observed keys).
         """
         guard = self._guard
         expected_variant = target.variant(lookup.recipe)
@@ -88,7 +94,7 @@ class EntryStore:
             return UNAVAILABLE
         if reads.failures:
             reads.succeeded()
-        found = self._found(target, lookup, now, expected_variant, index_item, variant_item)
+        found = self._found(target, lookup, now, expected_variant, index_item, variant_item, learn)
         if claim is None:
             return found
         if found.__class__ is Missed:
@@ -105,6 +111,7 @@ class EntryStore:
         expected_variant: str,
         index_item: CacheItem | None,
         variant_item: CacheItem | None,
+        learn: Callable[[VaryRecipe], None] | None = None,
     ) -> StoredResponse | Missed:
         """What a lookup's two items hold for this request."""
         guard = self._guard
@@ -120,7 +127,7 @@ class EntryStore:
         if stored is None:
             stored = guard.decode(expected_variant, variant_item, RESPONSES, self.route)
         if not _usable(stored, index, lookup.recipe, lookup, now):
-            stored = self._stored_under_another_recipe(target, index, lookup, now)
+            stored = self._stored_under_another_recipe(target, index, lookup, now, learn)
         if stored is None:
             # vary-miss: a response of this URI is listed, stored for other request headers (not
             # one that would be this request's under a recipe of the index, since gone).
@@ -134,12 +141,19 @@ class EntryStore:
         return stored
 
     def _stored_under_another_recipe(
-        self, target: Target, index: ResourceIndex, lookup: Lookup, now: float
+        self,
+        target: Target,
+        index: ResourceIndex,
+        lookup: Lookup,
+        now: float,
+        learn: Callable[[VaryRecipe], None] | None,
     ) -> StoredResponse | None:
         for recipe in reversed(index.recipes):  # the newest way of varying first
             if recipe != lookup.recipe:
                 other = self._guard.read(target.variant(recipe), RESPONSES, self.route)
                 if _usable(other, index, recipe, lookup, now):
+                    if learn is not None:
+                        learn(recipe)
                     return other
         return None
 

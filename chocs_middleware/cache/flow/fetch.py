@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from ..common.faults import FaultLog
 from ..decisions.admission import Admission, Admitted, Refused, admit
-from ..decisions.observed import describe_key
+from ..decisions.observed import ReadInputs, describe_key, read_everything
 from ..decisions.options import MiddlewareOptions
 from ..decisions.values import NO_CONTENT_LENGTH, StoredResponse, VaryRecipe, refreshed_fields
 from ..entries.guard import StorageGuard
@@ -169,7 +169,7 @@ class Fetcher(Generic[Response]):
         if isinstance(outcome, Stored):
             trace.stored = True
             read.route.learned.stored(admission.recipe, target.has_authorization)
-            self._say_how_it_is_keyed(read, admission.recipe, trace)
+            self._say_how_it_is_keyed(read, admission.recipe, asked.called.inputs, trace)
             return admission, outcome.response
         trace.detail = outcome.reason.value if isinstance(outcome, NotStored) else outcome
         if isinstance(outcome, NotStored) and outcome.reason is Refusal.SUPERSEDED:
@@ -203,23 +203,29 @@ class Fetcher(Generic[Response]):
             self._grouping.refused(policy.route, outcome.reason, groups, type(self._guard.storage).__name__)
         return outcome
 
-    def _say_how_it_is_keyed(self, read: Read, recipe: VaryRecipe, trace: Trace) -> None:
+    def _say_how_it_is_keyed(self, read: Read, recipe: VaryRecipe, inputs: ReadInputs | None, trace: Trace) -> None:
         """What a stored response's key says to whoever reads ``Cache-Status`` and the logs: its
-        inputs (``key=``, with ``debug``); a key on every header (``detail``, and once per route
-        a WARNING naming the way out); and what ``_say_what_is_shared`` says."""
+        inputs (``key=``, with ``debug``); a key on every header, cookie or query parameter
+        (``detail``; for headers and cookies, once per route, a WARNING naming the way out); and
+        what ``_say_what_is_shared`` says."""
         if self._options.debug:
             trace.key = describe_key(recipe)
-        if recipe.every_header:
-            route = read.route.policy.route
-            trace.detail = "keyed-on-all-headers"
-            self._faults.log(
-                logging.WARNING,
-                ("every-header", route),
-                "cache keys the responses of route %s on every request header, because its handler read them all "
-                "(iterated or copied request.headers): few requests will share one. Read headers by name, or name "
-                'those that do not change the response in cache_ignore=("header:user-agent", ...); docs/caching.md',
-                route,
-            )
+        everything = read_everything(recipe, inputs)
+        if everything is not None:
+            trace.detail = f"keyed-on-all-{everything}"
+            if everything != "query":  # the whole query string is what declared keying keys on anyway
+                word = "header" if everything == "headers" else "cookie"
+                route = read.route.policy.route
+                self._faults.log(
+                    logging.WARNING,
+                    ("every-input", route, everything),
+                    "cache keys the responses of route %s on every request %s, because its handler read them "
+                    "all (iterated or copied them): few requests will share one. Read them by name, or name those "
+                    'that do not change the response in cache_ignore=("%s:<name>", ...); docs/caching.md',
+                    route,
+                    word,
+                    word,
+                )
         self._say_what_is_shared(read, recipe)
 
     def _say_what_is_shared(self, read: Read, recipe: VaryRecipe) -> None:

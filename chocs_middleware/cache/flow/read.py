@@ -64,8 +64,11 @@ class ReadFlow(Generic[Response]):
         asked = self._request_directives(target) if self._honour_request_cache_control else None
         now = self._now()
         learned = route.learned
-        lookup = learned.authorized if target.has_authorization else learned.anonymous
-        found = route.entries.find(target, lookup, now, self._flights.timeout)
+        if target.has_authorization:
+            lookup, learn = learned.authorized, learned.learn_authorized
+        else:
+            lookup, learn = learned.anonymous, learned.learn_anonymous
+        found = route.entries.find(target, lookup, now, self._flights.timeout, learn)
         if found.__class__ is Missed:  # nothing stored that this request may be given
             return self.once(Read(request, next, route, target, asked), Miss(found.reason, None, found))
         stored: StoredResponse = found  # type: ignore[assignment]

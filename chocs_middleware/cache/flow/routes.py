@@ -8,7 +8,7 @@ anything else the cache leaves alone. Keywords that do nothing are said once, at
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from ..common.faults import FaultLog
@@ -32,17 +32,20 @@ class Learned:
     observed keying a response's recipe holds what its handler read, which the route's keywords
     do not say. A guess that saves a read: the lookup tries the index's other recipes after it."""
 
-    __slots__ = ("anonymous", "authorized")
+    __slots__ = ("anonymous", "authorized", "learn_anonymous", "learn_authorized")
 
     def __init__(self, policy: RoutePolicy) -> None:
         self.anonymous: Lookup = policy.anonymous_lookup
         self.authorized: Lookup = policy.authorized_lookup
+        self.learn_anonymous: Callable[[VaryRecipe], None] = lambda recipe: self.stored(recipe, False)
+        """For ``EntryStore.find``: a response was found under ``recipe`` (made once, not per request)."""
+        self.learn_authorized: Callable[[VaryRecipe], None] = lambda recipe: self.stored(recipe, True)
 
     def lookup(self, has_authorization: bool) -> Lookup:
         return self.authorized if has_authorization else self.anonymous
 
     def stored(self, recipe: VaryRecipe, has_authorization: bool) -> None:
-        """A response of the route was stored under ``recipe`` for such a request."""
+        """A response of the route was stored (or found) under ``recipe`` for such a request."""
         if has_authorization:
             if self.authorized.recipe is not recipe:  # recipes are interned (``observed_recipe``)
                 self.authorized = self.authorized._replace(recipe=recipe)
