@@ -25,13 +25,6 @@ def pages(harness: Harness) -> None:
         return HttpResponse(f"page {request.path_parameters['id']}")
 
 
-@pytest.fixture
-def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_server.url)
-    yield client
-    client.close()
-
-
 def commands(raw: redis.Redis) -> dict[str, int]:
     return {name[len("cmdstat_") :]: stats["calls"] for name, stats in raw.info("commandstats").items()}
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
-import pytest
 import redis
 from chocs import HttpRequest, HttpResponse
 
@@ -18,20 +16,6 @@ from chocs_middleware.cache.flow.flights import Claim, Coalescer, Follow, Lead
 from support.harness import Clock, Harness
 from support.monitor import commands_sent
 from support.redis_server import RedisServer
-
-
-@pytest.fixture
-def storage(redis_server: RedisServer, redis_prefix: str) -> Iterator[RedisCacheStorage]:
-    storage = RedisCacheStorage.from_url(redis_server.url, prefix=redis_prefix)
-    yield storage
-    storage.close()
-
-
-@pytest.fixture
-def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_server.url)
-    yield client
-    client.close()
 
 
 def item_route(harness: Harness, **keywords: object) -> None:

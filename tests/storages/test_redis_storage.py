@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -19,20 +19,6 @@ from chocs import HttpRequest, HttpResponse
 from chocs_middleware.cache import CacheItem, ILockableCacheStorage, IMultiGetCacheStorage, RedisCacheStorage
 from support.redis_server import RedisServer
 from tests.conftest import Harness, LiveServer, concurrently, versioned_items
-
-
-@pytest.fixture
-def storage(redis_server: RedisServer, redis_prefix: str) -> Iterator[RedisCacheStorage]:
-    storage = RedisCacheStorage.from_url(redis_server.url, prefix=redis_prefix)
-    yield storage
-    storage.close()
-
-
-@pytest.fixture
-def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_server.url)
-    yield client
-    client.close()
 
 
 def counted_route(harness: Harness, **keywords: object) -> None:

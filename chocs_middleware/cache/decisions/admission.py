@@ -91,8 +91,7 @@ def admit(
     ``has_authorization`` / ``has_credentials``: the request carried ``Authorization`` / any of
     ``Authorization`` and ``Cookie`` (see ``RoutePolicy.keeping``). ``requested_at``: when the
     request went to the handler (its answer's ``Age`` counts from then, RFC 9111 §4.2.3).
-    ``read``: what the handler read of the request, when it was observed: the response is keyed
-    on it too (``observed.observed_recipe``), and says so downstream (``Vary``, ``private``).
+    ``read``: what the handler was seen to read, which keys the response too (``observed``).
     """
     refusal = _never_stored(upstream, policy)
     if refusal is not None:
@@ -111,22 +110,37 @@ def admit(
         return Refused("too-large")
     date = upstream.first("date")
     expires = None if targeted or not upstream.values("expires") else upstream.values("expires")
-    lifetime, from_response = freshness_lifetime(directives, expires, date, now, policy.expiry)
-    if not from_response and policy.standards_mode:
-        lifetime, from_response = _heuristic(upstream, directives, policy, now), True  # never advertised
+    lifetime, from_response = _lifetime(upstream, directives, expires, date, policy, now)
     if status >= 500 and not (from_response and _explicit(directives, expires)):
         return Refused("status")  # a 5xx only when the handler itself says for how long
     if lifetime <= 0 and not directives.no_cache:
         return Refused("no-lifetime")
     keeping = policy.keeping(directives.private, explicitly_shareable(directives), has_authorization)
-    names = merge_field_names(policy.vary, vary)
-    recipe = observed_recipe(names, keeping.per_credentials, read, policy.ignored, keeping.public)
+    recipe = observed_recipe(
+        merge_field_names(policy.vary, vary), keeping.per_credentials, read, policy.ignored, keeping.public
+    )
     added = _added_fields(upstream, policy, lifetime if not from_response else None, recipe, now)
     if keeping.per_credentials and not has_credentials:
         return Refused("private", added)  # no one to keep it for
     initial_age = corrected_initial_age(parse_age(upstream.values("age")), date, requested_at or now, now)
     stored = _kept(upstream, policy, directives, added, keeping.public, now - initial_age, lifetime)
     return Admitted(recipe, stored, added)
+
+
+def _lifetime(
+    upstream: UpstreamResponse,
+    directives: CacheControl,
+    expires: tuple[str, ...] | None,
+    date: str | None,
+    policy: RoutePolicy,
+    now: float,
+) -> tuple[int, bool]:
+    """(the freshness lifetime, whether the response gave it): its own, the route's, or on a
+    ``cache=True`` route a heuristic one (never advertised)."""
+    lifetime, from_response = freshness_lifetime(directives, expires, date, now, policy.expiry)
+    if not from_response and policy.standards_mode:
+        return _heuristic(upstream, directives, policy, now), True
+    return lifetime, from_response
 
 
 def _never_stored(upstream: UpstreamResponse, policy: RoutePolicy) -> Refused | None:

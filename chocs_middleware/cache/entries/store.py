@@ -61,17 +61,15 @@ class EntryStore:
     ) -> StoredResponse | Missed:
         """The stored response for the request's variant, or what the lookup found instead.
 
-        ``lookup.recipe`` is how the route says its responses vary. Where the storage has
-        ``get_many``, that variant is fetched with the index in one call (one round trip); a
-        variant stored under another recipe (the handler added a ``Vary``) costs one more read.
-        Only responses ``lookup`` may serve are found (the credentials rule), and only while they
-        are retained at ``now`` (a storage may return items past their ``ttl``).
+        ``lookup.recipe``, the route's likeliest recipe, gives the variant fetched with the index in
+        one call where the storage has ``get_many``; one stored under another recipe of the index
+        costs one more read. Only responses ``lookup`` may serve are found (the credentials rule),
+        and only while retained at ``now`` (a storage may return items past their ``ttl``).
 
         With ``lock_ttl``, on a storage that looks up and locks in one step
         (``ILookupCacheStorage``), a lookup that finds the variant missing also asks for the lock
         named by the variant's id: the ``Missed`` carries it (``claim``), the caller's to use or
-        release. ``learn`` is told the recipe a response was found under when it was not
-        ``lookup.recipe``: the caller's next guess (another process stored it, observed keys).
+        release. ``learn`` is told the recipe a response was found under, when not ``lookup``'s.
         """
         guard = self._guard
         expected_variant = target.variant(lookup.recipe)
