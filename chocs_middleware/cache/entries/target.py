@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from typing import Optional
 
 from ..common.memo import BoundedMemo
 from ..decisions.credentials import CREDENTIAL_FIELDS
@@ -40,7 +41,7 @@ _VARIANTS: BoundedMemo[tuple[object, ...], str] = BoundedMemo(None, 4096, 1024)
 _HOSTS: BoundedMemo[str, str] = BoundedMemo(None, 1024, 256)
 
 
-_Observed = tuple[tuple[str | None, ...], tuple[tuple[str, str], ...]]
+_Observed = tuple[tuple[Optional[str], ...], tuple[tuple[str, str], ...]]  # Optional: evaluated on Python 3.9
 """A request's values of what an observed recipe keys on beyond fields and the query: its
 cookies, and every header (``RequestTarget._observed_values``)."""
 
