@@ -73,6 +73,38 @@ def test_purge_groups_of_one_host_and_everything(app: Harness, redis_server: Red
     assert not hit(app, "/items/2")
 
 
+def test_purge_a_route_template_and_a_prefix(redis_server: RedisServer, redis_prefix: str) -> None:
+    storage = RedisCacheStorage.from_url(redis_server.url, prefix=redis_prefix)
+    harness = Harness(storage, purge_patterns=True)
+
+    @harness.app.get("/users/{user_id}", cache_expiry=600)
+    def user(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("user")
+
+    @harness.app.get("/reports/*", cache_expiry=600)
+    def report(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("report")
+
+    for path in ("/users/1", "/users/2", "/reports/a/1", "/reports/b/1"):
+        harness.client.get(path, headers={"Host": "api.example"})
+    connection = ("--redis", redis_server.url, "--prefix", redis_prefix)
+
+    template = purge(*connection, "url", "/users/{user_id}")
+    prefix = purge(*connection, "prefix", "/reports/a/")
+
+    assert (template.returncode, template.stdout) == (0, "/users/{user_id}: 2 stored responses removed\n")
+    assert (prefix.returncode, prefix.stdout) == (0, "/reports/a/: 1 stored response removed\n")
+    assert not hit(harness, "/users/1") and not hit(harness, "/reports/a/1") and hit(harness, "/reports/b/1")
+    storage.close()
+
+
+@pytest.mark.parametrize("prefix", ["/", "https://api.example/reports/", "reports/"])
+def test_a_prefix_that_is_not_a_path_below_the_root_exits_2(redis_server: RedisServer, prefix: str) -> None:
+    done = purge("--redis", redis_server.url, "prefix", prefix)
+
+    assert done.returncode == 2 and "error:" in done.stderr
+
+
 def test_a_mistake_in_the_command_exits_2_and_says_what_was_wrong(redis_server: RedisServer) -> None:
     not_a_url = purge("--redis", redis_server.url, "url", "items/1")
     nothing = purge("--redis", redis_server.url, "groups")
@@ -96,7 +128,7 @@ def test_help_describes_every_purge() -> None:
     done = purge("--help")
 
     assert done.returncode == 0
-    assert all(word in done.stdout for word in ("url", "groups", "all", "--redis", "--prefix"))
+    assert all(word in done.stdout for word in ("url", "prefix", "groups", "all", "--redis", "--prefix"))
 
 
 def test_a_prefix_under_which_nothing_is_stored_exits_3_and_purges_nothing(

@@ -239,6 +239,14 @@ class MiddlewareOptions:
             "every process the same one (default: a random one of this process's own)",
         ),
     )
+    purge_patterns: bool = field(
+        default=False,
+        metadata=_declared(
+            check_flag,
+            "list each stored response under its route's template and its path's first three ancestors, so that "
+            'purge("/users/{user_id}") and purge_prefix("/reports/") find them (a few more listings per response)',
+        ),
+    )
     keying: str = field(
         default="observed",
         metadata=_declared(

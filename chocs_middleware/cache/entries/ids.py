@@ -31,6 +31,7 @@ from ..storages.protocol import GROUP_KIND, INDEX_KIND, LOCALITY_LENGTH, RESPONS
 
 __all__ = [
     "HOSTS",
+    "ancestors",
     "canonical_path",
     "canonical_query",
     "changed_resources",
@@ -39,8 +40,10 @@ __all__ = [
     "host_name",
     "keyed_query",
     "path_group_id",
+    "prefix_group_id",
     "resource_id",
     "resource_path",
+    "template_group_id",
     "uri_prefix",
     "variant_id",
 ]
@@ -190,6 +193,31 @@ def path_group_id(path: str) -> str:
     """The id of the group of every stored response of a path on every host (every spelling,
     ``resource_path``): what ``purge("/path")`` removes."""
     return GROUP_KIND + _digest(("path", resource_path(path)))
+
+
+MAX_PREFIX_DEPTH = 3
+"""A stored path is listed under its first three ancestors at most (``/a/``, ``/a/b/``, ``/a/b/c/``):
+``purge_prefix`` reaches deeper prefixes through them, by a shallower one."""
+_PARAMETER_NAME = re.compile(r"\{[^}/]*\}")
+
+
+def template_group_id(pattern: str) -> str:
+    """The id of the group of every stored response of a route (``/users/{user_id}``) on every
+    host; the parameters' names do not count (``/users/{id}`` names the same route)."""
+    return GROUP_KIND + _digest(("template", _PARAMETER_NAME.sub("{}", pattern)))
+
+
+def prefix_group_id(prefix: str) -> str:
+    """The id of the group of every stored response of the paths under ``prefix`` (``/reports/``)
+    on every host."""
+    return GROUP_KIND + _digest(("prefix", prefix))
+
+
+def ancestors(path: str) -> list[str]:
+    """The prefixes a path is listed under (``resource_path`` spelling): ``/a/b/c`` gives ``/a/``
+    and ``/a/b/``, at most ``MAX_PREFIX_DEPTH`` of them."""
+    segments = resource_path(path).split("/")[1:-1]
+    return ["/" + "/".join(segments[: depth + 1]) + "/" for depth in range(min(len(segments), MAX_PREFIX_DEPTH))]
 
 
 HOSTS = GROUP_KIND + _digest(("hosts",))

@@ -97,7 +97,7 @@ class Routes:
         a mistake in a keyword raises ``TypeError``/``ValueError`` naming the route and the keyword.
         Every route with an unsafe method invalidates; a route with a safe method uses the cache
         when it has ``cache_expiry`` or ``cache=True``."""
-        entries = EntryStore(self._guard, pattern)
+        entries = EntryStore(self._guard, pattern, self._options.purge_patterns)
         secret = self._options.secret_key
         prepared: CachedRoute | WriteRoute | None = None
         if method in UNSAFE_METHODS:

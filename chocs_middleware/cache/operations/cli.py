@@ -62,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
         "path (/users/1) on every host, an absolute URL (https://api.example.com/users/1) on its host.",
     )
     urls.add_argument("urls", nargs="+", metavar="URL")
+    prefixes = what.add_parser(
+        "prefix",
+        help="every stored response of the paths under prefixes",
+        description="Every stored response of the paths under each prefix (/reports/), on every host; a route "
+        "template given to url (/users/{user_id}) purges every path of the route. Both need the app's "
+        "CacheMiddleware(purge_patterns=True).",
+    )
+    prefixes.add_argument("prefixes", nargs="+", metavar="PREFIX")
     groups = what.add_parser(
         "groups", help="every stored response in cache groups", description="Every stored response in the groups."
     )
@@ -86,6 +94,9 @@ def _purges(purger: Purger, options: argparse.Namespace) -> Iterator[str]:
     if options.what == "url":
         for url in options.urls:
             yield f"{url}: {_removed(purger.purge(url))}"
+    elif options.what == "prefix":
+        for prefix in options.prefixes:
+            yield f"{prefix}: {_removed(purger.purge_prefix(prefix))}"
     elif options.what == "groups":
         where = f"of {options.host}" if options.host else "on every host"
         removed = purger.purge_groups(options.groups, options.host)
@@ -123,12 +134,13 @@ def main(arguments: Sequence[str] | None = None) -> int:
     except ImportError as error:  # the redis extra is missing
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if options.what == "url":
-        for url in options.urls:
-            try:
-                split_url(url)
-            except (TypeError, ValueError) as error:
-                parser.error(str(error))
+    for url in options.urls if options.what == "url" else options.prefixes if options.what == "prefix" else ():
+        try:
+            host, path = split_url(url)
+        except (TypeError, ValueError) as error:
+            parser.error(str(error))
+        if options.what == "prefix" and (host is not None or path == "/"):
+            parser.error(f"a prefix is a path such as /reports/ (not /, nor a URL with a host), got {url!r}")
     try:
         storage = RedisCacheStorage.from_url(options.redis, prefix=options.prefix, timeout=10.0)
     except (TypeError, ValueError) as error:

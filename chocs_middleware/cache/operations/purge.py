@@ -21,7 +21,17 @@ from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from ..entries.guard import StorageGuard
-from ..entries.ids import HOSTS, group_id, host_name, path_group_id, resource_id
+from ..entries.ids import (
+    HOSTS,
+    MAX_PREFIX_DEPTH,
+    group_id,
+    host_name,
+    path_group_id,
+    prefix_group_id,
+    resource_id,
+    resource_path,
+    template_group_id,
+)
 from ..entries.invalidation import INVALIDATION_SECONDS, Invalidator
 from ..error import NotAcknowledged
 
@@ -79,8 +89,11 @@ class Purger:
         """Make every stored response of the path unusable, whatever its query string, variant and
         credentials: on every host for a bare path, on its host for an absolute URL. Returns how
         many stored responses were removed (of a path on one host, those its index lists: the 16
-        newest; the others are made unusable, and not counted)."""
+        newest; the others are made unusable, and not counted). A route template
+        (``/users/{user_id}``) purges every path of that route (``purge_patterns``)."""
         host, path = split_url(url)
+        if "{" in path:
+            return self._purge_pattern(template_group_id(path), host, f"the template {path}")
         guard, grouped = self._guard, self._guard.grouped
         if host is None and grouped is not None and not guard.process_local:
             # Its group lists its responses on every host, and its mark refuses one computed before now.
@@ -94,6 +107,34 @@ class Purger:
             self._supersede(resource)
             removed += self._invalidator.replace_index(resource, now, only_if_stored=host is None)
         return self._acknowledged(removed)
+
+    def purge_prefix(self, prefix: str) -> int:
+        """Remove every stored response of the paths under ``prefix`` (``/reports/``: ``/reports/1``,
+        ``/reports/2024/q1``; ``/reports`` also reaches ``/reports`` itself), on every host, whatever
+        their query strings and variants (``purge_patterns``). Returns how many were removed."""
+        host, path = split_url(prefix)
+        if path == "/":
+            raise ValueError("purge_prefix('/') would purge everything: use purge_all()")
+        directory = resource_path(path if path.endswith("/") else path + "/")
+        if directory.count("/") - 1 > MAX_PREFIX_DEPTH:
+            raise ValueError(
+                f"purge_prefix({prefix!r}) is deeper than the {MAX_PREFIX_DEPTH} levels a stored path is listed "
+                f"under; purge a shallower prefix, or the paths themselves"
+            )
+        removed = self._purge_pattern(prefix_group_id(directory), host, f"the prefix {prefix}")
+        return removed if path.endswith("/") else removed + self.purge(prefix)
+
+    def _purge_pattern(self, group: str, host: str | None, what: str) -> int:
+        """Remove the responses listed in a template or prefix group, on every host."""
+        grouped = self._guard.grouped
+        if host is not None:
+            raise ValueError(f"{what} is purged on every host: give it as a path, without a scheme and host")
+        if grouped is None:
+            storage = type(self._guard.storage).__name__
+            raise TypeError(
+                f"purging {what} needs a storage that keeps groups (IGroupCacheStorage); {storage} does not"
+            )
+        return self._acknowledged(grouped.invalidate_groups([group], INVALIDATION_SECONDS))
 
     def purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
         """Remove the stored responses in ``groups`` (RFC 9875): of ``host``, or of every host when

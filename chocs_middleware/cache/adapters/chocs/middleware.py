@@ -128,8 +128,27 @@ class CacheMiddleware(Middleware):
         credentials: ``"/users/1"`` on every host, ``"https://api.example.com/users/1"`` on that
         host. A response to it computed before now is not stored after it. Returns how many stored
         responses were removed; a storage fault is raised, and ``NotAcknowledged`` when some
-        process with an in-process tier did not say it dropped its copies."""
+        process with an in-process tier did not say it dropped its copies. A route template
+        (``"/users/{user_id}"``) removes every path of the route, on every host, with
+        ``CacheMiddleware(purge_patterns=True)``."""
+        if "{" in str(url):
+            self._need_patterns(f"purge({url!r})")
+            return self._purged("template", self._purger.purge(url))
         return self._purged("url", self._purger.purge(url))
+
+    def purge_prefix(self, prefix: str) -> int:
+        """Remove every stored response of the paths under ``prefix`` (``"/reports/"``), on every
+        host, with ``CacheMiddleware(purge_patterns=True)`` (docs/invalidation.md). Returns how
+        many were removed; raises as ``purge`` does."""
+        self._need_patterns(f"purge_prefix({prefix!r})")
+        return self._purged("prefix", self._purger.purge_prefix(prefix))
+
+    def _need_patterns(self, what: str) -> None:
+        if not self._options.purge_patterns:
+            raise ValueError(
+                f"{what} needs CacheMiddleware(purge_patterns=True): only then is each stored response listed "
+                f"under its route's template and its path's prefixes"
+            )
 
     def purge_groups(self, *groups: str, host: str | None = None) -> int:
         """Remove the stored responses in cache ``groups`` (RFC 9875) of ``host``, or of every host.
