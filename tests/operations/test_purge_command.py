@@ -98,6 +98,21 @@ def test_purge_a_route_template_and_a_prefix(redis_server: RedisServer, redis_pr
     storage.close()
 
 
+def test_a_dry_run_counts_and_removes_nothing(app: Harness, redis_server: RedisServer, redis_prefix: str) -> None:
+    for path in ("/items/1", "/items/2"):
+        app.client.get(path, headers={"Host": "api.example"})
+    connection = ("--redis", redis_server.url, "--prefix", redis_prefix, "--dry-run")
+
+    url = purge(*connection, "url", "/items/1")
+    groups = purge(*connection, "groups", "items")
+    everything = purge(*connection, "all")
+
+    assert url.stdout == "/items/1: would remove 1 stored response (a dry run: nothing was removed)\n"
+    assert groups.stdout.endswith(": would remove 2 stored responses (a dry run: nothing was removed)\n")
+    assert everything.stdout.startswith("everything: would remove every stored response")
+    assert hit(app, "/items/1") and hit(app, "/items/2")
+
+
 @pytest.mark.parametrize("prefix", ["/", "https://api.example/reports/", "reports/"])
 def test_a_prefix_that_is_not_a_path_below_the_root_exits_2(redis_server: RedisServer, prefix: str) -> None:
     done = purge("--redis", redis_server.url, "prefix", prefix)

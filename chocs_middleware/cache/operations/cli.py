@@ -54,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     purge.add_argument(
         "--prefix", default="chocs-cache:", help="the key prefix the storage was given (default: %(default)s)"
     )
+    purge.add_argument("--dry-run", action="store_true", help="count what the purge would remove, and remove nothing")
     what = purge.add_subparsers(dest="what", required=True, metavar="what")
     urls = what.add_parser(
         "url",
@@ -90,19 +91,29 @@ def _removed(count: int | None) -> str:
 
 
 def _purges(purger: Purger, options: argparse.Namespace) -> Iterator[str]:
-    """Run the purges the command asks for, saying what each removed."""
+    """Run the purges the command asks for, saying what each removed (or, with ``--dry-run``,
+    would remove)."""
+    dry = options.dry_run
+    said = _would_remove if dry else _removed
     if options.what == "url":
         for url in options.urls:
-            yield f"{url}: {_removed(purger.purge(url))}"
+            yield f"{url}: {said(purger.would_purge(url) if dry else purger.purge(url))}"
     elif options.what == "prefix":
         for prefix in options.prefixes:
-            yield f"{prefix}: {_removed(purger.purge_prefix(prefix))}"
+            yield f"{prefix}: {said(purger.would_purge_prefix(prefix) if dry else purger.purge_prefix(prefix))}"
     elif options.what == "groups":
         where = f"of {options.host}" if options.host else "on every host"
-        removed = purger.purge_groups(options.groups, options.host)
-        yield f"groups {', '.join(options.groups)} {where}: {_removed(removed)}"
+        groups, host = options.groups, options.host
+        removed = purger.would_purge_groups(groups, host) if dry else purger.purge_groups(groups, host)
+        yield f"groups {', '.join(groups)} {where}: {said(removed)}"
     else:
-        yield f"everything: {_removed(purger.purge_all())}"
+        yield f"everything: {said(None if dry else purger.purge_all())}"
+
+
+def _would_remove(count: int | None) -> str:
+    if count is None:
+        return "would remove every stored response (a dry run: nothing was removed)"
+    return f"would remove {count} stored response{'' if count == 1 else 's'} (a dry run: nothing was removed)"
 
 
 def _unmatched(options: argparse.Namespace, known: list[str]) -> str | None:

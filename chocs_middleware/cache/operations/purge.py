@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from ..entries.guard import StorageGuard
+from ..entries.guard import INDEXES, StorageGuard
 from ..entries.ids import (
     HOSTS,
     MAX_PREFIX_DEPTH,
@@ -33,7 +33,7 @@ from ..entries.ids import (
     template_group_id,
 )
 from ..entries.invalidation import INVALIDATION_SECONDS, Invalidator
-from ..error import NotAcknowledged
+from ..error import CacheError, NotAcknowledged
 
 __all__ = ["SYNCHRONISE_SECONDS", "Purger", "split_url"]
 
@@ -165,6 +165,54 @@ class Purger:
                 f"(IGroupCacheStorage.remove_all); {storage} cannot"
             )
         return self._acknowledged(grouped.remove_all(INVALIDATION_SECONDS))
+
+    # -- what a purge would remove (a dry run): counted, nothing changed ---------------------------
+
+    def would_purge(self, url: str) -> int:
+        """How many stored responses ``purge(url)`` would remove now (a template's too)."""
+        host, path = split_url(url)
+        if "{" in path:
+            return self._listed(template_group_id(path), host, f"the template {path}")
+        guard, grouped = self._guard, self._guard.grouped
+        if host is None and grouped is not None and not guard.process_local:
+            return len(grouped.group_members(path_group_id(path)))
+        now = guard.clock.time()
+        hosts = self.hosts() if host is None else [self._host(host)]
+        return sum(self._listed_variants(resource_id(name, path), now) for name in hosts)
+
+    def would_purge_prefix(self, prefix: str) -> int:
+        """How many stored responses ``purge_prefix(prefix)`` would remove now."""
+        host, path = split_url(prefix)
+        directory = resource_path(path if path.endswith("/") else path + "/")
+        listed = self._listed(prefix_group_id(directory), host, f"the prefix {prefix}")
+        return listed if path.endswith("/") else listed + self.would_purge(prefix)
+
+    def would_purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
+        """How many stored responses ``purge_groups(groups, host)`` would remove now."""
+        names, grouped = _group_names(groups), self._guard.grouped
+        if grouped is None or not names:
+            return 0
+        scope = None if host is None else self._host(host)
+        ids = [group_id(scope, name) for name in names]
+        if host is None and self._guard.process_local:
+            ids += [group_id(known, name) for known in self.hosts() for name in names]
+        return len({member for listed in ids for member in grouped.group_members(listed)})
+
+    def _listed(self, group: str, host: str | None, what: str) -> int:
+        grouped = self._guard.grouped
+        if host is not None or grouped is None:
+            self._purge_pattern(group, host, what)  # raises why it cannot
+        assert grouped is not None
+        return len(grouped.group_members(group))
+
+    def _listed_variants(self, resource: str, now: float) -> int:
+        """The live responses a path's index on one host lists (a fault is raised)."""
+        try:
+            found = self._guard.storage.get(resource)
+        except (CacheError, KeyError):
+            return 0
+        index = self._guard.decode(resource, found, INDEXES, "purge")
+        return 0 if index is None else sum(1 for _, expires_at in index.variants if expires_at > now)
 
     def _acknowledged(self, removed: _Removed) -> _Removed:
         """``removed``, once every process with an in-process tier dropped its copies; else raises."""

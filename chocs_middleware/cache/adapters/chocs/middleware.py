@@ -29,6 +29,7 @@ from .app import (
     use_middleware,
 )
 from .port import CHOCS
+from .purge_route import add_purge_route
 
 __all__ = ["CacheMiddleware"]
 
@@ -142,6 +143,27 @@ class CacheMiddleware(Middleware):
         many were removed; raises as ``purge`` does."""
         self._need_patterns(f"purge_prefix({prefix!r})")
         return self._purged("prefix", self._purger.purge_prefix(prefix))
+
+    def would_purge(self, url: str) -> int:
+        """How many stored responses ``purge(url)`` would remove now; nothing is removed."""
+        if "{" in str(url):
+            self._need_patterns(f"would_purge({url!r})")
+        return self._purger.would_purge(url)
+
+    def would_purge_prefix(self, prefix: str) -> int:
+        """How many stored responses ``purge_prefix(prefix)`` would remove now; nothing is removed."""
+        self._need_patterns(f"would_purge_prefix({prefix!r})")
+        return self._purger.would_purge_prefix(prefix)
+
+    def would_purge_groups(self, *groups: str, host: str | None = None) -> int:
+        """How many stored responses ``purge_groups(*groups, host=host)`` would remove now."""
+        return self._purger.would_purge_groups(groups, host)
+
+    def add_purge_route(self, app: Application, path: str = "/_cache/purge", *, token: str | bytes | None) -> None:
+        """Register ``POST path`` on ``app``: purges over HTTP, for a deploy hook or a webhook
+        (docs/invalidation.md, "A purge endpoint"). ``token``: the bearer token requests must
+        carry (16 bytes or more), or ``None`` when the app's own middleware guards the route."""
+        add_purge_route(app, path, self, token)
 
     def _need_patterns(self, what: str) -> None:
         if not self._options.purge_patterns:
