@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,6 +112,36 @@ def test_a_dry_run_counts_and_removes_nothing(app: Harness, redis_server: RedisS
     assert groups.stdout.endswith(": would remove 2 stored responses (a dry run: nothing was removed)\n")
     assert everything.stdout.startswith("everything: would remove every stored response")
     assert hit(app, "/items/1") and hit(app, "/items/2")
+
+
+def test_inspect_prints_a_json_line_per_stored_response(
+    app: Harness, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    for host in ("api.example", "www.example"):
+        app.client.get("/items/1?page=2", headers={"Host": host})
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chocs_middleware.cache",
+            "inspect",
+            "--redis",
+            redis_server.url,
+            "--prefix",
+            redis_prefix,
+            "/items/1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert done.returncode == 0 and [record["host"] for record in records] == ["api.example", "www.example"]
+    assert all(record["status"] == 200 and record["shared"] for record in records)
+    assert hit(app, "/items/1?page=2")
 
 
 @pytest.mark.parametrize("prefix", ["/", "https://api.example/reports/", "reports/"])

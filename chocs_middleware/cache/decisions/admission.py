@@ -123,7 +123,7 @@ def admit(
     if keeping.per_credentials and not has_credentials:
         return Refused("private", added)  # no one to keep it for
     initial_age = corrected_initial_age(parse_age(upstream.values("age")), date, requested_at or now, now)
-    stored = _kept(upstream, policy, directives, added, keeping.public, now - initial_age, lifetime)
+    stored = _kept(upstream, policy, directives, added, recipe, keeping.public, now - initial_age, lifetime)
     return Admitted(recipe, stored, added)
 
 
@@ -163,6 +163,7 @@ def _kept(
     policy: RoutePolicy,
     directives: CacheControl,
     added: HeaderFields,
+    recipe: VaryRecipe,
     public: bool,
     stored_at: float,
     lifetime: int,
@@ -180,6 +181,7 @@ def _kept(
         stale_if_error=_stale_window(directives, "stale-if-error", policy.stale_if_error),
         kept_stale=policy.options.keep_stale,
         advertised=any(name == "cache-control" for name, _ in added),
+        per_user=recipe.per_credentials or bool(recipe.cookies),
     )
 
 

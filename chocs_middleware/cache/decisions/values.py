@@ -176,6 +176,8 @@ class StoredResponse:
     advertised: bool = False
     """Its ``Cache-Control`` was written by the cache from the route's keywords, not by the handler:
     a refresh (a 304 from the handler) writes it anew rather than reading it as the handler's."""
+    per_user: bool = False
+    """Kept for one user only: per credentials, or per the cookies its handler read (``inspect``)."""
 
     def age_at(self, now: float) -> float:
         """Seconds since it was stored (RFC 9111 §4.2.3). A response stored slightly in the future

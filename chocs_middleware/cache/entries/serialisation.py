@@ -129,6 +129,8 @@ def encode_response(response: StoredResponse) -> bytes:
         meta["k"] = response.kept_stale
     if response.advertised:
         meta["a"] = 1
+    if response.per_user:
+        meta["u"] = 1
     body = response.body
     compressed = _compressed(body)
     if compressed is not None:
@@ -165,6 +167,7 @@ def decode_response(blob: bytes) -> StoredResponse:
             stale_if_error=_seconds(meta.get("e", 0)),
             kept_stale=_seconds(meta.get("k", 0)),
             advertised=_flag(meta.get("a", 0)),
+            per_user=_flag(meta.get("u", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None

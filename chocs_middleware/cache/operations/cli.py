@@ -1,6 +1,7 @@
-"""``python -m chocs_middleware.cache purge ...``: purge a Redis-backed cache from a shell.
+"""``python -m chocs_middleware.cache purge ...`` and ``... inspect URL``: purge a Redis-backed
+cache from a shell, and list what it stores for a path.
 
-Every process and host that shares the Redis sees a purge at once. Exit status:
+Every process and host that shares the Redis sees a purge at once. Exit status of a purge:
 
 - 0: the purge was done, and every process with an in-process tier acknowledged it;
 - 1: Redis could not be reached, or refused it;
@@ -14,15 +15,18 @@ Every process and host that shares the Redis sees a purge at once. Exit status:
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from ..clock import SYSTEM_CLOCK
 from ..common.faults import FaultLog
 from ..entries.guard import StorageGuard
 from ..entries.ids import host_name
 from ..error import NotAcknowledged
+from .inspect import inspect
 from .purge import Purger, split_url
 
 __all__ = ["main"]
@@ -45,15 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         "1 Redis failed, 2 a mistake in the command, 3 nothing stored matches the prefix or host, "
         "4 done, but not every process with an in-process tier acknowledged it in time.",
     )
-    purge.add_argument(
-        "--redis",
-        default=os.environ.get("CHOCS_CACHE_REDIS_URL", DEFAULT_URL),
-        metavar="URL",
-        help="the Redis the cache uses (default: $CHOCS_CACHE_REDIS_URL, else %(default)s)",
-    )
-    purge.add_argument(
-        "--prefix", default="chocs-cache:", help="the key prefix the storage was given (default: %(default)s)"
-    )
+    _connection(purge)
     purge.add_argument("--dry-run", action="store_true", help="count what the purge would remove, and remove nothing")
     what = purge.add_subparsers(dest="what", required=True, metavar="what")
     urls = what.add_parser(
@@ -81,7 +77,29 @@ def _parser() -> argparse.ArgumentParser:
         "(default: every host)",
     )
     what.add_parser("all", help="every stored response", description="Every response the cache stored.")
+    inspecting = commands.add_parser(
+        "inspect",
+        help="list the stored responses of a path",
+        description="One JSON line per stored response of the path (every query string and variant): its host, "
+        "variant id, status, whether shared or kept for one user, age, ttl, stale windows and size. Exit status: "
+        "0 done (nothing printed: nothing stored), 1 Redis failed, 2 a mistake in the command.",
+    )
+    _connection(inspecting)
+    inspecting.add_argument("url", metavar="URL", help="a path (every host) or an absolute URL (its host)")
+    inspecting.add_argument("--host", help="only this host, as requests name it in Host")
     return parser
+
+
+def _connection(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--redis",
+        default=os.environ.get("CHOCS_CACHE_REDIS_URL", DEFAULT_URL),
+        metavar="URL",
+        help="the Redis the cache uses (default: $CHOCS_CACHE_REDIS_URL, else %(default)s)",
+    )
+    command.add_argument(
+        "--prefix", default="chocs-cache:", help="the key prefix the storage was given (default: %(default)s)"
+    )
 
 
 def _removed(count: int | None) -> str:
@@ -145,6 +163,8 @@ def main(arguments: Sequence[str] | None = None) -> int:
     except ImportError as error:  # the redis extra is missing
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if options.command == "inspect":
+        return _inspect(parser, options, RedisCacheStorage)
     for url in options.urls if options.what == "url" else options.prefixes if options.what == "prefix" else ():
         try:
             host, path = split_url(url)
@@ -169,6 +189,25 @@ def main(arguments: Sequence[str] | None = None) -> int:
         return NOT_ACKNOWLEDGED
     except Exception as error:
         print(f"error: the purge failed against Redis at {options.redis}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        storage.close()
+    return 0
+
+
+def _inspect(parser: argparse.ArgumentParser, options: argparse.Namespace, storage_class: Any) -> int:
+    """``inspect URL``: one JSON line per stored response."""
+    try:
+        split_url(options.url)
+        storage = storage_class.from_url(options.redis, prefix=options.prefix, timeout=10.0)
+    except (TypeError, ValueError) as error:
+        parser.error(str(error))
+    guard = StorageGuard(storage, FaultLog(clock=SYSTEM_CLOCK), SYSTEM_CLOCK)
+    try:
+        for record in inspect(guard, Purger(guard), options.url, options.host):
+            print(json.dumps(record))
+    except Exception as error:
+        print(f"error: the inspection failed against Redis at {options.redis}: {error}", file=sys.stderr)
         return 1
     finally:
         storage.close()

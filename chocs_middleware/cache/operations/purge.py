@@ -235,6 +235,9 @@ class Purger:
         grouped = self._guard.grouped
         return grouped.group_members(HOSTS) if grouped is not None else self._guard.local.hosts()
 
-    def _host(self, host: str) -> str:
+    def canonical(self, host: str) -> str:
+        """``host`` as requests are stored under it (lower case, no default port, ``canonical_host``)."""
         host = host_name(host)
         return host if self._canonical_host is None else self._canonical_host(host)
+
+    _host = canonical

@@ -18,6 +18,7 @@ from ...decisions.options import DEFAULT_OPTIONS, MiddlewareOptions, check_stora
 from ...entries.target import RequestTarget
 from ...flow.cache import Cache
 from ...flow.routes import CachedRoute, WriteRoute
+from ...operations.inspect import inspect
 from ...operations.purge import Purger
 from ...storages.protocol import ICacheStorage
 from .app import (
@@ -28,6 +29,7 @@ from .app import (
     served_by_several_processes,
     use_middleware,
 )
+from .explaining import explain_url
 from .port import CHOCS
 from .purge_route import add_purge_route
 
@@ -158,6 +160,29 @@ class CacheMiddleware(Middleware):
     def would_purge_groups(self, *groups: str, host: str | None = None) -> int:
         """How many stored responses ``purge_groups(*groups, host=host)`` would remove now."""
         return self._purger.would_purge_groups(groups, host)
+
+    # -- inspect (docs/invalidation.md, "Inspecting the cache") ----------------------------------
+
+    def inspect(self, url: str, host: str | None = None) -> list[dict[str, Any]]:
+        """One record per stored response of the URL's path, every query string and variant: on
+        ``host`` (or the URL's), else on every host with stored responses. Each says the host,
+        the variant's id, the status, whether it is shared or kept for one user, its age and
+        ``ttl`` (negative once stale), its stale windows, entity tag, type and size in storage.
+        Nothing is changed; a storage fault is raised."""
+        return inspect(self._cache.guard, self._purger, url, host)
+
+    def explain(self, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """What a ``GET`` of ``url`` with ``headers`` would get now, without running the handler:
+        ``{"outcome": "hit" | "stale-while-revalidate" | "validate" | "miss" | "pass", ...}``,
+        with why, and the stored response's figures when one would be used. Needs ``attach(app)``."""
+        if self._app is None:
+            raise RuntimeError("explain needs the app: call cache.attach(app) first")
+        return explain_url(self._app, url, headers or {}, self._get_route, self._canonical_host, self._options.clock)
+
+    def _get_route(self, route: Route) -> CachedRoute | WriteRoute | None:
+        """What the cache does for ``GET`` on ``route`` (built now if it was not yet)."""
+        known = self._routes.get((id(GET), route.route), _UNKNOWN)
+        return self._first_request(GET, route) if known is _UNKNOWN else known
 
     def add_purge_route(self, app: Application, path: str = "/_cache/purge", *, token: str | bytes | None) -> None:
         """Register ``POST path`` on ``app``: purges over HTTP, for a deploy hook or a webhook

@@ -1,0 +1,121 @@
+"""``inspect`` lists what is stored for a URL; ``explain`` says what a request would get, without
+running the handler (docs/invalidation.md, "Inspecting the cache")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from chocs import HttpRequest, HttpResponse
+
+from chocs_middleware.cache import CollectableInMemoryCacheStorage, RedisCacheStorage
+from support.harness import Clock, Harness
+from support.redis_server import RedisServer
+
+
+def shop(harness: Harness) -> None:
+    @harness.app.get("/products/{product_id}", cache_expiry=60, cache_stale_while_revalidate=30)
+    def product(request: HttpRequest) -> HttpResponse:
+        harness.count("product")
+        language = request.headers.get("accept-language") or "en"
+        return HttpResponse(f"product in {language}", headers={"content-type": "text/plain"})
+
+    @harness.app.get("/basket", cache_expiry=60)
+    def basket(request: HttpRequest) -> HttpResponse:
+        session = request.cookies["session"].value if "session" in request.cookies else "none"
+        return HttpResponse(f"basket of {session}")
+
+    @harness.app.get("/live")
+    def live(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("not cached")
+
+    harness.middleware.attach(harness.app)
+
+
+@pytest.fixture(params=["in-memory", "redis"])
+def harness(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Harness]:
+    if request.param == "in-memory":
+        made = Harness(CollectableInMemoryCacheStorage(clock=clock), clock=clock)
+        shop(made)
+        yield made
+        return
+    server: RedisServer = request.getfixturevalue("redis_server")
+    storage = RedisCacheStorage.from_url(server.url, prefix=request.getfixturevalue("redis_prefix"))
+    made = Harness(storage, clock=clock)
+    shop(made)
+    yield made
+    storage.close()
+
+
+def visit(harness: Harness, path: str, host: str = "a.example", **headers: str) -> None:
+    harness.client.get(path, headers={"Host": host, **headers})
+
+
+def test_inspect_lists_every_stored_variant_of_a_path_on_every_host(harness: Harness) -> None:
+    visit(harness, "/products/1", **{"Accept-Language": "de"})
+    visit(harness, "/products/1?ref=x", **{"Accept-Language": "en"})
+    visit(harness, "/products/1", "b.example")
+    visit(harness, "/products/2")
+
+    records = harness.middleware.inspect("/products/1")
+
+    assert [record["host"] for record in records] == ["a.example", "a.example", "b.example"]
+    assert {record["status"] for record in records} == {200}
+    first = records[0]
+    assert first["shared"] and first["fresh"] and first["ttl"] == 60 and first["age"] == 0
+    assert first["stale_while_revalidate"] == 30 and first["content_type"] == "text/plain"
+    assert first["etag"].startswith('"') and first["size"] > len("product in de")
+    assert len(harness.middleware.inspect("https://b.example/products/1")) == 1
+
+
+def test_inspect_says_when_a_response_is_kept_for_one_user(harness: Harness) -> None:
+    visit(harness, "/basket", **{"Cookie": "session=alice"})
+    visit(harness, "/basket")
+
+    shared = [record["shared"] for record in harness.middleware.inspect("/basket")]
+
+    assert sorted(shared) == [False, False]  # keyed on the session cookie: alice's, and no session's
+
+
+def test_inspect_changes_nothing(harness: Harness) -> None:
+    visit(harness, "/products/1")
+
+    harness.middleware.inspect("/products/1")
+
+    assert (
+        harness.client.get("/products/1", headers={"Host": "a.example"})
+        .headers["Cache-Status"]
+        .startswith("chocs-cache; hit")
+    )
+
+
+def test_explain_says_what_each_request_would_get(harness: Harness, clock: Clock) -> None:
+    visit(harness, "/products/1", **{"Accept-Language": "de"})
+    explain = harness.middleware.explain
+
+    hit = explain("https://a.example/products/1", {"Accept-Language": "de"})
+    other_language = explain("https://a.example/products/1", {"Accept-Language": "fr"})
+    other_product = explain("https://a.example/products/2")
+    clock.advance(70)
+    stale = explain("https://a.example/products/1", {"Accept-Language": "de"})
+    clock.advance(30)
+    late = explain("https://a.example/products/1", {"Accept-Language": "de"})
+
+    assert (hit["outcome"], hit["ttl"]) == ("hit", 60)
+    assert other_language == {"outcome": "miss", "reason": "vary-miss"}
+    assert other_product == {"outcome": "miss", "reason": "uri-miss"}
+    assert (stale["outcome"], stale["ttl"]) == ("stale-while-revalidate", -10)
+    assert (late["outcome"], late["reason"]) == ("validate", "stale")
+    assert harness.calls["product"] == 1, "explain never runs the handler"
+
+
+def test_explain_a_path_the_cache_leaves_alone(harness: Harness) -> None:
+    assert harness.middleware.explain("/live") == {"outcome": "pass", "reason": "the route is not cached"}
+    assert harness.middleware.explain("/nowhere") == {"outcome": "pass", "reason": "no route"}
+
+
+def test_explain_needs_attach() -> None:
+    harness = Harness()
+
+    with pytest.raises(RuntimeError, match="attach"):
+        harness.middleware.explain("/products/1")
