@@ -11,7 +11,7 @@ module and saying how to make a fresh, empty storage::
 
 pytest (or any runner that collects ``test_*`` methods of ``Test*`` classes) then runs each
 check. Optional capabilities (``collect``, ``get_many``, the cross-process lock,
-``compare_and_set``, groups and the look-up that locks) are checked when the storage has them;
+``compare_and_set``, groups, marking groups and the look-up that locks) are checked when the storage has them;
 the others are skipped, visibly, each saying which capability the storage does not offer. The
 last check serves a cached route through the middleware and chocs' WSGI adapter on your
 storage: a miss, a hit, and an invalidation.
@@ -37,6 +37,7 @@ from .storages.protocol import (
     IGroupCacheStorage,
     ILockableCacheStorage,
     ILookupCacheStorage,
+    IMarkingCacheStorage,
     IMultiGetCacheStorage,
 )
 
@@ -216,6 +217,24 @@ class StorageContract:
         assert later is True and storage.get(v).body == b"new"
         assert storage.group_members("g1") == [v]
         assert asked_again_at >= asked_handler_at, "storage_time must never go back"
+
+    def test_marking_a_group_refuses_what_was_computed_before_and_keeps_its_members(self) -> None:
+        storage = self._storage()
+        if not isinstance(storage, IMarkingCacheStorage) or not isinstance(storage, IGroupCacheStorage):
+            _skip(storage, "marking groups (IMarkingCacheStorage)")
+        v1, v2 = f"{RESPONSE}1", f"{RESPONSE}2"
+        storage.compare_and_set_grouped(
+            INDEX, None, [CacheItem(v1, b"x", 60)], [("g1", v1)], [], storage.storage_time()
+        )
+        asked_handler_at = storage.storage_time()
+        storage.mark_groups(["g1"], 3600)  # a soft purge lands while the handler computes
+
+        refused = storage.compare_and_set_grouped(
+            f"{INDEX}2", None, [CacheItem(v2, b"old", 60)], [("g1", v2)], ["g1"], asked_handler_at
+        )
+
+        assert refused is None, "a response computed before its group was marked must not be stored"
+        assert storage.get(v1).body == b"x" and storage.group_members("g1") == [v1], "marking removes nothing"
 
     def test_remove_all_removes_everything_and_refuses_what_was_computed_before(self) -> None:
         storage = self._storage()

@@ -96,7 +96,7 @@ def test_without_the_token_nothing_is_purged(site: Harness, headers: dict[str, s
         ({"all": "yes"}, "all must be true or false"),
         ({"templates": ["/users/{id}"], "host": "api.example"}, "on every host"),
         ({"prefixes": ["/users/a/b/c/"]}, "deeper than the 3 levels"),
-        ({"all": True, "soft": True}, "soft purges are not available yet"),
+        ({"all": True, "soft": True}, '"all" cannot be soft'),
     ],
 )
 def test_a_request_it_cannot_run_is_400_saying_why(site: Harness, body: Any, says: str) -> None:

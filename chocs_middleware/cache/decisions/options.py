@@ -111,6 +111,10 @@ def _seconds(value: object, where: str) -> int:
     return int(check_number(value, where, unit="seconds", whole=True, minimum=0))
 
 
+def _optional_seconds(value: object, where: str) -> int | None:
+    return None if value is None else _seconds(value, where)
+
+
 def _timeout(value: object, where: str) -> float:
     return float(check_number(value, where, unit="seconds", whole=False, minimum=0, above=True))
 
@@ -245,6 +249,14 @@ class MiddlewareOptions:
             check_flag,
             "list each stored response under its route's template and its path's first three ancestors, so that "
             'purge("/users/{user_id}") and purge_prefix("/reports/") find them (a few more listings per response)',
+        ),
+    )
+    soft_purge_window: int | None = field(
+        default=None,
+        metadata=_declared(
+            _optional_seconds,
+            "seconds a soft-purged response may still be served stale while it is refreshed (None: its own "
+            "stale-while-revalidate and stale-if-error windows)",
         ),
     )
     keying: str = field(

@@ -5,7 +5,8 @@ Nothing here knows chocs or a storage; see ``docs/design.md`` ("Storage model").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from ..semantics.preconditions import NOT_MODIFIED_FIELDS
@@ -199,6 +200,18 @@ class StoredResponse:
     def serves_while_revalidating(self, age: float) -> bool:
         """Stale, but within its stale-while-revalidate window."""
         return self.lifetime <= age < self.lifetime + self.stale_while_revalidate
+
+    def softened(self, now: float, window: int | None = None) -> StoredResponse:
+        """This response stale from ``now`` on (a soft purge): its lifetime ends now, so its
+        stale windows start now, each capped at ``window`` seconds when given. Already stale:
+        itself."""
+        lifetime = max(0, math.floor(self.age_at(now)))
+        if lifetime >= self.lifetime:
+            return self
+        while_revalidating, if_error = self.stale_while_revalidate, self.stale_if_error
+        if window is not None:
+            while_revalidating, if_error = min(while_revalidating, window), min(if_error, window)
+        return replace(self, lifetime=lifetime, stale_while_revalidate=while_revalidating, stale_if_error=if_error)
 
     def serves_on_error(self, age: float) -> bool:
         """May answer when the handler fails: fresh, or within its stale-if-error window (never

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _connection(purge)
     purge.add_argument("--dry-run", action="store_true", help="count what the purge would remove, and remove nothing")
+    purge.add_argument(
+        "--soft",
+        action="store_true",
+        help="make the responses stale instead of removing them: served stale within their windows while one "
+        "refresh runs (not with all)",
+    )
     what = purge.add_subparsers(dest="what", required=True, metavar="what")
     urls = what.add_parser(
         "url",
@@ -111,21 +117,25 @@ def _removed(count: int | None) -> str:
 def _purges(purger: Purger, options: argparse.Namespace) -> Iterator[str]:
     """Run the purges the command asks for, saying what each removed (or, with ``--dry-run``,
     would remove)."""
-    dry = options.dry_run
-    said = _would_remove if dry else _removed
+    dry, soft = options.dry_run, options.soft
+    said = _would_remove if dry else _made_stale if soft else _removed
     if options.what == "url":
         for url in options.urls:
-            yield f"{url}: {said(purger.would_purge(url) if dry else purger.purge(url))}"
+            yield f"{url}: {said(purger.would_purge(url) if dry else purger.purge(url, soft))}"
     elif options.what == "prefix":
         for prefix in options.prefixes:
-            yield f"{prefix}: {said(purger.would_purge_prefix(prefix) if dry else purger.purge_prefix(prefix))}"
+            yield f"{prefix}: {said(purger.would_purge_prefix(prefix) if dry else purger.purge_prefix(prefix, soft))}"
     elif options.what == "groups":
         where = f"of {options.host}" if options.host else "on every host"
         groups, host = options.groups, options.host
-        removed = purger.would_purge_groups(groups, host) if dry else purger.purge_groups(groups, host)
+        removed = purger.would_purge_groups(groups, host) if dry else purger.purge_groups(groups, host, soft)
         yield f"groups {', '.join(groups)} {where}: {said(removed)}"
     else:
         yield f"everything: {said(None if dry else purger.purge_all())}"
+
+
+def _made_stale(count: int | None) -> str:
+    return f"{count} stored response{'' if count == 1 else 's'} made stale"
 
 
 def _would_remove(count: int | None) -> str:
@@ -165,6 +175,8 @@ def main(arguments: Sequence[str] | None = None) -> int:
         return 1
     if options.command == "inspect":
         return _inspect(parser, options, RedisCacheStorage)
+    if options.soft and options.what == "all":
+        parser.error("purge --soft all: everything cannot be made stale at once; name urls, prefixes or groups")
     for url in options.urls if options.what == "url" else options.prefixes if options.what == "prefix" else ():
         try:
             host, path = split_url(url)

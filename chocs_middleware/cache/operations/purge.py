@@ -16,7 +16,7 @@ less per response, and a purge on every host there visits the hosts it has seen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -33,7 +33,9 @@ from ..entries.ids import (
     template_group_id,
 )
 from ..entries.invalidation import INVALIDATION_SECONDS, Invalidator
+from ..entries.soften import soften
 from ..error import CacheError, NotAcknowledged
+from ..storages.protocol import IMarkingCacheStorage
 
 __all__ = ["SYNCHRONISE_SECONDS", "Purger", "split_url"]
 
@@ -79,21 +81,27 @@ class Purger:
         guard: StorageGuard,
         canonical_host: Callable[[str], str] | None = None,
         supersede: Callable[[str], None] = lambda resource: None,
+        soft_window: int | None = None,
     ) -> None:
         self._guard = guard
         self._invalidator = Invalidator(guard, "purge")
         self._canonical_host = canonical_host
         self._supersede = supersede
+        self._soft_window = soft_window
+        """How long a soft-purged response may still be served stale (``None``: its own windows)."""
 
-    def purge(self, url: str) -> int:
+    def purge(self, url: str, soft: bool = False) -> int:
         """Make every stored response of the path unusable, whatever its query string, variant and
         credentials: on every host for a bare path, on its host for an absolute URL. Returns how
         many stored responses were removed (of a path on one host, those its index lists: the 16
         newest; the others are made unusable, and not counted). A route template
-        (``/users/{user_id}``) purges every path of that route (``purge_patterns``)."""
+        (``/users/{user_id}``) purges every path of that route (``purge_patterns``). ``soft``: make
+        them stale instead of removing them (``entries/soften.py``)."""
         host, path = split_url(url)
         if "{" in path:
-            return self._purge_pattern(template_group_id(path), host, f"the template {path}")
+            return self._purge_pattern(template_group_id(path), host, f"the template {path}", soft)
+        if soft:
+            return self._soften([path_group_id(path)], self._members(url))
         guard, grouped = self._guard, self._guard.grouped
         if host is None and grouped is not None and not guard.process_local:
             # Its group lists its responses on every host, and its mark refuses one computed before now.
@@ -108,7 +116,7 @@ class Purger:
             removed += self._invalidator.replace_index(resource, now, only_if_stored=host is None)
         return self._acknowledged(removed)
 
-    def purge_prefix(self, prefix: str) -> int:
+    def purge_prefix(self, prefix: str, soft: bool = False) -> int:
         """Remove every stored response of the paths under ``prefix`` (``/reports/``: ``/reports/1``,
         ``/reports/2024/q1``; ``/reports`` also reaches ``/reports`` itself), on every host, whatever
         their query strings and variants (``purge_patterns``). Returns how many were removed."""
@@ -121,11 +129,11 @@ class Purger:
                 f"purge_prefix({prefix!r}) is deeper than the {MAX_PREFIX_DEPTH} levels a stored path is listed "
                 f"under; purge a shallower prefix, or the paths themselves"
             )
-        removed = self._purge_pattern(prefix_group_id(directory), host, f"the prefix {prefix}")
-        return removed if path.endswith("/") else removed + self.purge(prefix)
+        removed = self._purge_pattern(prefix_group_id(directory), host, f"the prefix {prefix}", soft)
+        return removed if path.endswith("/") else removed + self.purge(prefix, soft)
 
-    def _purge_pattern(self, group: str, host: str | None, what: str) -> int:
-        """Remove the responses listed in a template or prefix group, on every host."""
+    def _purge_pattern(self, group: str, host: str | None, what: str, soft: bool = False) -> int:
+        """Remove (or soften) the responses listed in a template or prefix group, on every host."""
         grouped = self._guard.grouped
         if host is not None:
             raise ValueError(f"{what} is purged on every host: give it as a path, without a scheme and host")
@@ -134,9 +142,36 @@ class Purger:
             raise TypeError(
                 f"purging {what} needs a storage that keeps groups (IGroupCacheStorage); {storage} does not"
             )
+        if soft:
+            return self._soften([group], grouped.group_members(group))
         return self._acknowledged(grouped.invalidate_groups([group], INVALIDATION_SECONDS))
 
-    def purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
+    def _soften(self, marks: list[str], members: Sequence[str]) -> int:
+        """Make ``members`` stale in place, after marking ``marks`` invalidated now (a response a
+        request in flight computed before this is not stored); how many were made stale."""
+        guard = self._guard
+        if guard.grouped is None:
+            guard.local.invalidate(marks)
+        elif isinstance(guard.storage, IMarkingCacheStorage):
+            guard.storage.mark_groups(marks, INVALIDATION_SECONDS)
+        else:
+            storage = type(guard.storage).__name__
+            raise TypeError(
+                f"a soft purge needs a storage that can mark groups (IMarkingCacheStorage); {storage} cannot"
+            )
+        return self._acknowledged(soften(guard, members, guard.clock.time(), self._soft_window))
+
+    def _members(self, url: str) -> list[str]:
+        """The ids of the stored responses of a URL's path (of every host for a bare path)."""
+        host, path = split_url(url)
+        guard, grouped = self._guard, self._guard.grouped
+        if host is None and grouped is not None and not guard.process_local:
+            return grouped.group_members(path_group_id(path))
+        now = guard.clock.time()
+        hosts = self.hosts() if host is None else [self._host(host)]
+        return [variant for name in hosts for variant in self._live_variants(resource_id(name, path), now)]
+
+    def purge_groups(self, groups: Iterable[object], host: str | None = None, soft: bool = False) -> int:
         """Remove the stored responses in ``groups`` (RFC 9875): of ``host``, or of every host when
         ``None``. Returns how many were removed (0 on a storage that cannot keep groups, which
         stores no grouped response)."""
@@ -151,6 +186,9 @@ class Purger:
             return 0
         if host is None and self._guard.process_local:
             ids += [group_id(known, name) for known in self.hosts() for name in names]
+        if soft:
+            members = {member: None for listed in ids for member in grouped.group_members(listed)}
+            return self._soften(ids, list(members))
         return self._acknowledged(grouped.invalidate_groups(ids, INVALIDATION_SECONDS))
 
     def purge_all(self) -> int | None:
@@ -206,13 +244,16 @@ class Purger:
         return len(grouped.group_members(group))
 
     def _listed_variants(self, resource: str, now: float) -> int:
-        """The live responses a path's index on one host lists (a fault is raised)."""
+        return len(self._live_variants(resource, now))
+
+    def _live_variants(self, resource: str, now: float) -> list[str]:
+        """The ids of the live responses a path's index on one host lists (a fault is raised)."""
         try:
             found = self._guard.storage.get(resource)
         except (CacheError, KeyError):
-            return 0
+            return []
         index = self._guard.decode(resource, found, INDEXES, "purge")
-        return 0 if index is None else sum(1 for _, expires_at in index.variants if expires_at > now)
+        return [] if index is None else [variant for variant, expires_at in index.variants if expires_at > now]
 
     def _acknowledged(self, removed: _Removed) -> _Removed:
         """``removed``, once every process with an in-process tier dropped its copies; else raises."""

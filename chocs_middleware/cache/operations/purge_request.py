@@ -28,11 +28,11 @@ class BadPurgeRequest(ValueError):
 class Purges(Protocol):
     """What a purge request runs against: ``CacheMiddleware``'s purges, and their dry runs."""
 
-    def purge(self, url: str) -> int: ...
+    def purge(self, url: str, *, soft: bool = False) -> int: ...
 
-    def purge_prefix(self, prefix: str) -> int: ...
+    def purge_prefix(self, prefix: str, *, soft: bool = False) -> int: ...
 
-    def purge_groups(self, *groups: str, host: str | None = None) -> int: ...
+    def purge_groups(self, *groups: str, host: str | None = None, soft: bool = False) -> int: ...
 
     def purge_all(self) -> int | None: ...
 
@@ -89,8 +89,8 @@ class PurgeRequest:
 def run(request: PurgeRequest, purges: Purges) -> dict[str, Any]:
     """Run (or, with ``dry_run``, count) every purge the request names; what was removed, by kind.
     A purge some process did not acknowledge counts as done, and says how many did not."""
-    if request.soft:
-        raise BadPurgeRequest('soft purges are not available yet: leave "soft" out, or false')
+    if request.soft and request.everything:
+        raise BadPurgeRequest('"all" cannot be soft: name urls, templates, prefixes or groups to make stale')
     removed: dict[str, int | None] = {}
     not_acknowledged = 0
     for kind, run_one in _purges(request, purges):
@@ -105,21 +105,27 @@ def run(request: PurgeRequest, purges: Purges) -> dict[str, Any]:
 
 def _purges(request: PurgeRequest, purges: Purges) -> list[tuple[str, Any]]:
     """(kind, the call) for each purge the request names, in the order they run."""
-    dry, host = request.dry_run, request.host
+    dry, host, soft = request.dry_run, request.host, request.soft
     urls = [url if host is None or not url.startswith("/") else f"http://{host}{url}" for url in request.urls]
     calls: list[tuple[str, Any]] = []
     for url in urls:
-        calls.append(("urls", lambda url=url: purges.would_purge(url) if dry else purges.purge(url)))
+        calls.append(("urls", lambda url=url: purges.would_purge(url) if dry else purges.purge(url, soft=soft)))
     for template in request.templates:
-        calls.append(("templates", lambda t=template: purges.would_purge(t) if dry else purges.purge(t)))
+        calls.append(("templates", lambda t=template: purges.would_purge(t) if dry else purges.purge(t, soft=soft)))
     for prefix in request.prefixes:
-        calls.append(("prefixes", lambda p=prefix: purges.would_purge_prefix(p) if dry else purges.purge_prefix(p)))
+        calls.append(
+            ("prefixes", lambda p=prefix: purges.would_purge_prefix(p) if dry else purges.purge_prefix(p, soft=soft))
+        )
     if request.groups:
         names = request.groups
         calls.append(
             (
                 "groups",
-                lambda: purges.would_purge_groups(*names, host=host) if dry else purges.purge_groups(*names, host=host),
+                lambda: (
+                    purges.would_purge_groups(*names, host=host)
+                    if dry
+                    else purges.purge_groups(*names, host=host, soft=soft)
+                ),
             )
         )
     if request.everything:

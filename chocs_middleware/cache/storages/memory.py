@@ -207,6 +207,13 @@ class InMemoryCacheStorage:
                 self._make_room()
         return removed
 
+    def mark_groups(self, group_ids: Sequence[str], keep_for: int) -> None:
+        """Record the invalidation of ``group_ids`` now, and leave their items (``IMarkingCacheStorage``)."""
+        with self._lock:
+            now = self._monotonic()
+            for group in group_ids:
+                self._remember_invalidation(group, now, now + keep_for)
+
     def _remember_invalidation(self, group: str, now: float, kept_until: float) -> None:
         """Remember when ``group`` was invalidated: newest last, at most ``max_items`` (the oldest,
         or those no longer kept, are forgotten first), their bytes counted."""
@@ -241,7 +248,9 @@ class InMemoryCacheStorage:
             self._set(item)
 
     def _set(self, item: CacheItem) -> None:
-        self._remove(item.id)
+        replaced = self._items.pop(item.id, None)
+        if replaced is not None:  # a new version of the item stays in the groups it was listed in
+            self._forget(item.id, replaced[0], leave_groups=False)
         size = _footprint(item)
         if size > self.max_bytes:
             return
@@ -337,13 +346,14 @@ class InMemoryCacheStorage:
         if kept is not None:
             self._forget(item_id, kept[0])
 
-    def _forget(self, item_id: str, item: CacheItem) -> None:
+    def _forget(self, item_id: str, item: CacheItem, leave_groups: bool = True) -> None:
         """Account for an item taken out of ``_items``."""
         self._bytes -= _footprint(item)
         if item.bookkeeping:
             self._bookkeeping.pop(item_id, None)
             self._unneeded_bookkeeping.pop(item_id, None)
-        self._leave_groups(item_id)
+        if leave_groups:
+            self._leave_groups(item_id)
 
     def _leave_groups(self, item_id: str) -> None:
         if self._listed_in:

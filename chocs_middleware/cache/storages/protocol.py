@@ -24,6 +24,7 @@ __all__ = [
     "IGroupCacheStorage",
     "ILockableCacheStorage",
     "ILookupCacheStorage",
+    "IMarkingCacheStorage",
     "IMultiGetCacheStorage",
     "IPublishingCacheStorage",
     "LookedUp",
@@ -245,6 +246,16 @@ class ICompareAndSetCacheStorage(Protocol):
 
     @abstractmethod
     def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool: ...
+
+
+@runtime_checkable
+class IMarkingCacheStorage(Protocol):
+    """Optional, beside ``IGroupCacheStorage``: record that groups were invalidated now, as
+    ``invalidate_groups`` does, and leave their listed items where they are. Soft purges use it:
+    the items are made stale in place, and a store computed before now is still refused."""
+
+    @abstractmethod
+    def mark_groups(self, group_ids: Sequence[str], keep_for: int) -> None: ...
 
 
 @runtime_checkable

@@ -89,7 +89,7 @@ class TieredCacheStorage:
         self._near_hits = Tally()
         self._far_reads = Tally()
         self._bypassed = Tally()
-        for name in ("acquire_lock", "release_lock", "storage_time", "group_members", "synchronise"):
+        for name in ("acquire_lock", "release_lock", "storage_time", "group_members", "synchronise", "mark_groups"):
             if hasattr(far, name):
                 setattr(self, name, getattr(far, name))
         for name, method in (

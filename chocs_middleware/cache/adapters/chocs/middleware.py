@@ -67,7 +67,9 @@ class CacheMiddleware(Middleware):
         self._cache: Cache[HttpResponse] = Cache(cache_storage, self._options, CHOCS)
         self._canonical_host = self._options.canonical_host
         self._read, self._write = self._cache.reads.read, self._cache.writes.write  # looked up once, not per request
-        self._purger = Purger(self._cache.guard, self._canonical_host, self._cache.flights.supersede)
+        self._purger = Purger(
+            self._cache.guard, self._canonical_host, self._cache.flights.supersede, self._options.soft_purge_window
+        )
         self._routes: dict[tuple[int, str], CachedRoute | WriteRoute | None] = {}
         self._app: Application | None = None
         """The app ``attach`` was given: a ``HEAD`` to a cached ``GET`` route registered later is routed here."""
@@ -126,25 +128,26 @@ class CacheMiddleware(Middleware):
 
     # -- purge (docs/invalidation.md) ------------------------------------------------------------
 
-    def purge(self, url: str) -> int:
+    def purge(self, url: str, *, soft: bool = False) -> int:
         """Remove every stored response of a path, whatever its query string, variant and
         credentials: ``"/users/1"`` on every host, ``"https://api.example.com/users/1"`` on that
         host. A response to it computed before now is not stored after it. Returns how many stored
         responses were removed; a storage fault is raised, and ``NotAcknowledged`` when some
         process with an in-process tier did not say it dropped its copies. A route template
         (``"/users/{user_id}"``) removes every path of the route, on every host, with
-        ``CacheMiddleware(purge_patterns=True)``."""
+        ``CacheMiddleware(purge_patterns=True)``. ``soft=True``: make them stale instead of removing
+        them: served stale within their windows while one refresh runs (docs/invalidation.md)."""
         if "{" in str(url):
             self._need_patterns(f"purge({url!r})")
-            return self._purged("template", self._purger.purge(url))
-        return self._purged("url", self._purger.purge(url))
+            return self._purged("template", self._purger.purge(url, soft), soft)
+        return self._purged("url", self._purger.purge(url, soft), soft)
 
-    def purge_prefix(self, prefix: str) -> int:
+    def purge_prefix(self, prefix: str, *, soft: bool = False) -> int:
         """Remove every stored response of the paths under ``prefix`` (``"/reports/"``), on every
         host, with ``CacheMiddleware(purge_patterns=True)`` (docs/invalidation.md). Returns how
-        many were removed; raises as ``purge`` does."""
+        many were removed (or made stale, ``soft``); raises as ``purge`` does."""
         self._need_patterns(f"purge_prefix({prefix!r})")
-        return self._purged("prefix", self._purger.purge_prefix(prefix))
+        return self._purged("prefix", self._purger.purge_prefix(prefix, soft), soft)
 
     def would_purge(self, url: str) -> int:
         """How many stored responses ``purge(url)`` would remove now; nothing is removed."""
@@ -197,10 +200,10 @@ class CacheMiddleware(Middleware):
                 f"under its route's template and its path's prefixes"
             )
 
-    def purge_groups(self, *groups: str, host: str | None = None) -> int:
+    def purge_groups(self, *groups: str, host: str | None = None, soft: bool = False) -> int:
         """Remove the stored responses in cache ``groups`` (RFC 9875) of ``host``, or of every host.
-        Returns how many were removed; raises as ``purge`` does."""
-        return self._purged("groups", self._purger.purge_groups(groups, host))
+        Returns how many were removed (or made stale, ``soft``); raises as ``purge`` does."""
+        return self._purged("groups", self._purger.purge_groups(groups, host, soft), soft)
 
     def purge_all(self) -> int | None:
         """Remove every response this cache stored, on every host (with the built-in storages).
@@ -208,11 +211,11 @@ class CacheMiddleware(Middleware):
         starts a new epoch in one step, whatever it holds); raises as ``purge`` does."""
         return self._purged("all", self._purger.purge_all())
 
-    def _purged(self, kind: str, removed: _Removed) -> _Removed:
+    def _purged(self, kind: str, removed: _Removed, soft: bool = False) -> _Removed:
         metrics = self._cache.metrics
-        metrics.add("purges", kind)
+        metrics.add("purges", f"soft_{kind}" if soft else kind)
         if removed is not None:
-            metrics.add("purges", "responses_removed", removed)
+            metrics.add("purges", "responses_made_stale" if soft else "responses_removed", removed)
         return removed
 
     # -- routes ----------------------------------------------------------------------------------

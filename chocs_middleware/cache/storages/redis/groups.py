@@ -27,6 +27,7 @@ class RedisGroups:
     _compare_and_set_grouped: Callable[..., Any]
     _check_and_list: Callable[..., Any]
     _invalidate_groups: Callable[..., Any]
+    _mark_groups: Callable[..., Any]
     _take_groups: Callable[..., Any]
     _new_epoch: Callable[..., Any]
 
@@ -159,6 +160,14 @@ class RedisGroups:
                 return self._remove_members(self._take_groups(keys=keys, args=[max(1, keep_for * 1000)]))
             arguments: list[str | int] = [max(1, keep_for * 1000), self._prefix, topology.channel]
             return int(self._invalidate_groups(keys=keys, args=arguments))
+
+    def mark_groups(self, group_ids: Sequence[str], keep_for: int) -> None:
+        """Only the invalidation marks of ``invalidate_groups``, with the server's time: one script
+        (the marks share a slot on a cluster); the listed items stay (``IMarkingCacheStorage``)."""
+        with refusals():
+            self._mark_groups(
+                keys=[self._topology.mark_key(group) for group in group_ids], args=[max(1, keep_for * 1000)]
+            )
 
     def _remove_members(self, members: Sequence[bytes]) -> int:
         """Remove listed items, each on its own node (a pipeline per node), and publish their ids."""

@@ -10,6 +10,7 @@ __all__ = [
     "COMPARE_AND_SET_GROUPED",
     "INVALIDATE_GROUPS",
     "LOOK_UP",
+    "MARK_GROUPS",
     "NEW_EPOCH",
     "RELEASE_IF_OWNER",
     "TAKE_GROUPS",
@@ -129,6 +130,16 @@ for i = 1, #KEYS, 2 do
     end
 end
 return removed
+"""
+# Only the invalidation marks of INVALIDATE_GROUPS (KEYS: marks; ARGV: how long they are kept, ms):
+# a soft purge leaves the listed responses in place, stale, and refuses what was computed before it.
+MARK_GROUPS = """
+local time = redis.call('time')
+local now = string.format('%d.%06d', time[1], time[2])
+for i = 1, #KEYS do
+    redis.call('set', KEYS[i], now, 'px', ARGV[1])
+end
+return #KEYS
 """
 # On Redis Cluster the group lists and marks live in one slot of their own ("{groups}"), away from
 # the responses: a grouped store writes the response (compare-and-set) and then runs this there.

@@ -105,6 +105,7 @@ class RedisCacheStorage(RedisGroups):
         self._compare_and_set_grouped = register(scripts.COMPARE_AND_SET_GROUPED)
         self._check_and_list = register(scripts.CHECK_AND_LIST)
         self._invalidate_groups = register(scripts.INVALIDATE_GROUPS)
+        self._mark_groups = register(scripts.MARK_GROUPS)
         self._take_groups = register(scripts.TAKE_GROUPS)
         self._new_epoch = register(scripts.NEW_EPOCH)
         self._release = register(scripts.RELEASE_IF_OWNER)
