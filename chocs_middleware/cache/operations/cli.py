@@ -57,7 +57,22 @@ def _parser() -> argparse.ArgumentParser:
         help="make the responses stale instead of removing them: served stale within their windows while one "
         "refresh runs (not with all)",
     )
-    what = purge.add_subparsers(dest="what", required=True, metavar="what")
+    _purge_targets(purge.add_subparsers(dest="what", required=True, metavar="what"))
+    inspecting = commands.add_parser(
+        "inspect",
+        help="list the stored responses of a path",
+        description="One JSON line per stored response of the path (every query string and variant): its host, "
+        "variant id, status, whether shared or kept for one user, age, ttl, stale windows and size. Exit status: "
+        "0 done (nothing printed: nothing stored), 1 Redis failed, 2 a mistake in the command.",
+    )
+    _connection(inspecting)
+    inspecting.add_argument("url", metavar="URL", help="a path (every host) or an absolute URL (its host)")
+    inspecting.add_argument("--host", help="only this host, as requests name it in Host")
+    return parser
+
+
+def _purge_targets(what: Any) -> None:
+    """``purge``'s subcommands: what to purge."""
     urls = what.add_parser(
         "url",
         help="every stored response of paths",
@@ -83,17 +98,6 @@ def _parser() -> argparse.ArgumentParser:
         "(default: every host)",
     )
     what.add_parser("all", help="every stored response", description="Every response the cache stored.")
-    inspecting = commands.add_parser(
-        "inspect",
-        help="list the stored responses of a path",
-        description="One JSON line per stored response of the path (every query string and variant): its host, "
-        "variant id, status, whether shared or kept for one user, age, ttl, stale windows and size. Exit status: "
-        "0 done (nothing printed: nothing stored), 1 Redis failed, 2 a mistake in the command.",
-    )
-    _connection(inspecting)
-    inspecting.add_argument("url", metavar="URL", help="a path (every host) or an absolute URL (its host)")
-    inspecting.add_argument("--host", help="only this host, as requests name it in Host")
-    return parser
 
 
 def _connection(command: argparse.ArgumentParser) -> None:
