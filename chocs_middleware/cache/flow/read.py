@@ -190,11 +190,19 @@ class ReadFlow(Generic[Response]):
         trace, age = Trace(miss.reason), stale.age_at(self._now())
         trace.ttl, trace.detail = stale.ttl(int(age)), "stale-while-revalidate"
         answer = self._answers.stored(read.target, read.route.head, stale, age, trace)
-        if isinstance(role, Lead):
-            refresh = Trace("stale")  # the refresh's own, which no one reads
-            if not self._background.submit(lambda: self._lead(role, read, miss, refresh, False), read.target.url):
-                role.close()  # too many refreshes waiting: a later request schedules this one
+        if isinstance(role, Lead) and not self._background.submit(
+            lambda: self._refresh(role, read, miss), read.target.url
+        ):
+            role.close()  # too many refreshes waiting: a later request schedules this one
         return answer
+
+    def _refresh(self, role: Lead[Shared], read: Read, miss: Miss) -> None:
+        """A background refresh, unless another one stored a fresh response since this request
+        looked (it saw the stale one just before that refresh finished): one run per refresh."""
+        if self._stored_meanwhile(read, miss) is not None:
+            role.close(read.route.entries)
+            return
+        self._lead(role, read, miss, Trace("stale"), across_processes=False)  # its own trace, which no one reads
 
 
 def _never() -> bool:
