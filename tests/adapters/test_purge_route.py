@@ -69,6 +69,13 @@ def test_a_host_names_where_paths_and_groups_are_purged(site: Harness) -> None:
     assert other["removed"] == {"urls": 0, "groups": 0} and own["removed"] == {"urls": 1}
 
 
+def test_a_host_applies_to_templates_and_prefixes_too(site: Harness) -> None:
+    other = post(site, {"templates": ["/users/{id}"], "prefixes": ["/users/"], "host": "www.example"})
+    own = post(site, {"templates": ["/users/{id}"], "host": "api.example"})
+
+    assert other["removed"] == {"templates": 0, "prefixes": 0} and own["removed"] == {"templates": 3}
+
+
 def test_everything(site: Harness) -> None:
     assert post(site, {"all": True})["removed"] == {"all": 3}
     assert not is_hit(site, "/users/2")
@@ -94,7 +101,6 @@ def test_without_the_token_nothing_is_purged(site: Harness, headers: dict[str, s
         ({"url": ["/a"]}, "unknown field 'url'"),
         ({"urls": "/a"}, "urls must be a list"),
         ({"all": "yes"}, "all must be true or false"),
-        ({"templates": ["/users/{id}"], "host": "api.example"}, "on every host"),
         ({"prefixes": ["/users/a/b/c/"]}, "deeper than the 3 levels"),
         ({"all": True, "soft": True}, '"all" cannot be soft'),
     ],

@@ -114,9 +114,15 @@ def test_a_prefix_deeper_than_paths_are_listed_under_is_refused(harness: Harness
         harness.middleware.purge_prefix("/")
 
 
-def test_a_template_or_prefix_with_a_host_is_refused_naming_why(harness: Harness) -> None:
-    with pytest.raises(ValueError, match="on every host"):
-        harness.middleware.purge("https://a.example/users/{id}")
+def test_a_template_or_prefix_with_a_host_purges_on_that_host_only(harness: Harness) -> None:
+    warm(harness, USERS + REPORTS)
+
+    by_template = harness.middleware.purge("https://a.example/users/{id}")
+    by_prefix = harness.middleware.purge_prefix("https://B.example:443/reports/2024/")
+
+    assert (by_template, by_prefix) == (len(USERS) * 2, 2 * 2)
+    assert not is_hit(harness, "/users/1", "a.example") and is_hit(harness, "/users/1", "b.example")
+    assert not is_hit(harness, "/reports/2024/q1", "b.example") and is_hit(harness, "/reports/2024/q1", "a.example")
 
 
 @pytest.mark.parametrize("purge", [lambda m: m.purge("/users/{id}"), lambda m: m.purge_prefix("/users/")])

@@ -40,10 +40,10 @@ __all__ = [
     "host_name",
     "keyed_query",
     "path_group_id",
-    "prefix_group_id",
+    "prefix_group",
     "resource_id",
     "resource_path",
-    "template_group_id",
+    "template_group",
     "uri_prefix",
     "variant_id",
 ]
@@ -201,16 +201,17 @@ MAX_PREFIX_DEPTH = 3
 _PARAMETER_NAME = re.compile(r"\{[^}/]*\}")
 
 
-def template_group_id(pattern: str) -> str:
-    """The id of the group of every stored response of a route (``/users/{user_id}``) on every
-    host; the parameters' names do not count (``/users/{id}`` names the same route)."""
-    return GROUP_KIND + _digest(("template", _PARAMETER_NAME.sub("{}", pattern)))
+def template_group(pattern: str) -> str:
+    """The name of the group of every stored response of a route (``/users/{user_id}``), kept
+    like a cache group's (``group_id``: on each host, and on every host); the parameters' names
+    do not count (``/users/{id}`` names the same route). No group a response names can be
+    called so: those are printable (RFC 9875)."""
+    return "\x00template " + _PARAMETER_NAME.sub("{}", pattern)
 
 
-def prefix_group_id(prefix: str) -> str:
-    """The id of the group of every stored response of the paths under ``prefix`` (``/reports/``)
-    on every host."""
-    return GROUP_KIND + _digest(("prefix", prefix))
+def prefix_group(prefix: str) -> str:
+    """The name of the group of every stored response of the paths under ``prefix`` (``/reports/``)."""
+    return "\x00prefix " + prefix
 
 
 def ancestors(path: str) -> list[str]:

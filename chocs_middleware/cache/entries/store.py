@@ -18,7 +18,7 @@ from ..decisions.values import MAX_RECIPES_PER_RESOURCE, ResourceIndex, StoredRe
 from ..error import StorageFault
 from ..storages.protocol import CacheItem
 from .guard import INDEXES, RESPONSES, StorageGuard, Unavailable, item
-from .ids import HOSTS, ancestors, group_id, path_group_id, prefix_group_id, template_group_id
+from .ids import HOSTS, ancestors, group_id, path_group_id, prefix_group, template_group
 from .outcomes import UNAVAILABLE, URI_MISS, Claimed, HeldLock, Missed, NotStored, Refusal, Seen, Stored, Target
 from .serialisation import encode_index, encode_response
 
@@ -50,7 +50,7 @@ class EntryStore:
         self._guard = guard
         self._now = guard.clock.time
         self.route = route
-        self._template = template_group_id(route) if purge_patterns else None
+        self._template = template_group(route) if purge_patterns else None
         """``purge_patterns``: its responses are listed under the route's template and their
         paths' ancestors too, for ``purge("/users/{user_id}")`` and ``purge_prefix``."""
 
@@ -305,17 +305,16 @@ class EntryStore:
         invalidation of the response's groups, of its path on every host or of everything came
         since ``since`` (``None``)."""
         host, guard = target.host, self._guard
+        groups = (*groups, *self._pattern_groups(target.canonical_path))
         on_host = [group_id(host, group) for group in groups]
         checked = [*on_host, *(group_id(None, group) for group in groups), path_group_id(target.canonical_path)]
-        patterns = self._pattern_groups(target.canonical_path)
         grouped = guard.grouped
         if grouped is not None:
             # On a shared storage a response is also listed in its groups on every host and in its
             # path's group, so that a purge of them on every host is one step whatever the number of
             # hosts; a storage only this process uses saves that memory, and such a purge visits
-            # the hosts it knows (``Purger``). Template and prefix groups have no other way.
-            checked += patterns
-            listed = [*on_host, *patterns] if guard.process_local else checked
+            # the hosts it knows (``Purger``).
+            listed = on_host if guard.process_local else checked
             variant = items[0].id
             listings = [*((group, variant) for group in listed), (HOSTS, host)]
             if lock is not None and not lock.released and guard.lookups is not None:
@@ -338,11 +337,11 @@ class EntryStore:
             guard.storage.set(new)
         return True
 
-    def _pattern_groups(self, path: str) -> list[str]:
+    def _pattern_groups(self, path: str) -> tuple[str, ...]:
         """The route's template group and the path's prefix groups, with ``purge_patterns``."""
         if self._template is None:
-            return []
-        return [self._template, *(prefix_group_id(prefix) for prefix in ancestors(path))]
+            return ()
+        return (self._template, *(prefix_group(prefix) for prefix in ancestors(path)))
 
     # -- locks (``flights.CrossProcessLock``) ----------------------------------------------------
 

@@ -183,11 +183,11 @@ def main(arguments: Sequence[str] | None = None) -> int:
         parser.error("purge --soft all: everything cannot be made stale at once; name urls, prefixes or groups")
     for url in options.urls if options.what == "url" else options.prefixes if options.what == "prefix" else ():
         try:
-            host, path = split_url(url)
+            _, path = split_url(url)
         except (TypeError, ValueError) as error:
             parser.error(str(error))
-        if options.what == "prefix" and (host is not None or path == "/"):
-            parser.error(f"a prefix is a path such as /reports/ (not /, nor a URL with a host), got {url!r}")
+        if options.what == "prefix" and path == "/":
+            parser.error(f"a prefix is a path below the root such as /reports/, got {url!r}")
     try:
         storage = RedisCacheStorage.from_url(options.redis, prefix=options.prefix, timeout=10.0)
     except (TypeError, ValueError) as error:

@@ -27,10 +27,10 @@ from ..entries.ids import (
     group_id,
     host_name,
     path_group_id,
-    prefix_group_id,
+    prefix_group,
     resource_id,
     resource_path,
-    template_group_id,
+    template_group,
 )
 from ..entries.invalidation import INVALIDATION_SECONDS, Invalidator
 from ..entries.soften import soften
@@ -99,7 +99,7 @@ class Purger:
         them stale instead of removing them (``entries/soften.py``)."""
         host, path = split_url(url)
         if "{" in path:
-            return self._purge_pattern(template_group_id(path), host, f"the template {path}", soft)
+            return self._purge_pattern(template_group(path), host, f"the template {path}", soft)
         if soft:
             return self._soften([path_group_id(path)], self._members(url))
         guard, grouped = self._guard, self._guard.grouped
@@ -129,22 +129,21 @@ class Purger:
                 f"purge_prefix({prefix!r}) is deeper than the {MAX_PREFIX_DEPTH} levels a stored path is listed "
                 f"under; purge a shallower prefix, or the paths themselves"
             )
-        removed = self._purge_pattern(prefix_group_id(directory), host, f"the prefix {prefix}", soft)
+        removed = self._purge_pattern(prefix_group(directory), host, f"the prefix {prefix}", soft)
         return removed if path.endswith("/") else removed + self.purge(prefix, soft)
 
     def _purge_pattern(self, group: str, host: str | None, what: str, soft: bool = False) -> int:
-        """Remove (or soften) the responses listed in a template or prefix group, on every host."""
-        grouped = self._guard.grouped
-        if host is not None:
-            raise ValueError(f"{what} is purged on every host: give it as a path, without a scheme and host")
-        if grouped is None:
+        """Remove (or soften) the responses in a template or prefix group: kept as a cache group
+        is, on ``host`` or on every host."""
+        self._need_groups(what)
+        return self.purge_groups([group], host, soft)
+
+    def _need_groups(self, what: str) -> None:
+        if self._guard.grouped is None:
             storage = type(self._guard.storage).__name__
             raise TypeError(
                 f"purging {what} needs a storage that keeps groups (IGroupCacheStorage); {storage} does not"
             )
-        if soft:
-            return self._soften([group], grouped.group_members(group))
-        return self._acknowledged(grouped.invalidate_groups([group], INVALIDATION_SECONDS))
 
     def _soften(self, marks: list[str], members: Sequence[str]) -> int:
         """Make ``members`` stale in place, after marking ``marks`` invalidated now (a response a
@@ -210,7 +209,7 @@ class Purger:
         """How many stored responses ``purge(url)`` would remove now (a template's too)."""
         host, path = split_url(url)
         if "{" in path:
-            return self._listed(template_group_id(path), host, f"the template {path}")
+            return self._listed(template_group(path), host, f"the template {path}")
         guard, grouped = self._guard, self._guard.grouped
         if host is None and grouped is not None and not guard.process_local:
             return len(grouped.group_members(path_group_id(path)))
@@ -222,7 +221,7 @@ class Purger:
         """How many stored responses ``purge_prefix(prefix)`` would remove now."""
         host, path = split_url(prefix)
         directory = resource_path(path if path.endswith("/") else path + "/")
-        listed = self._listed(prefix_group_id(directory), host, f"the prefix {prefix}")
+        listed = self._listed(prefix_group(directory), host, f"the prefix {prefix}")
         return listed if path.endswith("/") else listed + self.would_purge(prefix)
 
     def would_purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
@@ -237,11 +236,8 @@ class Purger:
         return len({member for listed in ids for member in grouped.group_members(listed)})
 
     def _listed(self, group: str, host: str | None, what: str) -> int:
-        grouped = self._guard.grouped
-        if host is not None or grouped is None:
-            self._purge_pattern(group, host, what)  # raises why it cannot
-        assert grouped is not None
-        return len(grouped.group_members(group))
+        self._need_groups(what)
+        return self.would_purge_groups([group], host)
 
     def _listed_variants(self, resource: str, now: float) -> int:
         return len(self._live_variants(resource, now))

@@ -55,7 +55,7 @@ class PurgeRequest:
     everything: bool = False
     soft: bool = False
     host: str | None = None
-    """The host ``urls`` given as paths and ``groups`` are purged on (default: every host)."""
+    """The host everything but ``all`` is purged on (default: every host)."""
     dry_run: bool = False
 
     @classmethod
@@ -70,8 +70,6 @@ class PurgeRequest:
         host = data.get("host")
         if host is not None and (not isinstance(host, str) or not host.strip()):
             raise BadPurgeRequest(f'host must be a host name such as "api.example.com" or null, got {host!r}')
-        if host is not None and (lists["templates"] or lists["prefixes"]):
-            raise BadPurgeRequest("templates and prefixes are purged on every host: leave host out")
         if not any(lists.values()) and not flags["all"]:
             raise BadPurgeRequest('nothing to purge: give urls, templates, prefixes, groups, or "all": true')
         return cls(
@@ -106,13 +104,17 @@ def run(request: PurgeRequest, purges: Purges) -> dict[str, Any]:
 def _purges(request: PurgeRequest, purges: Purges) -> list[tuple[str, Any]]:
     """(kind, the call) for each purge the request names, in the order they run."""
     dry, host, soft = request.dry_run, request.host, request.soft
-    urls = [url if host is None or not url.startswith("/") else f"http://{host}{url}" for url in request.urls]
+
+    def on_host(url: str) -> str:
+        return url if host is None or not url.startswith("/") else f"http://{host}{url}"
+
+    urls = [on_host(url) for url in request.urls]
     calls: list[tuple[str, Any]] = []
     for url in urls:
         calls.append(("urls", lambda url=url: purges.would_purge(url) if dry else purges.purge(url, soft=soft)))
-    for template in request.templates:
+    for template in map(on_host, request.templates):
         calls.append(("templates", lambda t=template: purges.would_purge(t) if dry else purges.purge(t, soft=soft)))
-    for prefix in request.prefixes:
+    for prefix in map(on_host, request.prefixes):
         calls.append(
             ("prefixes", lambda p=prefix: purges.would_purge_prefix(p) if dry else purges.purge_prefix(p, soft=soft))
         )
