@@ -176,6 +176,8 @@ def test_a_template_purge_of_ten_thousand_responses_on_redis_is_a_few_round_trip
     site(harness)
     for number in range(10_000):
         harness.client.get(f"/users/{number}")
+    harness.client.get("/reportsarchive")
+    harness.middleware.purge("/reportsarchive")  # a server's first call of a script also loads it (NOSCRIPT)
     raw = redis.Redis.from_url(redis_server.url)
     raw.config_resetstat()
 
@@ -188,5 +190,5 @@ def test_a_template_purge_of_ten_thousand_responses_on_redis_is_a_few_round_trip
     raw.close()
     storage.close()
     assert removed == 10_000
-    assert sent.get("evalsha", 0) <= 12 and "scan" not in sent and "keys" not in sent
+    assert sent.get("evalsha", 0) <= 12 and "scan" not in sent and "keys" not in sent  # 1 + 10 batches of 1,000
     assert not is_hit(harness, "/users/42")

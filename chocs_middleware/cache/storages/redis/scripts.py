@@ -8,12 +8,13 @@ __all__ = [
     "CHECK_AND_LIST",
     "COMPARE_AND_SET",
     "COMPARE_AND_SET_GROUPED",
-    "INVALIDATE_GROUPS",
+    "DRAIN_GROUPS",
     "LOOK_UP",
     "MARK_GROUPS",
     "NEW_EPOCH",
     "RELEASE_IF_OWNER",
     "TAKE_GROUPS",
+    "TAKE_GROUPS_FOR_DRAINING",
 ]
 
 # Write the items only while the guard (KEYS[1]) holds the expected body (after its 8-byte expiry);
@@ -106,32 +107,52 @@ values[#values + 1] = time[1]
 values[#values + 1] = time[2]
 return values
 """
-# Invalidate groups: KEYS are (list, mark) pairs; ARGV: how long the mark is kept (ms), the key
-# prefix, the channel of changes. Each mark is set to the server's time; each listed item (a
-# member is "<epoch>:<id>", its key the prefix and the member) is deleted, and the list; the ids
-# are published, a thousand per message.
-INVALIDATE_GROUPS = """
+# invalidate_groups on one server, in steps of at most a batch of members each, so that a purge of
+# many responses never holds Redis for long: this marks the groups (the server's time) and moves
+# each list aside to a draining key of its own (KEYS: list, mark, draining key per group; ARGV:
+# how long marks and draining lists are kept, ms). A key of ours holding something else (written
+# by hand) counts as empty. Stores made after the purge list themselves afresh, and are kept.
+TAKE_GROUPS_FOR_DRAINING = """
 local time = redis.call('time')
 local now = string.format('%d.%06d', time[1], time[2])
-local removed = 0
-for i = 1, #KEYS, 2 do
+local taken = 0
+for i = 1, #KEYS, 3 do
     redis.call('set', KEYS[i + 1], now, 'px', ARGV[1])
-    local members = redis.pcall('zrange', KEYS[i], 0, -1)
-    if members['err'] then members = {} end
-    redis.call('del', KEYS[i])
-    for j = 1, #members, 1000 do
-        local batch, ids = {}, {}
-        for k = j, math.min(j + 999, #members) do
-            batch[#batch + 1] = ARGV[2] .. members[k]
-            ids[#ids + 1] = string.sub(members[k], (string.find(members[k], ':', 1, true) or 0) + 1)
-        end
-        removed = removed + redis.call('del', unpack(batch))
-        redis.call('publish', ARGV[3], table.concat(ids, ' '))
+    if redis.call('type', KEYS[i])['ok'] == 'zset' then
+        redis.call('rename', KEYS[i], KEYS[i + 2])
+        redis.call('pexpire', KEYS[i + 2], ARGV[1])
+        taken = taken + 1
     end
 end
-return removed
+return taken
 """
-# Only the invalidation marks of INVALIDATE_GROUPS (KEYS: marks; ARGV: how long they are kept, ms):
+# Remove at most ARGV[3] members of the draining lists (KEYS) and the items they list (under the
+# prefix ARGV[1]), publishing their ids on ARGV[2]; returns {removed, members left}.
+DRAIN_GROUPS = """
+local budget = tonumber(ARGV[3])
+local removed = 0
+for i = 1, #KEYS do
+    if budget <= 0 then break end
+    local members = redis.call('zrange', KEYS[i], 0, budget - 1)
+    if #members > 0 then
+        redis.call('zrem', KEYS[i], unpack(members))
+        local batch, ids = {}, {}
+        for k = 1, #members do
+            batch[k] = ARGV[1] .. members[k]
+            ids[k] = string.sub(members[k], (string.find(members[k], ':', 1, true) or 0) + 1)
+        end
+        removed = removed + redis.call('del', unpack(batch))
+        redis.call('publish', ARGV[2], table.concat(ids, ' '))
+        budget = budget - #members
+    end
+end
+local left = 0
+for i = 1, #KEYS do
+    left = left + redis.call('zcard', KEYS[i])
+end
+return {removed, left}
+"""
+# Only the invalidation marks of TAKE_GROUPS_FOR_DRAINING (KEYS: marks; ARGV: how long they are kept, ms):
 # a soft purge leaves the listed responses in place, stale, and refuses what was computed before it.
 MARK_GROUPS = """
 local time = redis.call('time')
