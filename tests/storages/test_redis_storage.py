@@ -394,3 +394,18 @@ def test_large_bodies_read_from_redis_are_not_kept_in_the_process(storage: Redis
     tracemalloc.stop()
 
     assert kept < 1024 * 1024  # 16 bodies of 256 KiB live in Redis, not in this process
+
+
+def test_a_group_purge_that_failed_midway_is_finished_by_its_retry(storage: RedisCacheStorage) -> None:
+    since = storage.storage_time()
+    for number in range(3):
+        member = f"v{number}"
+        storage.compare_and_set_grouped(f"r{number}", None, [CacheItem(member, b"x", 60)], [("g", member)], [], since)
+    list_key = storage._topology.list_key("g")
+    # The first step of a purge (the group marked, its list taken aside), and then Redis went away.
+    storage._take_for_draining(keys=[list_key, storage._topology.mark_key("g"), f"{list_key}:purging"], args=[60_000])
+
+    removed = storage.invalidate_groups(["g"], 60)
+
+    assert removed == 3
+    assert all(storage.get_many([f"v{number}"]) == [None] for number in range(3))

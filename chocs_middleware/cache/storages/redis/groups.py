@@ -164,8 +164,7 @@ class RedisGroups:
             if topology.cluster:
                 keys = [key for group in group_ids for key in (topology.list_key(group), topology.mark_key(group))]
                 return self._remove_members(self._take_groups(keys=keys, args=[keep_ms]))
-            token = secrets.token_hex(4)
-            draining = [f"{topology.list_key(group)}:purging:{token}" for group in group_ids]
+            draining = [f"{topology.list_key(group)}:purging" for group in group_ids]
             keys = [
                 key
                 for group, aside in zip(group_ids, draining)

@@ -109,17 +109,27 @@ return values
 """
 # invalidate_groups on one server, in steps of at most a batch of members each, so that a purge of
 # many responses never holds Redis for long: this marks the groups (the server's time) and moves
-# each list aside to a draining key of its own (KEYS: list, mark, draining key per group; ARGV:
-# how long marks and draining lists are kept, ms). A key of ours holding something else (written
-# by hand) counts as empty. Stores made after the purge list themselves afresh, and are kept.
+# each list aside to its draining key (KEYS: list, mark, draining key per group; ARGV: how long
+# marks and draining lists are kept, ms), joining what a purge that failed midway left there, so
+# that its retry removes it too. A key of ours holding something else (written by hand) counts
+# as empty. Stores made after the purge list themselves afresh, and are kept.
 TAKE_GROUPS_FOR_DRAINING = """
 local time = redis.call('time')
 local now = string.format('%d.%06d', time[1], time[2])
 local taken = 0
 for i = 1, #KEYS, 3 do
     redis.call('set', KEYS[i + 1], now, 'px', ARGV[1])
+    local left_over = redis.call('type', KEYS[i + 2])['ok'] == 'zset'
     if redis.call('type', KEYS[i])['ok'] == 'zset' then
-        redis.call('rename', KEYS[i], KEYS[i + 2])
+        if left_over then
+            redis.call('zunionstore', KEYS[i + 2], 2, KEYS[i + 2], KEYS[i])
+            redis.call('del', KEYS[i])
+        else
+            redis.call('rename', KEYS[i], KEYS[i + 2])
+        end
+        left_over = true
+    end
+    if left_over then
         redis.call('pexpire', KEYS[i + 2], ARGV[1])
         taken = taken + 1
     end
