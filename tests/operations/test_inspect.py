@@ -3,12 +3,13 @@ running the handler (docs/invalidation.md, "Inspecting the cache")."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 from chocs import HttpRequest, HttpResponse
 
-from chocs_middleware.cache import CollectableInMemoryCacheStorage, RedisCacheStorage
+from chocs_middleware.cache import CollectableInMemoryCacheStorage, RedisCacheStorage, TieredCacheStorage
 from support.harness import Clock, Harness
 from support.redis_server import RedisServer
 
@@ -119,3 +120,27 @@ def test_explain_needs_attach() -> None:
 
     with pytest.raises(RuntimeError, match="attach"):
         harness.middleware.explain("/products/1")
+
+
+def test_with_a_tier_inspect_says_whether_this_process_holds_a_copy(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    tiers = [TieredCacheStorage(RedisCacheStorage.from_url(redis_server.url, prefix=redis_prefix)) for _ in range(2)]
+    storing, other = Harness(tiers[0]), Harness(tiers[1])
+    for harness in (storing, other):
+        shop(harness)
+    deadline = time.monotonic() + 10
+    while not all(tier.listening for tier in tiers) and time.monotonic() < deadline:
+        time.sleep(0.01)  # a tier keeps copies once it hears Redis's changes
+    visit(storing, "/products/1")
+    seen_here: list[dict[str, object]] = []
+    while not any(record["in_tier"] for record in seen_here) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the news of its own store comes back from Redis, and drops a copy read before it
+        visit(storing, "/products/1")  # a hit: read from Redis, and a copy kept in its tier
+        seen_here = storing.middleware.inspect("/products/1")
+    seen_there = other.middleware.inspect("/products/1")
+
+    assert [record["in_tier"] for record in seen_here] == [True]
+    assert [record["in_tier"] for record in seen_there] == [False]
+    for tier in tiers:
+        tier.close()

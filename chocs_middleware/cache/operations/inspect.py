@@ -22,11 +22,13 @@ __all__ = ["describe", "explain", "inspect"]
 
 def inspect(guard: StorageGuard, purger: Purger, url: str, host: str | None = None) -> list[dict[str, Any]]:
     """One record per stored response of the URL's path (every query string and variant): on
-    ``host``, on the URL's host, or on every host with stored responses, newest last."""
+    ``host``, on the URL's host, or on every host with stored responses, newest last. With an
+    in-process tier, ``in_tier`` says whether this process holds a copy."""
     url_host, path = split_url(url)
     named = host if host is not None else url_host
     hosts = purger.hosts() if named is None else [purger.canonical(named)]
     now = guard.clock.time()
+    holds = getattr(guard.storage, "holds", None)  # a tier: whether this process holds a copy
     records = []
     for name in sorted(hosts):
         resource = resource_id(name, path)
@@ -34,10 +36,14 @@ def inspect(guard: StorageGuard, purger: Purger, url: str, host: str | None = No
         if index is None or index.expires_at <= now:
             continue
         for variant, expires_at in index.variants:
+            in_tier = None if holds is None else holds(variant)  # before the read, which may copy it there
             found = _get(guard, variant) if expires_at > now else None
             stored = guard.decode(variant, found, RESPONSES, "inspect")
             if stored is not None and stored.generation == index.generation and found is not None:
-                records.append({"host": name, "path": path, "variant": variant, **describe(stored, now, found.body)})
+                record = {"host": name, "path": path, "variant": variant, **describe(stored, now, found.body)}
+                if in_tier is not None:
+                    record["in_tier"] = in_tier
+                records.append(record)
     return records
 
 

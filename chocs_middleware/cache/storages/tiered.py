@@ -265,6 +265,14 @@ class TieredCacheStorage:
         """Changes are being delivered and the lease holds, so ``near`` answers."""
         return self._trusted()
 
+    def holds(self, item_id: str) -> bool:
+        """Whether this process's ``near`` holds a copy of the item it would answer with now."""
+        try:
+            self._near.get(item_id)
+        except (CacheError, KeyError):
+            return False
+        return self._trusted()
+
     def stats(self) -> dict[str, Any]:
         """``near_hits``, ``far_reads`` (reads that ``near`` could not answer), ``bypassed`` (reads
         while not listening), ``listening``, and ``near``'s own figures."""
