@@ -144,3 +144,21 @@ def test_with_a_tier_inspect_says_whether_this_process_holds_a_copy(
     assert [record["in_tier"] for record in seen_there] == [False]
     for tier in tiers:
         tier.close()
+
+
+def test_with_debug_inspect_shows_what_each_response_was_stored_for(clock: Clock) -> None:
+    harness = Harness(CollectableInMemoryCacheStorage(clock=clock), clock=clock, debug=True)
+
+    @harness.app.get("/products/{product_id}", cache_expiry=60, cache_groups=("products",))
+    def product(request: HttpRequest) -> HttpResponse:
+        session = request.cookies["session"].value if "session" in request.cookies else ""
+        return HttpResponse(f"{request.query_string.get('page')} {session}")
+
+    visit(harness, "/products/1?page=2&utm_source=x", **{"Accept-Language": "de", "Cookie": "session=secret"})
+
+    (record,) = harness.middleware.inspect("/products/1")
+
+    assert record["key"] == (
+        "accept: (none); accept-language: de; cookie session: per user; query: page=2; groups: products"
+    )
+    assert "secret" not in str(record)

@@ -28,6 +28,7 @@ __all__ = [
     "describe_key",
     "ignored_inputs",
     "keying",
+    "note",
     "observed_recipe",
     "read_everything",
 ]
@@ -208,3 +209,23 @@ def read_everything(recipe: VaryRecipe, read: ReadInputs | None) -> str | None:
     if recipe.cookies == (EVERY,):
         return "cookies"
     return "query" if read.every_query else None
+
+
+MAX_NOTE = 1024
+
+
+def note(recipe: VaryRecipe, values: dict[str, str | None], query: str, groups: tuple[str, ...]) -> str:
+    """What ``inspect`` shows of a stored response's key (``debug=True``): the request's values of
+    the fields it is keyed on (``values``), its query as keyed, its cookies and credentials only
+    as "per user" (never their values), and its groups. At most ``MAX_NOTE`` characters."""
+    parts = [f"{name}: {'(none)' if values.get(name) is None else values[name]}" for name in recipe.field_names]
+    if recipe.every_header:
+        parts.append("every header: per user")
+    parts += [f"cookie {name}: per user" for name in recipe.cookies]
+    if recipe.per_credentials:
+        parts.append("credentials: per user")
+    parts.append(f"query: {query or '(none)'}")
+    if groups:
+        parts.append(f"groups: {', '.join(groups)}")
+    noted = "; ".join(parts)
+    return noted if len(noted) <= MAX_NOTE else noted[: MAX_NOTE - 3] + "..."

@@ -272,7 +272,8 @@ class MiddlewareOptions:
         default=False,
         metadata=_declared(
             check_flag,
-            "Cache-Status names the inputs a stored response is keyed on (key=...), on the miss that stores it",
+            "Cache-Status names the inputs a stored response is keyed on (key=...), on the miss that stores it, "
+            "and each stored response keeps the request values it was stored for, and its groups, for inspect",
         ),
     )
     clock: Clock = field(

@@ -179,6 +179,9 @@ class StoredResponse:
     a refresh (a 304 from the handler) writes it anew rather than reading it as the handler's."""
     per_user: bool = False
     """Kept for one user only: per credentials, or per the cookies its handler read (``inspect``)."""
+    noted: str = ""
+    """With ``CacheMiddleware(debug=True)``: the request values it was stored for and its groups,
+    as ``inspect`` shows them (``observed.note``); else empty."""
 
     def age_at(self, now: float) -> float:
         """Seconds since it was stored (RFC 9111 §4.2.3). A response stored slightly in the future

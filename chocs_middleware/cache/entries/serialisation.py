@@ -131,6 +131,8 @@ def encode_response(response: StoredResponse) -> bytes:
         meta["a"] = 1
     if response.per_user:
         meta["u"] = 1
+    if response.noted:
+        meta["K"] = response.noted
     body = response.body
     compressed = _compressed(body)
     if compressed is not None:
@@ -168,6 +170,7 @@ def decode_response(blob: bytes) -> StoredResponse:
             kept_stale=_seconds(meta.get("k", 0)),
             advertised=_flag(meta.get("a", 0)),
             per_user=_flag(meta.get("u", 0)),
+            noted=_str(meta.get("K", "")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None

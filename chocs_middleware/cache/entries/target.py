@@ -236,11 +236,7 @@ class RequestTarget:
         credentials and cookies under the HMAC, and the query string as the recipe reads it."""
         keying, names = self.keying, recipe.field_names
         keyed = keying.values(names, values)
-        ignored_queries = keying.ignored.queries
-        if recipe.queries is None and not ignored_queries:
-            query = canonical_query(self.query)
-        else:
-            query = keyed_query(self.query, recipe.queries, keying.ignored.query if ignored_queries else None)
+        query = self.keyed_query(recipe)
         if observed is None:
             mac = None if credentials is None else credentials_mac(keying.secret, *credentials)
             return variant_id(self.resource, query, names, keyed, mac, self.spelling, recipe.kind)
@@ -248,6 +244,14 @@ class RequestTarget:
         secret_parts = (*(credentials or ()), *cookies, *(f"{name}: {value}" for name, value in headers))
         mac = credentials_mac(keying.secret, *secret_parts)
         return variant_id(self.resource, query, names, keyed, mac, self.spelling, recipe.kind)
+
+    def keyed_query(self, recipe: VaryRecipe) -> str:
+        """The query string as ``recipe`` keys it (``ids.keyed_query``; the whole one, canonical, for
+        declared keying)."""
+        ignored = self.keying.ignored
+        if recipe.queries is None and not ignored.queries:
+            return canonical_query(self.query)
+        return keyed_query(self.query, recipe.queries, ignored.query if ignored.queries else None)
 
     @property
     def uri_prefix(self) -> str:

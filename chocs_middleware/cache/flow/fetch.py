@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Generic, TypeVar
 
 from ..common.faults import FaultLog
 from ..decisions.admission import Admission, Admitted, Refused, admit
-from ..decisions.observed import ReadInputs, describe_key, read_everything
+from ..decisions.observed import ReadInputs, describe_key, note, read_everything
 from ..decisions.options import MiddlewareOptions
 from ..decisions.values import NO_CONTENT_LENGTH, StoredResponse, VaryRecipe, refreshed_fields
 from ..entries.guard import StorageGuard
@@ -196,12 +197,19 @@ class Fetcher(Generic[Response]):
         groups = self._grouping.joined(policy, read.target.parameters, read.request, asked.called.upstream)
         if groups is None:
             return "groups-failed"
-        outcome = read.route.entries.save(
-            read.target, admission.recipe, admission.stored, miss.seen, groups, asked.since, held
-        )
+        stored = admission.stored
+        if self._options.debug:  # inspect shows what it was stored for
+            stored = replace(stored, noted=self._noted(read, admission.recipe, groups))
+        outcome = read.route.entries.save(read.target, admission.recipe, stored, miss.seen, groups, asked.since, held)
         if isinstance(outcome, NotStored) and outcome.reason in (Refusal.GROUPS_UNSUPPORTED, Refusal.TOO_MANY_GROUPS):
             self._grouping.refused(policy.route, outcome.reason, groups, type(self._guard.storage).__name__)
         return outcome
+
+    @staticmethod
+    def _noted(read: Read, recipe: VaryRecipe, groups: tuple[str, ...]) -> str:
+        target = read.target
+        values = {name: target.field(name) for name in recipe.field_names}
+        return note(recipe, values, target.keyed_query(recipe), groups)
 
     def _say_how_it_is_keyed(self, read: Read, recipe: VaryRecipe, inputs: ReadInputs | None, trace: Trace) -> None:
         """What a stored response's key says to whoever reads ``Cache-Status`` and the logs: its

@@ -65,6 +65,8 @@ def describe(stored: StoredResponse, now: float, blob: bytes | None = None) -> d
     }
     if blob is not None:
         record["size"] = len(blob)
+    if stored.noted:
+        record["key"] = stored.noted
     return record
 
 
