@@ -144,6 +144,30 @@ def test_inspect_prints_a_json_line_per_stored_response(
     assert hit(app, "/items/1?page=2")
 
 
+def test_explain_loads_the_apps_middleware_and_says_what_a_request_would_get(
+    app: Harness, redis_server: RedisServer, redis_prefix: str
+) -> None:
+    app.client.get("/items/1", headers={"Host": "api.example"})
+
+    def explain(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "chocs_middleware.cache", "explain", *arguments],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "REDIS_URL": redis_server.url, "PREFIX": redis_prefix},
+        )
+
+    hit = explain("--middleware", "tests.operations.explain_app:cache", "https://api.example/items/1")
+    miss = explain("--middleware", "tests.operations.explain_app:cache", "/items/2", "-H", "Host: api.example")
+    wrong = explain("--middleware", "tests.operations.explain_app:nothing", "/items/1")
+
+    assert hit.returncode == 0 and json.loads(hit.stdout)["outcome"] == "hit"
+    assert json.loads(miss.stdout) == {"outcome": "miss", "reason": "uri-miss"}
+    assert wrong.returncode == 2 and "has no attribute 'nothing'" in wrong.stderr
+
+
 @pytest.mark.parametrize("prefix", ["/", "https://api.example/", "reports/"])
 def test_a_prefix_that_is_not_a_path_below_the_root_exits_2(redis_server: RedisServer, prefix: str) -> None:
     done = purge("--redis", redis_server.url, "prefix", prefix)

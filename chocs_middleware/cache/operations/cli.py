@@ -15,6 +15,7 @@ Every process and host that shares the Redis sees a purge at once. Exit status o
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -68,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     _connection(inspecting)
     inspecting.add_argument("url", metavar="URL", help="a path (every host) or an absolute URL (its host)")
     inspecting.add_argument("--host", help="only this host, as requests name it in Host")
+    explaining = commands.add_parser(
+        "explain",
+        help="what a GET would get, without running the handler",
+        description="Load the app's CacheMiddleware (MODULE:NAME, attached to its app) and say, as one JSON line, "
+        "what a GET of URL with the headers would get now: hit, stale-while-revalidate, validate, miss and why, "
+        "or pass. Useful with a shared storage (Redis): an in-memory one starts empty in this process.",
+    )
+    explaining.add_argument("--middleware", required=True, metavar="MODULE:NAME", help="such as myapp.web:cache")
+    explaining.add_argument("url", metavar="URL", help="an absolute URL, or a path with a Host header")
+    explaining.add_argument("-H", "--header", action="append", default=[], metavar="'NAME: VALUE'")
     return parser
 
 
@@ -172,6 +183,8 @@ def main(arguments: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = _parser()
     options = parser.parse_args(arguments)
+    if options.command == "explain":
+        return _explain(parser, options)
     try:
         from ..storages.redis import RedisCacheStorage
     except ImportError as error:  # the redis extra is missing
@@ -227,4 +240,27 @@ def _inspect(parser: argparse.ArgumentParser, options: argparse.Namespace, stora
         return 1
     finally:
         storage.close()
+    return 0
+
+
+def _explain(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
+    """``explain --middleware MODULE:NAME URL [-H ...]``: the middleware's ``explain``, as JSON."""
+    module_name, _, name = options.middleware.partition(":")
+    headers = {}
+    for header in options.header:
+        field, separator, value = header.partition(":")
+        if not separator or not field.strip():
+            parser.error(f"-H takes 'Name: value', got {header!r}")
+        headers[field.strip()] = value.strip()
+    try:
+        middleware = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as error:
+        parser.error(f"--middleware {options.middleware!r}: {error}")
+    if not callable(getattr(middleware, "explain", None)):
+        parser.error(f"--middleware {options.middleware!r} is not a CacheMiddleware")
+    try:
+        print(json.dumps(middleware.explain(options.url, headers)))
+    except Exception as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
