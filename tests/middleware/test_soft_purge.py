@@ -14,7 +14,7 @@ from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import CollectableInMemoryCacheStorage, RedisCacheStorage, TieredCacheStorage
 from support.harness import Clock, Harness, LiveServer, concurrently
-from support.redis_server import RedisServer
+from support.redis_server import RedisClusterServers, RedisServer
 
 
 class Catalogue:
@@ -44,13 +44,20 @@ def status(response: object) -> str:
     return str(response.headers["Cache-Status"])  # type: ignore[attr-defined]
 
 
-@pytest.fixture(params=["in-memory", "redis"])
+@pytest.fixture(params=["in-memory", "redis", "cluster"])
 def harness(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Harness]:
     if request.param == "in-memory":
         yield Harness(CollectableInMemoryCacheStorage(clock=clock), clock=clock, purge_patterns=True)
         return
-    server: RedisServer = request.getfixturevalue("redis_server")
-    storage = RedisCacheStorage.from_url(server.url, prefix=request.getfixturevalue("redis_prefix"))
+    prefix = request.getfixturevalue("redis_prefix")
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        storage = RedisCacheStorage.from_url(server.url, prefix=prefix)
+    else:
+        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+        storage = RedisCacheStorage.from_url(
+            f"redis://127.0.0.1:{cluster.nodes[0].port}/0", prefix=prefix, cluster=True
+        )
     yield Harness(storage, clock=clock, purge_patterns=True)
     storage.close()
 
