@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chocs_middleware.cache import RedisCacheStorage
+from chocs_middleware.cache import CollectableInMemoryCacheStorage, ICacheStorage, RedisCacheStorage
 from support.harness import Clock, Harness, LiveServer, concurrently, header_lines, versioned_items
 from support.redis_server import RedisClusterServers, RedisServer, RedisServerMissing
 
@@ -34,6 +34,25 @@ def storage_harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
     server: RedisServer = request.getfixturevalue("redis_server")
     storage = RedisCacheStorage.from_url(server.url, prefix=request.getfixturevalue("redis_prefix"))
     yield Harness(storage)
+    storage.close()
+
+
+@pytest.fixture(params=["in-memory", "redis", "cluster"])
+def any_storage(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ICacheStorage]:
+    """The in-memory storage (on the test's clock), then a real redis-server, then a real Redis Cluster."""
+    if request.param == "in-memory":
+        yield CollectableInMemoryCacheStorage(clock=clock)
+        return
+    prefix = request.getfixturevalue("redis_prefix")
+    if request.param == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+        storage = RedisCacheStorage.from_url(server.url, prefix=prefix)
+    else:
+        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
+        storage = RedisCacheStorage.from_url(
+            f"redis://127.0.0.1:{cluster.nodes[0].port}/0", prefix=prefix, cluster=True
+        )
+    yield storage
     storage.close()
 
 

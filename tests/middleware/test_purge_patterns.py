@@ -5,15 +5,14 @@ string and variant; never what a read in flight computed before the purge."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 import redis
 from chocs import HttpRequest, HttpResponse
 
-from chocs_middleware.cache import InMemoryCacheStorage, RedisCacheStorage
+from chocs_middleware.cache import ICacheStorage, InMemoryCacheStorage, RedisCacheStorage
 from support.harness import Harness, LiveServer
-from support.redis_server import RedisClusterServers, RedisServer
+from support.redis_server import RedisServer
 
 HOSTS = ("a.example", "b.example")
 
@@ -59,26 +58,11 @@ REPORTS = ("/reports/1", "/reports/2024/q1", "/reports/2024/q2/detail")
 OTHERS = ("/users/1/posts", "/reportsarchive")
 
 
-@pytest.fixture(params=["in-memory", "redis", "cluster"])
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    if request.param == "in-memory":
-        made = Harness(InMemoryCacheStorage(), purge_patterns=True)
-        site(made)
-        yield made
-        return
-    prefix = request.getfixturevalue("redis_prefix")
-    if request.param == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        storage = RedisCacheStorage.from_url(server.url, prefix=prefix)
-    else:
-        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
-        storage = RedisCacheStorage.from_url(
-            f"redis://127.0.0.1:{cluster.nodes[0].port}/0", prefix=prefix, cluster=True
-        )
-    made = Harness(storage, purge_patterns=True)
+@pytest.fixture
+def harness(any_storage: ICacheStorage) -> Harness:
+    made = Harness(any_storage, purge_patterns=True)
     site(made)
-    yield made
-    storage.close()
+    return made
 
 
 def test_a_template_purges_every_path_of_the_route_on_every_host(harness: Harness) -> None:

@@ -7,14 +7,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from chocs import HttpRequest, HttpResponse
 
-from chocs_middleware.cache import CollectableInMemoryCacheStorage, RedisCacheStorage, TieredCacheStorage
+from chocs_middleware.cache import CollectableInMemoryCacheStorage, ICacheStorage, RedisCacheStorage, TieredCacheStorage
 from support.harness import Clock, Harness, LiveServer, concurrently
-from support.redis_server import RedisClusterServers, RedisServer
+from support.redis_server import RedisServer
 
 
 class Catalogue:
@@ -44,22 +43,9 @@ def status(response: object) -> str:
     return str(response.headers["Cache-Status"])  # type: ignore[attr-defined]
 
 
-@pytest.fixture(params=["in-memory", "redis", "cluster"])
-def harness(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Harness]:
-    if request.param == "in-memory":
-        yield Harness(CollectableInMemoryCacheStorage(clock=clock), clock=clock, purge_patterns=True)
-        return
-    prefix = request.getfixturevalue("redis_prefix")
-    if request.param == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        storage = RedisCacheStorage.from_url(server.url, prefix=prefix)
-    else:
-        cluster: RedisClusterServers = request.getfixturevalue("redis_cluster")
-        storage = RedisCacheStorage.from_url(
-            f"redis://127.0.0.1:{cluster.nodes[0].port}/0", prefix=prefix, cluster=True
-        )
-    yield Harness(storage, clock=clock, purge_patterns=True)
-    storage.close()
+@pytest.fixture
+def harness(any_storage: ICacheStorage, clock: Clock) -> Harness:
+    return Harness(any_storage, clock=clock, purge_patterns=True)
 
 
 def test_within_its_window_the_stale_copy_is_served_at_once_while_one_refresh_runs(harness: Harness) -> None:

@@ -17,15 +17,21 @@ from support.redis_server import RedisServer
 from tests.conftest import Harness
 
 
-def purge(*arguments: str) -> subprocess.CompletedProcess[str]:
+def cli(*arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+    """``python -m chocs_middleware.cache ...`` in a process of its own, with ``environment`` added."""
+    inherited = {key: value for key, value in os.environ.items() if key != "CHOCS_CACHE_REDIS_URL"}
     return subprocess.run(
-        [sys.executable, "-m", "chocs_middleware.cache", "purge", *arguments],
+        [sys.executable, "-m", "chocs_middleware.cache", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
-        env={key: value for key, value in os.environ.items() if key != "CHOCS_CACHE_REDIS_URL"},
+        env={**inherited, **environment},
     )
+
+
+def purge(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return cli("purge", *arguments)
 
 
 @pytest.fixture
@@ -120,23 +126,7 @@ def test_inspect_prints_a_json_line_per_stored_response(
     for host in ("api.example", "www.example"):
         app.client.get("/items/1?page=2", headers={"Host": host})
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chocs_middleware.cache",
-            "inspect",
-            "--redis",
-            redis_server.url,
-            "--prefix",
-            redis_prefix,
-            "/items/1",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = cli("inspect", "--redis", redis_server.url, "--prefix", redis_prefix, "/items/1")
 
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert done.returncode == 0 and [record["host"] for record in records] == ["api.example", "www.example"]
@@ -150,14 +140,7 @@ def test_explain_loads_the_apps_middleware_and_says_what_a_request_would_get(
     app.client.get("/items/1", headers={"Host": "api.example"})
 
     def explain(*arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "chocs_middleware.cache", "explain", *arguments],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env={**os.environ, "REDIS_URL": redis_server.url, "PREFIX": redis_prefix},
-        )
+        return cli("explain", *arguments, REDIS_URL=redis_server.url, PREFIX=redis_prefix)
 
     hit = explain("--middleware", "tests.operations.explain_app:cache", "https://api.example/items/1")
     miss = explain("--middleware", "tests.operations.explain_app:cache", "/items/2", "-H", "Host: api.example")
