@@ -246,12 +246,12 @@ def _inspect(parser: argparse.ArgumentParser, options: argparse.Namespace, stora
 def _explain(parser: argparse.ArgumentParser, options: argparse.Namespace) -> int:
     """``explain --middleware MODULE:NAME URL [-H ...]``: the middleware's ``explain``, as JSON."""
     module_name, _, name = options.middleware.partition(":")
-    headers = {}
+    fields: dict[str, str] = {}
     for header in options.header:
         field, separator, value = header.partition(":")
         if not separator or not field.strip():
             parser.error(f"-H takes 'Name: value', got {header!r}")
-        headers[field.strip()] = value.strip()
+        fields[field.strip()] = value.strip()
     try:
         middleware = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError, ValueError) as error:
@@ -259,7 +259,7 @@ def _explain(parser: argparse.ArgumentParser, options: argparse.Namespace) -> in
     if not callable(getattr(middleware, "explain", None)):
         parser.error(f"--middleware {options.middleware!r} is not a CacheMiddleware")
     try:
-        print(json.dumps(middleware.explain(options.url, headers)))
+        print(json.dumps(middleware.explain(options.url, fields)))
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

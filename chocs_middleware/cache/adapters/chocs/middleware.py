@@ -2,14 +2,15 @@
 
 A shell: it checks its options, finds what the cache does for a request's route, builds the
 request's ``RequestTarget``, and hands the request to the framework-free flow (``flow/``), which
-answers through the chocs port (``port.py``). ``attach``, the purges and ``stats`` are here too.
+answers through the chocs port (``port.py``). ``attach`` and ``explain`` are here too; the
+purges, ``inspect`` and ``stats`` are the framework-free ``operations.operator.CacheOperations``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from chocs import Application, HttpMethod, HttpRequest, HttpResponse, HttpStatus, Route
 from chocs.middleware import Middleware, MiddlewareHandler
@@ -18,8 +19,7 @@ from ...decisions.options import DEFAULT_OPTIONS, MiddlewareOptions, check_stora
 from ...entries.target import RequestTarget
 from ...flow.cache import Cache
 from ...flow.routes import CachedRoute, WriteRoute
-from ...operations.inspect import inspect
-from ...operations.purge import Purger
+from ...operations.operator import CacheOperations
 from ...storages.protocol import ICacheStorage
 from .app import (
     add_head_route,
@@ -37,19 +37,19 @@ __all__ = ["CacheMiddleware"]
 
 logger = logging.getLogger("chocs_middleware.cache")
 GET, HEAD = HttpMethod.GET, HttpMethod.HEAD  # a module global is 0.07 µs cheaper than enum access
-_Removed = TypeVar("_Removed", int, "int | None")
 _UNKNOWN: Any = object()
 """A route the middleware has not seen yet (``None`` means: seen, and not cached)."""
 
 
-class CacheMiddleware(Middleware):
+class CacheMiddleware(Middleware, CacheOperations):
     """HTTP response cache and conditional-request middleware for chocs.
 
     ``cache_vary``, ``safe_methods`` and ``successful_responses`` are 1.0's options and may be given
     by position; every other option by name. Each is declared, with its default and what it does,
     in ``MiddlewareOptions`` (``decisions/options.py``; the README lists them). Routes opt in with
     keywords (``cache_expiry``, ``cache_vary``, ``cache_control``, ``cache``, ...; README, "Route
-    keywords"); every route with an unsafe method invalidates its path when it succeeds.
+    keywords"); every route with an unsafe method invalidates its path when it succeeds. The
+    operators' API (``stats``, the purges, ``inspect``) is ``CacheOperations``'.
     """
 
     def __init__(
@@ -67,9 +67,7 @@ class CacheMiddleware(Middleware):
         self._cache: Cache[HttpResponse] = Cache(cache_storage, self._options, CHOCS)
         self._canonical_host = self._options.canonical_host
         self._read, self._write = self._cache.reads.read, self._cache.writes.write  # looked up once, not per request
-        self._purger = Purger(
-            self._cache.guard, self._canonical_host, self._cache.flights.supersede, self._options.soft_purge_window
-        )
+        self._operate_on(self._cache, self._options)
         self._routes: dict[tuple[int, str], CachedRoute | WriteRoute | None] = {}
         self._app: Application | None = None
         """The app ``attach`` was given: a ``HEAD`` to a cached ``GET`` route registered later is routed here."""
@@ -102,78 +100,6 @@ class CacheMiddleware(Middleware):
             return self._write(request, next, route, target)
         return self._read(request, next, route, target)
 
-    @property
-    def storage_faults(self) -> int:
-        """How many storage operations have failed (each was logged or counted, and served around)."""
-        return self._cache.faults.count
-
-    @property
-    def refreshing(self) -> int:
-        """Background refreshes scheduled or running (stale-while-revalidate)."""
-        return self._cache.refreshing
-
-    def stats(self) -> dict[str, Any]:
-        """This process's counters since the middleware was made (docs/deployment.md, "Metrics").
-
-        ``responses`` by outcome (``hit``: answered from storage, ``stale``: a stale response
-        served from storage, and each ``Cache-Status`` ``fwd`` reason: ``uri-miss``,
-        ``vary-miss``, ``stale``, ``request``, ``method``, ``bypass``); ``collapsed`` (given
-        another request's answer); ``revalidated`` (refreshed by the handler's 304);
-        ``answered_from_storage`` (304, 412, 206 and 416 by status); ``stored`` and ``not_stored``
-        by reason; ``invalidations`` (``paths``, ``groups``, ``failed``); ``purges``; and
-        ``storage``: faults, seconds the cache rested from it, and the storage's own figures
-        where it has ``stats()`` (the in-memory storage: items, responses, bytes, evictions).
-        """
-        return self._cache.stats()
-
-    # -- purge (docs/invalidation.md) ------------------------------------------------------------
-
-    def purge(self, url: str, *, soft: bool = False) -> int:
-        """Remove every stored response of a path, whatever its query string, variant and
-        credentials: ``"/users/1"`` on every host, ``"https://api.example.com/users/1"`` on that
-        host. A response to it computed before now is not stored after it. Returns how many stored
-        responses were removed; a storage fault is raised, and ``NotAcknowledged`` when some
-        process with an in-process tier did not say it dropped its copies. A route template
-        (``"/users/{user_id}"``) removes every path of the route, on every host, with
-        ``CacheMiddleware(purge_patterns=True)``. ``soft=True``: make them stale instead of removing
-        them: served stale within their windows while one refresh runs (docs/invalidation.md)."""
-        if "{" in str(url):
-            self._need_patterns(f"purge({url!r})")
-            return self._purged("template", self._purger.purge(url, soft), soft)
-        return self._purged("url", self._purger.purge(url, soft), soft)
-
-    def purge_prefix(self, prefix: str, *, soft: bool = False) -> int:
-        """Remove every stored response of the paths under ``prefix`` (``"/reports/"``), on every
-        host, with ``CacheMiddleware(purge_patterns=True)`` (docs/invalidation.md). Returns how
-        many were removed (or made stale, ``soft``); raises as ``purge`` does."""
-        self._need_patterns(f"purge_prefix({prefix!r})")
-        return self._purged("prefix", self._purger.purge_prefix(prefix, soft), soft)
-
-    def would_purge(self, url: str) -> int:
-        """How many stored responses ``purge(url)`` would remove now; nothing is removed."""
-        if "{" in str(url):
-            self._need_patterns(f"would_purge({url!r})")
-        return self._purger.would_purge(url)
-
-    def would_purge_prefix(self, prefix: str) -> int:
-        """How many stored responses ``purge_prefix(prefix)`` would remove now; nothing is removed."""
-        self._need_patterns(f"would_purge_prefix({prefix!r})")
-        return self._purger.would_purge_prefix(prefix)
-
-    def would_purge_groups(self, *groups: str, host: str | None = None) -> int:
-        """How many stored responses ``purge_groups(*groups, host=host)`` would remove now."""
-        return self._purger.would_purge_groups(groups, host)
-
-    # -- inspect (docs/invalidation.md, "Inspecting the cache") ----------------------------------
-
-    def inspect(self, url: str, host: str | None = None) -> list[dict[str, Any]]:
-        """One record per stored response of the URL's path, every query string and variant: on
-        ``host`` (or the URL's), else on every host with stored responses. Each says the host,
-        the variant's id, the status, whether it is shared or kept for one user, its age and
-        ``ttl`` (negative once stale), its stale windows, entity tag, type and size in storage.
-        Nothing is changed; a storage fault is raised."""
-        return inspect(self._cache.guard, self._purger, url, host)
-
     def explain(self, url: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
         """What a ``GET`` of ``url`` with ``headers`` would get now, without running the handler:
         ``{"outcome": "hit" | "stale-while-revalidate" | "validate" | "miss" | "pass", ...}``,
@@ -192,31 +118,6 @@ class CacheMiddleware(Middleware):
         (docs/invalidation.md, "A purge endpoint"). ``token``: the bearer token requests must
         carry (16 bytes or more), or ``None`` when the app's own middleware guards the route."""
         add_purge_route(app, path, self, token)
-
-    def _need_patterns(self, what: str) -> None:
-        if not self._options.purge_patterns:
-            raise ValueError(
-                f"{what} needs CacheMiddleware(purge_patterns=True): only then is each stored response listed "
-                f"under its route's template and its path's prefixes"
-            )
-
-    def purge_groups(self, *groups: str, host: str | None = None, soft: bool = False) -> int:
-        """Remove the stored responses in cache ``groups`` (RFC 9875) of ``host``, or of every host.
-        Returns how many were removed (or made stale, ``soft``); raises as ``purge`` does."""
-        return self._purged("groups", self._purger.purge_groups(groups, host, soft), soft)
-
-    def purge_all(self) -> int | None:
-        """Remove every response this cache stored, on every host (with the built-in storages).
-        Returns how many were removed, or ``None`` where the storage does not count them (Redis
-        starts a new epoch in one step, whatever it holds); raises as ``purge`` does."""
-        return self._purged("all", self._purger.purge_all())
-
-    def _purged(self, kind: str, removed: _Removed, soft: bool = False) -> _Removed:
-        metrics = self._cache.metrics
-        metrics.add("purges", f"soft_{kind}" if soft else kind)
-        if removed is not None:
-            metrics.add("purges", "responses_made_stale" if soft else "responses_removed", removed)
-        return removed
 
     # -- routes ----------------------------------------------------------------------------------
 
