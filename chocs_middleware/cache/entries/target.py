@@ -16,7 +16,7 @@ from ..common.memo import BoundedMemo
 from ..decisions.credentials import CREDENTIAL_FIELDS
 from ..decisions.observed import INTERPRETED_FIELDS, NOTHING_IGNORED, Ignored
 from ..decisions.values import EVERY, VaryRecipe
-from ..semantics.cookies import cookie_pairs, cookie_value
+from ..semantics.cookies import cookie_header, cookie_pairs, cookie_value
 from ..semantics.negotiation import normalise, select
 from ..semantics.preconditions import Conditions
 from ..semantics.vary import normalise_field_value
@@ -207,8 +207,7 @@ class RequestTarget:
         ignored = self.keying.ignored
         cookies: tuple[str | None, ...] = ()
         if recipe.cookies:
-            raw = self._fields.get("cookie")
-            header = None if raw is None else raw[0] if len(raw) == 1 else str(raw)  # as chocs parses it
+            header = cookie_header(self._fields.get("cookie"))
             if recipe.cookies == (EVERY,):
                 pairs = cookie_pairs(header or "")
                 cookies = tuple(f"{name}={value}" for name, value in pairs if not ignored.cookie(name))
@@ -235,14 +234,12 @@ class RequestTarget:
         """The id of the request's variant under ``recipe``: its values normalised and selected,
         credentials and cookies under the HMAC, and the query string as the recipe reads it."""
         keying, names = self.keying, recipe.field_names
-        keyed = keying.values(names, values)
-        query = self.keyed_query(recipe)
-        if observed is None:
-            mac = None if credentials is None else credentials_mac(keying.secret, *credentials)
-            return variant_id(self.resource, query, names, keyed, mac, self.spelling, recipe.kind)
-        cookies, headers = observed
-        secret_parts = (*(credentials or ()), *cookies, *(f"{name}: {value}" for name, value in headers))
-        mac = credentials_mac(keying.secret, *secret_parts)
+        secret = credentials or ()
+        if observed is not None:
+            cookies, headers = observed
+            secret = (*secret, *cookies, *(f"{name}: {value}" for name, value in headers))
+        mac = None if credentials is None and observed is None else credentials_mac(keying.secret, *secret)
+        keyed, query = keying.values(names, values), self.keyed_query(recipe)
         return variant_id(self.resource, query, names, keyed, mac, self.spelling, recipe.kind)
 
     def keyed_query(self, recipe: VaryRecipe) -> str:

@@ -72,6 +72,21 @@ def _group_names(groups: Iterable[object]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _prefix(prefix: str) -> tuple[str | None, str, bool]:
+    """(host, the prefix's group, whether the path itself is purged too: ``/reports`` reaches
+    ``/reports`` and what is under ``/reports/``); a prefix too shallow or too deep is refused."""
+    host, path = split_url(prefix)
+    if path == "/":
+        raise ValueError("purge_prefix('/') would purge everything: use purge_all()")
+    directory = resource_path(path if path.endswith("/") else path + "/")
+    if directory.count("/") - 1 > MAX_PREFIX_DEPTH:
+        raise ValueError(
+            f"purge_prefix({prefix!r}) is deeper than the {MAX_PREFIX_DEPTH} levels a stored path is listed "
+            f"under; purge a shallower prefix, or the paths themselves"
+        )
+    return host, prefix_group(directory), not path.endswith("/")
+
+
 class Purger:
     """Purges on one storage. ``canonical_host`` maps a host as the middleware does;
     ``supersede(resource)`` is told each path index replaced (the middleware supersedes its flights)."""
@@ -120,17 +135,9 @@ class Purger:
         """Remove every stored response of the paths under ``prefix`` (``/reports/``: ``/reports/1``,
         ``/reports/2024/q1``; ``/reports`` also reaches ``/reports`` itself), on every host, whatever
         their query strings and variants (``purge_patterns``). Returns how many were removed."""
-        host, path = split_url(prefix)
-        if path == "/":
-            raise ValueError("purge_prefix('/') would purge everything: use purge_all()")
-        directory = resource_path(path if path.endswith("/") else path + "/")
-        if directory.count("/") - 1 > MAX_PREFIX_DEPTH:
-            raise ValueError(
-                f"purge_prefix({prefix!r}) is deeper than the {MAX_PREFIX_DEPTH} levels a stored path is listed "
-                f"under; purge a shallower prefix, or the paths themselves"
-            )
-        removed = self._purge_pattern(prefix_group(directory), host, f"the prefix {prefix}", soft)
-        return removed if path.endswith("/") else removed + self.purge(prefix, soft)
+        host, group, with_path = _prefix(prefix)
+        removed = self._purge_pattern(group, host, f"the prefix {prefix}", soft)
+        return removed + self.purge(prefix, soft) if with_path else removed
 
     def _purge_pattern(self, group: str, host: str | None, what: str, soft: bool = False) -> int:
         """Remove (or soften) the responses in a template or prefix group: kept as a cache group
@@ -177,18 +184,30 @@ class Purger:
         names = _group_names(groups)
         if not names:
             return 0
-        scope = None if host is None else self._host(host)
-        ids = [group_id(scope, name) for name in names]  # on every host: its mark, and on a shared storage its list
         grouped = self._guard.grouped
         if grouped is None:
-            self._guard.local.invalidate(ids)
+            self._guard.local.invalidate(self._group_ids(names, host))
             return 0
-        if host is None and self._guard.process_local:
-            ids += [group_id(known, name) for known in self.hosts() for name in names]
+        ids = self._group_ids(names, host)
         if soft:
-            members = {member: None for listed in ids for member in grouped.group_members(listed)}
-            return self._soften(ids, list(members))
+            return self._soften(ids, self._members_of(ids))
         return self._acknowledged(grouped.invalidate_groups(ids, INVALIDATION_SECONDS))
+
+    def _group_ids(self, names: tuple[str, ...], host: str | None) -> list[str]:
+        """The ids of groups ``names`` of ``host`` or of every host: on every host one id (its mark,
+        and on a shared storage its list), and on a storage only this process uses one per host
+        known too (such a storage lists members on their host only)."""
+        scope = None if host is None else self._host(host)
+        ids = [group_id(scope, name) for name in names]
+        if host is None and self._guard.grouped is not None and self._guard.process_local:
+            ids += [group_id(known, name) for known in self.hosts() for name in names]
+        return ids
+
+    def _members_of(self, ids: list[str]) -> list[str]:
+        """The items listed in the groups ``ids``, each once."""
+        grouped = self._guard.grouped
+        assert grouped is not None
+        return list({member: None for listed in ids for member in grouped.group_members(listed)})
 
     def purge_all(self) -> int | None:
         """Remove every stored response, on every host. Needs a storage that can
@@ -210,37 +229,24 @@ class Purger:
         host, path = split_url(url)
         if "{" in path:
             return self._listed(template_group(path), host, f"the template {path}")
-        guard, grouped = self._guard, self._guard.grouped
-        if host is None and grouped is not None and not guard.process_local:
-            return len(grouped.group_members(path_group_id(path)))
-        now = guard.clock.time()
-        hosts = self.hosts() if host is None else [self._host(host)]
-        return sum(self._listed_variants(resource_id(name, path), now) for name in hosts)
+        return len(self._members(url))
 
     def would_purge_prefix(self, prefix: str) -> int:
         """How many stored responses ``purge_prefix(prefix)`` would remove now."""
-        host, path = split_url(prefix)
-        directory = resource_path(path if path.endswith("/") else path + "/")
-        listed = self._listed(prefix_group(directory), host, f"the prefix {prefix}")
-        return listed if path.endswith("/") else listed + self.would_purge(prefix)
+        host, group, with_path = _prefix(prefix)
+        listed = self._listed(group, host, f"the prefix {prefix}")
+        return listed + self.would_purge(prefix) if with_path else listed
 
     def would_purge_groups(self, groups: Iterable[object], host: str | None = None) -> int:
         """How many stored responses ``purge_groups(groups, host)`` would remove now."""
-        names, grouped = _group_names(groups), self._guard.grouped
-        if grouped is None or not names:
+        names = _group_names(groups)
+        if self._guard.grouped is None or not names:
             return 0
-        scope = None if host is None else self._host(host)
-        ids = [group_id(scope, name) for name in names]
-        if host is None and self._guard.process_local:
-            ids += [group_id(known, name) for known in self.hosts() for name in names]
-        return len({member for listed in ids for member in grouped.group_members(listed)})
+        return len(self._members_of(self._group_ids(names, host)))
 
     def _listed(self, group: str, host: str | None, what: str) -> int:
         self._need_groups(what)
         return self.would_purge_groups([group], host)
-
-    def _listed_variants(self, resource: str, now: float) -> int:
-        return len(self._live_variants(resource, now))
 
     def _live_variants(self, resource: str, now: float) -> list[str]:
         """The ids of the live responses a path's index on one host lists (a fault is raised)."""

@@ -7,7 +7,15 @@ values never share a key (they differ as sent too).
 
 from __future__ import annotations
 
-__all__ = ["cookie_pairs", "cookie_value"]
+__all__ = ["cookie_header", "cookie_pairs", "cookie_value"]
+
+
+def cookie_header(lines: list[str] | None) -> str | None:
+    """The ``Cookie`` field as chocs reads its cookies from it: one line as it is, several as
+    ``str()`` of their list (what ``HttpHeaders.get`` returns for them); ``None`` when absent."""
+    if lines is None:
+        return None
+    return lines[0] if len(lines) == 1 else str(lines)
 
 
 def cookie_pairs(header: str) -> list[tuple[str, str]]:

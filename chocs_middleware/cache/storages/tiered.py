@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..common.checks import check_number
@@ -92,14 +92,14 @@ class TieredCacheStorage:
         for name in ("acquire_lock", "release_lock", "storage_time", "group_members", "synchronise", "mark_groups"):
             if hasattr(far, name):
                 setattr(self, name, getattr(far, name))
+        for name in ("compare_and_set", "compare_and_set_grouped", "store_and_release"):
+            if hasattr(far, name):
+                setattr(self, name, self._guarded_write(getattr(far, name)))
         for name, method in (
             ("collect", self._collect),
-            ("compare_and_set", self._compare_and_set),
-            ("compare_and_set_grouped", self._compare_and_set_grouped),
             ("invalidate_groups", self._invalidate_groups),
             ("remove_all", self._remove_all),
             ("look_up", self._look_up),
-            ("store_and_release", self._store_and_release),
         ):
             if hasattr(far, name):
                 setattr(self, name, method)
@@ -189,29 +189,17 @@ class TieredCacheStorage:
         finally:
             self._on_change([item.id])
 
-    def _compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
-        try:
-            return bool(self._far.compare_and_set(guard_id, expected, items))  # type: ignore[attr-defined]
-        finally:
-            self._on_change([guard_id, *(item.id for item in items)])
+    def _guarded_write(self, write: Callable[..., Any]) -> Callable[..., Any]:
+        """``far``'s ``write`` of ``items`` guarded by ``guard_id`` (``compare_and_set``,
+        ``compare_and_set_grouped``, ``store_and_release``), dropping this process's copies of them."""
 
-    def _compare_and_set_grouped(
-        self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem], *rest: Any
-    ) -> bool | None:
-        try:
-            written: bool | None = self._far.compare_and_set_grouped(guard_id, expected, items, *rest)  # type: ignore[attr-defined]
-            return written
-        finally:
-            self._on_change([guard_id, *(item.id for item in items)])
+        def written(guard_id: str, expected: bytes | None, items: Sequence[CacheItem], *rest: Any) -> Any:
+            try:
+                return write(guard_id, expected, items, *rest)
+            finally:
+                self._on_change([guard_id, *(item.id for item in items)])
 
-    def _store_and_release(
-        self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem], *rest: Any
-    ) -> bool | None:
-        try:
-            written: bool | None = self._far.store_and_release(guard_id, expected, items, *rest)  # type: ignore[attr-defined]
-            return written
-        finally:
-            self._on_change([guard_id, *(item.id for item in items)])
+        return written
 
     def _invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
         try:

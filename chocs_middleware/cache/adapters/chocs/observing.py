@@ -14,7 +14,7 @@ those is keyed as declared (``cache_keying="declared"``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from copy import copy
 from typing import Any
 
@@ -24,6 +24,7 @@ from chocs.http.http_headers import HttpHeaders, _normalize_header_name
 from chocs.http.http_query_string import HttpQueryString
 
 from ...decisions.observed import NOTHING_READ, ReadInputs
+from ...semantics.cookies import cookie_header
 
 __all__ = ["Recorder", "give_back", "observe"]
 
@@ -31,34 +32,60 @@ __all__ = ["Recorder", "give_back", "observe"]
 class Recorder:
     """The names read, by kind, until ``closed``: reads after the handler returned are the cache's own."""
 
-    __slots__ = ("closed", "cookies", "every", "headers", "queries")
+    __slots__ = ("closed", "cookie", "every", "header", "query")
 
     def __init__(self) -> None:
-        self.headers: set[str] = set()
-        self.cookies: set[str] = set()
-        self.queries: set[str] = set()
+        self.header: set[str] = set()
+        self.cookie: set[str] = set()
+        self.query: set[str] = set()
         self.every: set[str] = set()
+        """The kinds of which every input was seen."""
         self.closed = False
 
-    def read(self, kind: set[str], name: object) -> None:
+    def read(self, kind: str, name: object) -> None:
         if not self.closed:
-            kind.add(str(name))
+            getattr(self, kind).add(str(name))
 
     def read_all(self, kind: str) -> None:
         if not self.closed:
             self.every.add(kind)
 
     def inputs(self) -> ReadInputs:
-        if not (self.headers or self.cookies or self.queries or self.every):
+        if not (self.header or self.cookie or self.query or self.every):
             return NOTHING_READ
+        every = self.every
         return ReadInputs(
-            frozenset(self.headers),
-            frozenset(self.cookies),
-            frozenset(self.queries),
-            "header" in self.every,
-            "cookie" in self.every,
-            "query" in self.every,
+            frozenset(self.header),
+            frozenset(self.cookie),
+            frozenset(self.query),
+            "header" in every,
+            "cookie" in every,
+            "query" in every,
         )
+
+
+def _named(kind: str, method: Callable[..., Any], name_of: Callable[[Any], str] = str) -> Callable[..., Any]:
+    """``method`` of a view, recording the name of the ``kind`` of input it reads (its first argument)."""
+
+    def reading(self: Any, name: Any, *arguments: Any) -> Any:
+        self._recorder.read(kind, name_of(name))
+        return method(self, name, *arguments)
+
+    return reading
+
+
+def _every(kind: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` of a view, recording that every input of ``kind`` was seen."""
+
+    def seeing_all(self: Any, *arguments: Any) -> Any:
+        self._recorder.read_all(kind)
+        return method(self, *arguments)
+
+    return seeing_all
+
+
+def _header_name(name: Any) -> str:
+    return _normalize_header_name(str(name))
 
 
 class _Headers(HttpHeaders):
@@ -73,47 +100,22 @@ class _Headers(HttpHeaders):
         view._recorder = recorder
         return view
 
-    def __getitem__(self, name: str) -> str | Any:
-        self._recorder.read(self._recorder.headers, _normalize_header_name(name))
-        return super().__getitem__(name)
-
-    def __contains__(self, name: object) -> bool:
-        self._recorder.read(self._recorder.headers, _normalize_header_name(str(name)))
-        return super().__contains__(str(name))
-
-    def get(self, name: str, default: str = "") -> Any:
-        self._recorder.read(self._recorder.headers, _normalize_header_name(name))
-        return super().get(name, default)
-
-    def items(self) -> Any:
-        self._recorder.read_all("header")
-        return super().items()
-
-    def values(self) -> Any:
-        self._recorder.read_all("header")
-        return super().values()
-
-    def keys(self) -> Any:
-        self._recorder.read_all("header")
-        return super().keys()
-
-    def __repr__(self) -> str:
-        self._recorder.read_all("header")
-        return super().__repr__()
-
-    def __eq__(self, other: object) -> bool:
-        self._recorder.read_all("header")
-        return isinstance(other, HttpHeaders) and self._headers == other._headers
-
+    __getitem__ = _named("header", HttpHeaders.__getitem__, _header_name)
+    __contains__ = _named("header", HttpHeaders.__contains__, _header_name)
+    get = _named("header", HttpHeaders.get, _header_name)
+    items = _every("header", HttpHeaders.items)
+    values = _every("header", HttpHeaders.values)
+    keys = _every("header", HttpHeaders.keys)
+    __repr__ = _every("header", HttpHeaders.__repr__)
+    __eq__ = _every("header", lambda self, other: isinstance(other, HttpHeaders) and self._headers == other._headers)
     __hash__ = None  # type: ignore[assignment]
 
     def __copy__(self) -> _Headers:
-        copied = super().__copy__()
-        return _Headers.over(copied, self._recorder)
+        return _Headers.over(HttpHeaders.__copy__(self), self._recorder)
 
 
 class _Query(HttpQueryString):
-    """The request's parsed query string, recording each parameter read."""
+    """The request's parsed query string (a dict), recording each parameter read."""
 
     _recorder: Recorder
 
@@ -125,70 +127,21 @@ class _Query(HttpQueryString):
         view._recorder = recorder
         return view
 
-    def _all(self) -> None:
-        self._recorder.read_all("query")
-
-    def __getitem__(self, key: Any) -> Any:
-        self._recorder.read(self._recorder.queries, key)
-        return dict.get(self, key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._recorder.read(self._recorder.queries, key)
-        return dict.get(self, key, default)
-
-    def __contains__(self, key: object) -> bool:
-        self._recorder.read(self._recorder.queries, key)
-        return dict.__contains__(self, key)
-
-    def pop(self, key: Any, *default: Any) -> Any:
-        self._recorder.read(self._recorder.queries, key)
-        return dict.pop(self, key, *default)
-
-    def setdefault(self, key: Any, default: Any = None) -> Any:
-        self._recorder.read(self._recorder.queries, key)
-        return dict.setdefault(self, key, default)
-
-    def keys(self) -> Any:
-        self._all()
-        return dict.keys(self)
-
-    def values(self) -> Any:
-        self._all()
-        return dict.values(self)
-
-    def items(self) -> Any:
-        self._all()
-        return dict.items(self)
-
-    def __iter__(self) -> Iterator[Any]:
-        self._all()
-        return dict.__iter__(self)
-
-    def __len__(self) -> int:
-        self._all()
-        return dict.__len__(self)
-
-    def __repr__(self) -> str:
-        self._all()
-        return str(self._str)
-
-    def __str__(self) -> str:
-        self._all()
-        return str(self._str)
-
-    def __eq__(self, other: object) -> bool:
-        self._all()
-        return HttpQueryString.__eq__(self, other)
-
+    __getitem__ = _named("query", dict.get)  # chocs answers None for a missing one, as get does
+    get = _named("query", dict.get)
+    __contains__ = _named("query", dict.__contains__)
+    pop = _named("query", dict.pop)
+    setdefault = _named("query", dict.setdefault)
+    keys = _every("query", dict.keys)
+    values = _every("query", dict.values)
+    items = _every("query", dict.items)
+    __iter__ = _every("query", dict.__iter__)
+    __len__ = _every("query", dict.__len__)
+    __repr__ = __str__ = _every("query", lambda self: str(self._str))
+    __eq__ = _every("query", HttpQueryString.__eq__)
     __hash__ = None  # type: ignore[assignment]
-
-    def copy(self) -> dict[Any, Any]:
-        self._all()
-        return dict(dict.items(self))
-
-    def popitem(self) -> tuple[Any, Any]:
-        self._all()
-        return dict.popitem(self)
+    copy = _every("query", lambda self: dict(dict.items(self)))
+    popitem = _every("query", dict.popitem)
 
     def __copy__(self) -> _Query:
         return _Query.over(self, self._recorder)
@@ -214,43 +167,20 @@ class _Cookies(HttpCookieJar):
     @property  # HttpCookieJar's attribute, as a property: parsed on first use
     def _cookies(self) -> dict[str, Any]:
         if self._parsed is None:
-            lines = self._fields.get("cookie")
-            # What chocs parses its cookies from: str() of what HttpHeaders.get("cookie") returns.
-            header = "" if lines is None else lines[0] if len(lines) == 1 else str(lines)
-            self._parsed = parse_cookie_header(header)._cookies
+            self._parsed = parse_cookie_header(cookie_header(self._fields.get("cookie")) or "")._cookies
         return self._parsed
 
     @_cookies.setter
     def _cookies(self, parsed: dict[str, Any]) -> None:
         self._parsed = parsed
 
-    def __getitem__(self, key: str) -> Any:
-        self._recorder.read(self._recorder.cookies, key)
-        return super().__getitem__(key)
-
-    def __contains__(self, key: str) -> bool:
-        self._recorder.read(self._recorder.cookies, key)
-        return super().__contains__(key)
-
-    def __len__(self) -> int:
-        self._recorder.read_all("cookie")
-        return super().__len__()
-
-    def items(self) -> Any:
-        self._recorder.read_all("cookie")
-        return super().items()
-
-    def values(self) -> Any:
-        self._recorder.read_all("cookie")
-        return super().values()
-
-    def keys(self) -> Any:
-        self._recorder.read_all("cookie")
-        return super().keys()
-
-    def __repr__(self) -> str:
-        self._recorder.read_all("cookie")
-        return super().__repr__()
+    __getitem__ = _named("cookie", HttpCookieJar.__getitem__)
+    __contains__ = _named("cookie", HttpCookieJar.__contains__)
+    __len__ = _every("cookie", HttpCookieJar.__len__)
+    items = _every("cookie", HttpCookieJar.items)
+    values = _every("cookie", HttpCookieJar.values)
+    keys = _every("cookie", HttpCookieJar.keys)
+    __repr__ = _every("cookie", HttpCookieJar.__repr__)
 
     def __copy__(self) -> _Cookies:
         copied = {name: copy(cookie) for name, cookie in self._cookies.items()}
