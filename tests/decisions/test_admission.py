@@ -160,3 +160,41 @@ def test_no_cache_is_stored_but_marked() -> None:
 
     assert isinstance(decision, Admitted)
     assert decision.stored.no_cache
+
+
+def test_answers_of_one_shape_each_get_their_own_validators_and_size_check() -> None:
+    route = policy(cache_expiry=60)
+    first = admit(
+        upstream(body=b"one", content_type="text/plain"), route, NOW, has_authorization=False, has_credentials=False
+    )
+    second = admit(
+        upstream(body=b"two", content_type="text/plain"), route, NOW + 5, has_authorization=False, has_credentials=False
+    )
+    too_large = decide(upstream(body=b"x" * 101, content_type="text/plain"), route)
+
+    assert isinstance(first, Admitted) and isinstance(second, Admitted)
+    assert first.stored.etag != second.stored.etag
+    assert dict(first.added)["date"] == (format_http_date(NOW),)
+    assert dict(second.added)["date"] == (format_http_date(NOW + 5),)
+    assert second.stored.body == b"two" and second.stored.stored_at == NOW + 5
+    assert too_large == Refused("too-large")
+
+
+def test_an_answer_whose_fields_depend_on_the_clock_is_decided_at_each_time() -> None:
+    route = policy(cache_expiry=60)
+    answer = upstream(expires=format_http_date(NOW + 100))
+
+    now_decision = admit(answer, route, NOW, has_authorization=False, has_credentials=False)
+    later = admit(answer, route, NOW + 100, has_authorization=False, has_credentials=False)
+
+    assert isinstance(now_decision, Admitted) and now_decision.stored.lifetime == 100
+    assert later == Refused("no-lifetime")  # expired by then
+
+
+def test_a_refusal_that_comes_before_the_size_is_named_first() -> None:
+    route = policy(cache_expiry=60)
+
+    assert decide(upstream(body=b"x" * 101, cache_control="no-store"), route) == Refused("no-store")
+    standards = policy(cache=True)  # a 5xx is refused only after its size there
+    assert decide(upstream(500, body=b"x" * 101), standards) == Refused("too-large")
+    assert decide(upstream(500), standards) == Refused("status")

@@ -24,6 +24,7 @@ from ..semantics.freshness import (
     parse_age,
 )
 from ..semantics.vary import ANY, merge_field_names, parse_vary
+from .credentials import Keeping
 from .observed import ReadInputs, observed_recipe
 from .routes import RoutePolicy
 from .values import HeaderFields, StoredResponse, UpstreamResponse, VaryRecipe
@@ -76,6 +77,34 @@ class Admitted(NamedTuple):
 Admission = Union[Admitted, Refused]
 
 
+class _Shape(NamedTuple):
+    """What ``admit`` decides from the route and the answer's status and fields alone: the same for
+    every answer of that shape, so a route remembers it (``RoutePolicy.shapes``), unless a field
+    whose meaning depends on the clock is present (``_TIMED_FIELDS``)."""
+
+    refused: Refused | None
+    """Refused whatever the body's size."""
+    refused_if_small: Refused | None
+    """Refused, for a reason that comes after the size in ``admit``'s order (``Cache-Status``
+    names the first)."""
+    recipe: VaryRecipe
+    lifetime: int
+    added: HeaderFields
+    """``Cache-Control`` and ``Vary`` as the cache adds them (before the validators)."""
+    kept: HeaderFields
+    """The answer's fields as they are stored, ``added`` included."""
+    validators: tuple[bool, bool, bool]
+    """Whether the cache adds ``Date``, ``ETag`` and ``Last-Modified`` (those the answer lacks)."""
+    keeping: Keeping
+    no_cache: bool
+    stale_while_revalidate: int
+    stale_if_error: int
+
+
+_TIMED_FIELDS = frozenset(("age", "date", "expires", "last-modified"))
+"""Fields whose meaning depends on the clock: an answer with any of them is decided afresh."""
+
+
 def admit(
     upstream: UpstreamResponse,
     policy: RoutePolicy,
@@ -93,38 +122,74 @@ def admit(
     request went to the handler (its answer's ``Age`` counts from then, RFC 9111 §4.2.3).
     ``read``: what the handler was seen to read, which keys the response too (``observed``).
     """
-    refusal = _never_stored(upstream, policy)
-    if refusal is not None:
-        return refusal
-    status = upstream.status
-    directives, targeted = _directives(upstream, policy.options.targeted_fields)
-    if directives.has("must-understand"):
-        if status not in UNDERSTOOD_STATUSES:
-            return Refused("must-understand")
-    elif directives.no_store:
-        return Refused("no-store")
-    vary = parse_vary(upstream.values("vary"))
-    if ANY in vary:
-        return Refused("vary-star")
+    fields = upstream.fields
+    key = (upstream.status, fields, upstream.sets_cookie, has_authorization, read)
+    shape = policy.shapes.get(key)
+    if shape is None:
+        shape = _shape(upstream, policy, now, has_authorization, read)
+        if not any(name in _TIMED_FIELDS for name, _ in fields):
+            policy.shapes.remember(key, shape, len(fields))
+    if shape.refused is not None:
+        return shape.refused
     if upstream.size > policy.max_body_size:
         return Refused("too-large")
+    if shape.refused_if_small is not None:
+        return shape.refused_if_small
+    validators = _validators(shape.validators, upstream.body, now)
+    added = shape.added + validators
+    if shape.keeping.per_credentials and not has_credentials:
+        return Refused("private", added)  # no one to keep it for
+    date = upstream.first("date")
+    initial_age = corrected_initial_age(parse_age(upstream.values("age")), date, requested_at or now, now)
+    stored = _kept(upstream, policy, shape, shape.kept + validators, now - initial_age)
+    return Admitted(shape.recipe, stored, added)
+
+
+def _shape(
+    upstream: UpstreamResponse, policy: RoutePolicy, now: float, has_authorization: bool, read: ReadInputs | None
+) -> _Shape:
+    """What ``admit`` decides of an answer without its body: why it is refused, or its recipe,
+    lifetime and the fields it is stored with."""
+    refused = _never_stored(upstream, policy)
+    status = upstream.status
+    directives, targeted = _directives(upstream, policy.options.targeted_fields)
+    if refused is None and directives.has("must-understand"):
+        if status not in UNDERSTOOD_STATUSES:
+            refused = Refused("must-understand")
+    elif refused is None and directives.no_store:
+        refused = Refused("no-store")
+    vary = parse_vary(upstream.values("vary"))
+    if refused is None and ANY in vary:
+        refused = Refused("vary-star")
     date = upstream.first("date")
     expires = None if targeted or not upstream.values("expires") else upstream.values("expires")
     lifetime, from_response = _lifetime(upstream, directives, expires, date, policy, now)
+    refused_if_small = None
     if status >= 500 and not (from_response and _explicit(directives, expires)):
-        return Refused("status")  # a 5xx only when the handler itself says for how long
-    if lifetime <= 0 and not directives.no_cache:
-        return Refused("no-lifetime")
+        refused_if_small = Refused("status")  # a 5xx only when the handler itself says for how long
+    elif lifetime <= 0 and not directives.no_cache:
+        refused_if_small = Refused("no-lifetime")
     keeping = policy.keeping(directives.private, explicitly_shareable(directives), has_authorization)
     recipe = observed_recipe(
         merge_field_names(policy.vary, vary), keeping.per_credentials, read, policy.ignored, keeping.public
     )
-    added = _added_fields(upstream, policy, lifetime if not from_response else None, recipe, now)
-    if keeping.per_credentials and not has_credentials:
-        return Refused("private", added)  # no one to keep it for
-    initial_age = corrected_initial_age(parse_age(upstream.values("age")), date, requested_at or now, now)
-    stored = _kept(upstream, policy, directives, added, recipe, keeping.public, now - initial_age, lifetime)
-    return Admitted(recipe, stored, added)
+    added = _added_fields(upstream, policy, lifetime if not from_response else None, recipe)
+    present = {name for name, _ in upstream.fields}
+    validators = ("date" not in present, "etag" not in present, "last-modified" not in present)
+    kept = _stored_fields(upstream.fields) + added
+    return _Shape(
+        refused,
+        refused_if_small,
+        recipe,
+        lifetime,
+        added,
+        kept,
+        validators,
+        keeping,
+        directives.no_cache,
+        _stale_window(directives, "stale-while-revalidate", policy.stale_while_revalidate),
+        _stale_window(directives, "stale-if-error", policy.stale_if_error),
+    )
 
 
 def _lifetime(
@@ -159,28 +224,22 @@ def _never_stored(upstream: UpstreamResponse, policy: RoutePolicy) -> Refused | 
 
 
 def _kept(
-    upstream: UpstreamResponse,
-    policy: RoutePolicy,
-    directives: CacheControl,
-    added: HeaderFields,
-    recipe: VaryRecipe,
-    public: bool,
-    stored_at: float,
-    lifetime: int,
+    upstream: UpstreamResponse, policy: RoutePolicy, shape: _Shape, headers: HeaderFields, stored_at: float
 ) -> StoredResponse:
     """The response as it is kept: its fields (less those not stored) and the ones the cache added."""
+    recipe = shape.recipe
     return StoredResponse(
         status=upstream.status,
-        headers=_stored_fields(upstream.fields) + added,
+        headers=headers,
         body=upstream.body,
         stored_at=stored_at,
-        lifetime=lifetime,
-        public=public,
-        no_cache=directives.no_cache,
-        stale_while_revalidate=_stale_window(directives, "stale-while-revalidate", policy.stale_while_revalidate),
-        stale_if_error=_stale_window(directives, "stale-if-error", policy.stale_if_error),
+        lifetime=shape.lifetime,
+        public=shape.keeping.public,
+        no_cache=shape.no_cache,
+        stale_while_revalidate=shape.stale_while_revalidate,
+        stale_if_error=shape.stale_if_error,
         kept_stale=policy.options.keep_stale,
-        advertised=any(name == "cache-control" for name, _ in added),
+        advertised=any(name == "cache-control" for name, _ in shape.added),
         per_user=recipe.per_credentials or bool(recipe.cookies),
     )
 
@@ -232,14 +291,13 @@ def _stored_fields(fields: HeaderFields) -> HeaderFields:
 
 
 def _added_fields(
-    upstream: UpstreamResponse, policy: RoutePolicy, route_lifetime: int | None, recipe: VaryRecipe, now: float
+    upstream: UpstreamResponse, policy: RoutePolicy, route_lifetime: int | None, recipe: VaryRecipe
 ) -> HeaderFields:
     """What a cacheable answer gets when the handler did not set it (a handler's own header is
     never overwritten): ``Cache-Control`` when the route's expiry gave the lifetime (its
     ``max-age`` is ``cache_max_age`` when the route sets one, and ``no-cache`` for 0; ``private``
-    when kept per credentials), ``Vary`` with the route's headers and those the handler was seen
-    to read (``Cookie`` for its cookies), ``Date``, and the validators (``ETag`` from the body,
-    ``Last-Modified``)."""
+    when kept per credentials), and ``Vary`` with the route's headers and those the handler was
+    seen to read (``Cookie`` for its cookies). The validators follow (``_validators``)."""
     present = {name for name, _ in upstream.fields}
     added: list[tuple[str, tuple[str, ...]]] = []
     if "cache-control" not in present and route_lifetime is not None:
@@ -251,12 +309,19 @@ def _added_fields(
         vary = policy.vary_header if not recipe.observed else _observed_vary(policy.vary, recipe)
         if vary:
             added.append(("vary", (vary,)))
+    return tuple(added)
+
+
+def _validators(missing: tuple[bool, bool, bool], body: bytes, now: float) -> HeaderFields:
+    """``Date``, ``ETag`` (from the body) and ``Last-Modified``, those ``missing`` from the answer."""
+    add_date, add_etag, add_last_modified = missing
     generated_at = format_http_date(now)
-    if "date" not in present:
+    added: list[tuple[str, tuple[str, ...]]] = []
+    if add_date:
         added.append(("date", (generated_at,)))
-    if "etag" not in present:
-        added.append(("etag", (generate_entity_tag(upstream.body),)))
-    if "last-modified" not in present:
+    if add_etag:
+        added.append(("etag", (generate_entity_tag(body),)))
+    if add_last_modified:
         added.append(("last-modified", (generated_at,)))
     return tuple(added)
 

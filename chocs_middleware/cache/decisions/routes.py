@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..common.checks import check_flag
+from ..common.memo import BoundedMemo
 from . import keywords
 from .credentials import Keeping, Lookup, keeping, lookups
 from .group_names import GroupNames
@@ -20,6 +22,11 @@ from .observed import keying as keying_keyword
 from .options import MiddlewareOptions
 
 __all__ = ["RoutePolicy", "WritePolicy", "build_policy", "build_write_policy"]
+
+
+MAX_SHAPES_PER_ROUTE = 64
+MAX_SHAPE_FIELDS = 32
+"""A route remembers its decisions for up to 64 shapes of answer of up to 32 header fields each."""
 
 
 @dataclass(frozen=True)
@@ -63,11 +70,15 @@ class RoutePolicy:
     """How a request without ``Authorization`` is looked up (read on every hit: no call)."""
     authorized_lookup: Lookup = field(init=False, repr=False, compare=False)
     """How a request with ``Authorization`` is looked up."""
+    shapes: BoundedMemo[Any, Any] = field(init=False, repr=False, compare=False)
+    """``admission.admit``'s decisions for the shapes of answer the route has given (status and
+    fields, without the body), remembered: most routes answer with one or two."""
 
     def __post_init__(self) -> None:
         anonymous, authorized = lookups(self.vary, self.control)  # the credentials rule, for reading
         object.__setattr__(self, "anonymous_lookup", anonymous)
         object.__setattr__(self, "authorized_lookup", authorized)
+        object.__setattr__(self, "shapes", BoundedMemo(None, MAX_SHAPES_PER_ROUTE, MAX_SHAPE_FIELDS))
 
     @property
     def stores(self) -> bool:

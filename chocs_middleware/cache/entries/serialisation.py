@@ -42,9 +42,11 @@ import zlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..common.memo import BoundedMemo
 from ..decisions.values import (
     MAX_RECIPES_PER_RESOURCE,
     MAX_VARIANTS_PER_RESOURCE,
+    HeaderFields,
     ResourceIndex,
     StoredResponse,
     VaryRecipe,
@@ -102,43 +104,52 @@ _DERIVED_HEADERS: tuple[tuple[str, str, Callable[[float, bytes], str]], ...] = (
 
 def encode_response(response: StoredResponse) -> bytes:
     stored_at = round(response.stored_at, 3)
-    fields = list(response.headers)
-    derived = ""
-    for code, name, derive in reversed(_DERIVED_HEADERS):
-        if fields and fields[-1][0] == name and fields[-1][1] == (derive(stored_at, response.body),):
-            fields.pop()
+    fields, body = response.headers, response.body
+    kept, derived = len(fields), ""
+    for code, name, derive in _DERIVED_LAST_FIRST:
+        if kept and fields[kept - 1][0] == name and fields[kept - 1][1] == (derive(stored_at, body),):
+            kept -= 1
             derived = code + derived
-    meta: dict[str, Any] = {
-        "s": response.status,
-        "h": dict(fields),
-        "t": stored_at,
-        "l": response.lifetime,
-        "g": response.generation,
-    }
-    if derived:
-        meta["d"] = derived
-    if response.public:
-        meta["p"] = 1
-    if response.no_cache:
-        meta["n"] = 1
-    if response.stale_while_revalidate:
-        meta["w"] = response.stale_while_revalidate
-    if response.stale_if_error:
-        meta["e"] = response.stale_if_error
-    if response.kept_stale:
-        meta["k"] = response.kept_stale
-    if response.advertised:
-        meta["a"] = 1
-    if response.per_user:
-        meta["u"] = 1
-    if response.noted:
-        meta["K"] = response.noted
-    body = response.body
     compressed = _compressed(body)
+    meta = [
+        f'{{"s":{response.status},"h":{_headers_json(fields[:kept])},"t":{stored_at!r},'
+        f'"l":{response.lifetime},"g":{_ENCODE(response.generation)}'
+    ]
+    if derived:
+        meta.append(f',"d":"{derived}"')
+    for key, attribute in _OPTIONAL_NUMBERS:
+        value = getattr(response, attribute)
+        if value:
+            meta.append(f',"{key}":{int(value)}')
+    if response.noted:
+        meta.append(f',"K":{_ENCODE(response.noted)}')
     if compressed is not None:
-        meta["z"] = 1
+        meta.append(',"z":1')
         body = compressed
-    return b"".join((_RESPONSE_TAG, _dump(meta), b"\n", body))
+    return b"".join((_RESPONSE_TAG, "".join(meta).encode(), b"}\n", body))
+
+
+_DERIVED_LAST_FIRST = tuple(reversed(_DERIVED_HEADERS))
+_OPTIONAL_NUMBERS = (
+    ("p", "public"),
+    ("n", "no_cache"),
+    ("w", "stale_while_revalidate"),
+    ("e", "stale_if_error"),
+    ("k", "kept_stale"),
+    ("a", "advertised"),
+    ("u", "per_user"),
+)
+"""Metadata left out when 0, in the order they are written: flags as 1, the rest as seconds."""
+_HEADER_OBJECTS: BoundedMemo[HeaderFields, str] = BoundedMemo(None, 1024, MAX_HEADER_FIELDS)
+"""The JSON of the header sets stored lately: a route's responses mostly share one."""
+
+
+def _headers_json(fields: HeaderFields) -> str:
+    """``fields`` as the metadata's ``h`` object (one name per field, as ``StoredResponse`` keeps them)."""
+    known = _HEADER_OBJECTS.get(fields)
+    if known is None:
+        known = _HEADER_OBJECTS.remember(fields, _ENCODE(dict(fields)), len(fields))
+    return known
 
 
 def decode_response(blob: bytes) -> StoredResponse:

@@ -81,4 +81,5 @@ class Port(Protocol[Response]):
         whatever else of the 304 the framework carries apart from its fields (cookies)."""
 
     def add_fields(self, response: Response, fields: HeaderFields) -> Response:
-        """``response`` with ``fields`` set (each replacing the field of that name)."""
+        """``response`` with ``fields`` set (each replacing the field of that name); the names are
+        the cache's own, in lower case."""

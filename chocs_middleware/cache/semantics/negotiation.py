@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from ..common.memo import BoundedMemo
+
 __all__ = ["NEGOTIATION_FIELDS", "NONE_MATCHED", "normalise", "select"]
 
 NEGOTIATION_FIELDS = frozenset(("accept", "accept-language", "accept-encoding", "accept-charset"))
@@ -64,6 +66,17 @@ def normalise(name: str, value: str | None) -> str | None:
     left out. Other fields are returned as they are."""
     if value is None or name not in NEGOTIATION_FIELDS:
         return value
+    key = (name, value)
+    known = _SPELLINGS.get(key)
+    return known if known is not None else _SPELLINGS.remember(key, _normalised(name, value), len(value))
+
+
+_SPELLINGS: BoundedMemo[tuple[str, str], str] = BoundedMemo(None, 1024, 256)
+"""The spellings of the negotiation values asked for lately: clients send a handful, on every
+request (a hit never asks: its variant id is remembered whole; a new URL does)."""
+
+
+def _normalised(name: str, value: str) -> str:
     members = [member for member in _members(name, value) if member.weight > 0]
     members.sort(key=lambda member: -member.weight)  # stable: equal weights keep the client's order
     return ",".join(

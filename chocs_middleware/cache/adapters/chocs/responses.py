@@ -70,9 +70,9 @@ def capture(response: HttpResponse, body_limit: int) -> UpstreamResponse:
 
 def add_fields(response: HttpResponse, added: HeaderFields) -> HttpResponse:
     """``response`` with the fields the cache adds to the handler's answer (each replacing its name's)."""
-    headers = response.headers
+    kept = response.headers._headers  # the names are the cache's own, already as chocs keeps them
     for name, values in added:
-        headers.override(name, list(values))
+        kept[name] = [*values]
     return response
 
 
