@@ -182,3 +182,31 @@ def redis_costs(quick: bool, redis_url: str) -> None:
         storage.close()
         print(f"  {label + ':':26s} {used / count:6.0f} B")
     client.close()
+
+
+def profile_misses(count: int = 5000, shown: int = 30) -> None:
+    """Where a miss that stores spends its time: ``cProfile`` of ``count`` misses on new URLs,
+    the functions that took longest themselves (the profiler's own cost inflates small calls)."""
+    import cProfile
+    import pstats
+
+    wsgi = app_with(cached=True, storage=InMemoryCacheStorage(max_items=count * 2))
+    _new_urls(wsgi, 200)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    _new_urls(wsgi, count)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(shown)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The miss row of make bench, alone; or where a miss spends its time.")
+    parser.add_argument("--profile", action="store_true", help="profile 5,000 misses instead of timing them")
+    parser.add_argument("--quick", action="store_true", help="a smoke run")
+    arguments = parser.parse_args()
+    if arguments.profile:
+        profile_misses(500 if arguments.quick else 5000)
+    else:
+        miss_costs(arguments.quick)

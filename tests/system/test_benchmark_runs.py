@@ -20,3 +20,21 @@ def test_benchmark_runs_and_prints_the_ratio_and_the_memory_per_entry() -> None:
     assert result.returncode == 0, result.stderr
     assert "hit / bare = " in result.stdout
     assert "B (target <= 2300 B)" in result.stdout
+
+
+def test_the_miss_row_runs_alone_and_its_profile_names_the_storing_path() -> None:
+    timed = subprocess.run(
+        [sys.executable, "-m", "benchmarks.misses", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    profiled = subprocess.run(
+        [sys.executable, "-m", "benchmarks.misses", "--profile", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert timed.returncode == 0, timed.stderr
+    assert "miss / no cache = " in timed.stdout
+    assert profiled.returncode == 0, profiled.stderr
+    assert "encode_response" in profiled.stdout
