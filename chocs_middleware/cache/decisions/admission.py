@@ -150,17 +150,10 @@ def _shape(
 ) -> _Shape:
     """What ``admit`` decides of an answer without its body: why it is refused, or its recipe,
     lifetime and the fields it is stored with."""
-    refused = _never_stored(upstream, policy)
     status = upstream.status
     directives, targeted = _directives(upstream, policy.options.targeted_fields)
-    if refused is None and directives.has("must-understand"):
-        if status not in UNDERSTOOD_STATUSES:
-            refused = Refused("must-understand")
-    elif refused is None and directives.no_store:
-        refused = Refused("no-store")
     vary = parse_vary(upstream.values("vary"))
-    if refused is None and ANY in vary:
-        refused = Refused("vary-star")
+    refused = _never_stored(upstream, policy) or _refused_by_fields(status, directives, vary)
     date = upstream.first("date")
     expires = None if targeted or not upstream.values("expires") else upstream.values("expires")
     lifetime, from_response = _lifetime(upstream, directives, expires, date, policy, now)
@@ -173,8 +166,8 @@ def _shape(
     recipe = observed_recipe(
         merge_field_names(policy.vary, vary), keeping.per_credentials, read, policy.ignored, keeping.public
     )
-    added = _added_fields(upstream, policy, lifetime if not from_response else None, recipe)
     present = {name for name, _ in upstream.fields}
+    added = _added_fields(present, policy, lifetime if not from_response else None, recipe)
     validators = ("date" not in present, "etag" not in present, "last-modified" not in present)
     kept = _stored_fields(upstream.fields) + added
     return _Shape(
@@ -190,6 +183,18 @@ def _shape(
         _stale_window(directives, "stale-while-revalidate", policy.stale_while_revalidate),
         _stale_window(directives, "stale-if-error", policy.stale_if_error),
     )
+
+
+def _refused_by_fields(status: int, directives: CacheControl, vary: tuple[str, ...]) -> Refused | None:
+    """Why an answer's own caching fields forbid storing it: ``must-understand`` on a status this
+    cache does not understand (which overrides ``no-store``, RFC 9111 §5.2.2.3), ``no-store``,
+    ``Vary: *``."""
+    if directives.has("must-understand"):
+        if status not in UNDERSTOOD_STATUSES:
+            return Refused("must-understand")
+    elif directives.no_store:
+        return Refused("no-store")
+    return Refused("vary-star") if ANY in vary else None
 
 
 def _lifetime(
@@ -291,14 +296,14 @@ def _stored_fields(fields: HeaderFields) -> HeaderFields:
 
 
 def _added_fields(
-    upstream: UpstreamResponse, policy: RoutePolicy, route_lifetime: int | None, recipe: VaryRecipe
+    present: set[str], policy: RoutePolicy, route_lifetime: int | None, recipe: VaryRecipe
 ) -> HeaderFields:
     """What a cacheable answer gets when the handler did not set it (a handler's own header is
     never overwritten): ``Cache-Control`` when the route's expiry gave the lifetime (its
     ``max-age`` is ``cache_max_age`` when the route sets one, and ``no-cache`` for 0; ``private``
     when kept per credentials), and ``Vary`` with the route's headers and those the handler was
-    seen to read (``Cookie`` for its cookies). The validators follow (``_validators``)."""
-    present = {name for name, _ in upstream.fields}
+    seen to read (``Cookie`` for its cookies). The validators follow (``_validators``).
+    ``present``: the names of the answer's own fields."""
     added: list[tuple[str, tuple[str, ...]]] = []
     if "cache-control" not in present and route_lifetime is not None:
         scope = "private, " if recipe.per_credentials else "public, " if policy.control == "public" else ""
