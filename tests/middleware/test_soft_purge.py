@@ -202,3 +202,46 @@ def test_a_soft_purge_reaches_another_processs_tier(redis_server: RedisServer, r
     assert "detail=stale-while-revalidate" in status(served)
     for tier in tiers:
         tier.close()
+
+
+def test_a_process_waiting_for_anothers_revalidation_takes_its_304_within_the_same_second(
+    redis_server: RedisServer, redis_prefix: str
+) -> None:
+    # The confirmed copy carries the Date of the 304 (whole seconds), so it counts as stored a
+    # little before the copy it confirmed, when both fall within one second.
+    clock = Clock(1_800_000_000.5)
+    storages = [RedisCacheStorage.from_url(redis_server.url, prefix=redis_prefix) for _ in range(2)]
+    processes = [Harness(storage, clock=clock) for storage in storages]
+    runs = Counter[str]()
+    asked, release = threading.Event(), threading.Event()
+    for harness in processes:
+
+        @harness.app.get("/doc", cache_expiry=60)
+        def doc(request: HttpRequest) -> HttpResponse:
+            runs["doc"] += 1
+            if request.headers.get("if-none-match") == '"d1"':
+                asked.set()
+                release.wait(10)
+                return HttpResponse("", 304, headers={"etag": '"d1"'})
+            return HttpResponse("document", headers={"etag": '"d1"'})
+
+    try:
+        processes[0].client.get("/doc")
+        processes[0].middleware.purge("/doc", soft=True)
+        revalidating = threading.Thread(target=processes[0].client.get, args=("/doc",))
+        revalidating.start()
+        assert asked.wait(10)
+        results: list[object] = []
+        waiting = threading.Thread(target=lambda: results.append(processes[1].client.get("/doc")))
+        waiting.start()
+        threading.Event().wait(0.3)  # the second process finds the lock held and waits
+        release.set()
+        revalidating.join()
+        waiting.join()
+    finally:
+        release.set()
+        for storage in storages:
+            storage.close()
+
+    assert runs["doc"] == 2  # stored once, confirmed once: the waiting process takes that confirmation
+    assert results[0].text == "document"  # type: ignore[attr-defined]

@@ -172,12 +172,15 @@ class ReadFlow(Generic[Response]):
         return None if found is None else self._answers.collapsed(read, found, trace)
 
     def _stored_meanwhile(self, read: Read, miss: Miss) -> StoredResponse | None:
-        """A fresh response stored since this request looked (not the stale one it already had)."""
+        """A fresh response stored since this request looked: not the one it already had (a fresh
+        one its request's ``Cache-Control`` refused). Told apart by value, not by ``stored_at``: a
+        copy a 304 confirmed counts from the 304's ``Date``, whole seconds, so it may seem stored
+        a little before the stale copy it confirmed."""
         now = self._now()
         found = read.route.entries.find(read.target, read.route.learned.lookup(read.target.has_authorization), now)
         if isinstance(found, Missed) or not found.is_fresh(found.age_at(now)):
             return None
-        return found if miss.stale is None or found.stored_at > miss.stale.stored_at else None
+        return found if found != miss.stale else None
 
     def _stale_while_revalidating(self, read: Read, miss: Miss) -> Response:
         """The stale response at once, to every caller, while one refresh runs in the background (or,
