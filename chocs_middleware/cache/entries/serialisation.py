@@ -40,7 +40,7 @@ import json
 import math
 import zlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from ..common.memo import BoundedMemo
 from ..decisions.values import (
@@ -51,21 +51,14 @@ from ..decisions.values import (
     StoredResponse,
     VaryRecipe,
 )
-from ..semantics.cache_control import MAX_DELTA_SECONDS
 from ..semantics.dates import format_http_date
 from ..semantics.entity_tags import generate_entity_tag
-from ..semantics.vary import is_field_name, is_sendable_field_value
+from . import stored_values as check
+from .stored_values import MAX_EPOCH_SECONDS, MAX_HEADER_FIELDS, MAX_ID_LENGTH
 
 __all__ = ["DecodeError", "decode_index", "decode_response", "encode_index", "encode_response"]
 
 FORMAT_VERSION = 2
-MAX_HEADER_FIELDS = 256
-MAX_ID_LENGTH = 64
-MAX_SECONDS = MAX_DELTA_SECONDS
-MAX_EPOCH_SECONDS = 32_503_680_000  # the year 3000
-NEVER_REPLAYED_FIELDS = frozenset(("set-cookie", "age", "cache-status"))
-"""A stored response never carries these: someone's session, and what is made for each response."""
-_Sized = TypeVar("_Sized", list[Any], dict[str, Any])
 _RESPONSE_TAG = f"chocs-cache {FORMAT_VERSION} response\n".encode()
 COMPRESSIBLE_SIZES = range(512, 8 * 1024 + 1)
 """Bodies of these sizes are kept compressed (zlib, level 1) when that saves a tenth or more: an
@@ -157,31 +150,31 @@ def decode_response(blob: bytes) -> StoredResponse:
     holds (a shared storage may hold entries someone else planted)."""
     meta, body = _split(blob, _RESPONSE_TAG)
     try:
-        if _flag(meta.get("z", 0)):
+        if check.flag(meta.get("z", 0)):
             body = _decompressed(body)
-        stored_at = _time(meta["t"])
-        header_map = _dict(meta["h"])
-        _count(header_map, MAX_HEADER_FIELDS, "header fields")
-        headers = [(_field_name(name), _field_values(values)) for name, values in header_map.items()]
-        derived = _str(meta.get("d", ""))
+        stored_at = check.epoch_time(meta["t"])
+        header_map = check.mapping(meta["h"])
+        check.at_most(header_map, MAX_HEADER_FIELDS, "header fields")
+        headers = [(check.field_name(name), check.field_values(values)) for name, values in header_map.items()]
+        derived = check.text(meta.get("d", ""))
         for code, name, derive in _DERIVED_HEADERS:
             if code in derived:
                 headers.append((name, (derive(stored_at, body),)))
         return StoredResponse(
-            status=_status(meta["s"]),
+            status=check.status(meta["s"]),
             headers=tuple(headers),
             body=body,
             stored_at=stored_at,
-            lifetime=_seconds(meta["l"]),
-            generation=_generation(meta["g"]),
-            public=_flag(meta.get("p", 0)),
-            no_cache=_flag(meta.get("n", 0)),
-            stale_while_revalidate=_seconds(meta.get("w", 0)),
-            stale_if_error=_seconds(meta.get("e", 0)),
-            kept_stale=_seconds(meta.get("k", 0)),
-            advertised=_flag(meta.get("a", 0)),
-            per_user=_flag(meta.get("u", 0)),
-            noted=_str(meta.get("K", "")),
+            lifetime=check.seconds(meta["l"]),
+            generation=check.generation(meta["g"]),
+            public=check.flag(meta.get("p", 0)),
+            no_cache=check.flag(meta.get("n", 0)),
+            stale_while_revalidate=check.seconds(meta.get("w", 0)),
+            stale_if_error=check.seconds(meta.get("e", 0)),
+            kept_stale=check.seconds(meta.get("k", 0)),
+            advertised=check.flag(meta.get("a", 0)),
+            per_user=check.flag(meta.get("u", 0)),
+            noted=check.text(meta.get("K", "")),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None
@@ -206,15 +199,15 @@ def decode_index(blob: bytes) -> ResourceIndex:
     if rest:
         raise DecodeError("index entry with trailing bytes")
     try:
-        recipes = _count(_list(meta["r"]), MAX_RECIPES_PER_RESOURCE, "recipes")
-        variants = _count(_list(meta["v"]), MAX_VARIANTS_PER_RESOURCE, "variants")
+        recipes = check.at_most(check.listed(meta["r"]), MAX_RECIPES_PER_RESOURCE, "recipes")
+        variants = check.at_most(check.listed(meta["v"]), MAX_VARIANTS_PER_RESOURCE, "variants")
         invalidated_at = meta.get("i")
         return ResourceIndex(
-            generation=_generation(meta["g"]),
-            recipes=tuple(_recipe(_list(row)) for row in recipes),
+            generation=check.generation(meta["g"]),
+            recipes=tuple(_recipe(check.listed(row)) for row in recipes),
             variants=_variants(variants),
-            invalidated_at=None if invalidated_at is None else _time(invalidated_at),
-            kept_until=_time(meta.get("k", 0)),
+            invalidated_at=None if invalidated_at is None else check.epoch_time(invalidated_at),
+            kept_until=check.epoch_time(meta.get("k", 0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed index entry: {error!r}") from None
@@ -230,16 +223,16 @@ def _recipe_row(recipe: VaryRecipe) -> list[Any]:
 
 
 def _recipe(row: list[Any]) -> VaryRecipe:
-    names = tuple(_field_name(name) for name in _list(row[0]))
+    names = tuple(check.field_name(name) for name in check.listed(row[0]))
     if len(row) == 2:
-        return VaryRecipe(names, _flag(row[1]))
+        return VaryRecipe(names, check.flag(row[1]))
     _, per_credentials, cookies, queries, every_header = row
     return VaryRecipe(
         names,
-        _flag(per_credentials),
-        tuple(_name(name) for name in _list(cookies)),
-        None if queries is None else tuple(_name(name) for name in _list(queries)),
-        _flag(every_header),
+        check.flag(per_credentials),
+        tuple(_name(name) for name in check.listed(cookies)),
+        None if queries is None else tuple(_name(name) for name in check.listed(queries)),
+        check.flag(every_header),
     )
 
 
@@ -251,15 +244,15 @@ def _name(value: object) -> str:
 
 
 def _variants(listed: list[Any]) -> tuple[tuple[str, float], ...]:
-    """An index's (variant id, expires at) pairs, checked as ``_id`` and ``_time`` check them
-    (written out: an index is decoded on every store, and lists up to 16)."""
+    """An index's (variant id, expires at) pairs, checked as ``check.item_id`` and ``check.epoch_time``
+    check them (written out: an index is decoded on every store, and lists up to 16)."""
     variants = []
     for entry in listed:
         vid, expires = entry
         if vid.__class__ is not str or not 0 < len(vid) <= MAX_ID_LENGTH:
             raise ValueError(f"not a variant id: {vid!r}")
         if expires.__class__ is not int or not 0 <= expires <= MAX_EPOCH_SECONDS:
-            expires = _time(expires)  # the encoder writes whole seconds; anything else is checked in full
+            expires = check.epoch_time(expires)  # the encoder writes whole seconds; anything else is checked in full
         variants.append((vid, float(expires)))
     return tuple(variants)
 
@@ -298,93 +291,3 @@ def _split(blob: bytes, tag: bytes) -> tuple[dict[str, Any], bytes]:
     if not isinstance(meta, dict):
         raise DecodeError("metadata is not an object")
     return meta, rest
-
-
-def _str(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__}")
-    return value
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"expected an integer, got {type(value).__name__}")
-    return value
-
-
-def _status(value: object) -> int:
-    status = _int(value)
-    if not 100 <= status <= 599:
-        raise ValueError(f"status {status} is not an HTTP status")
-    return status
-
-
-def _seconds(value: object) -> int:
-    seconds = _int(value)
-    if not 0 <= seconds <= MAX_SECONDS:
-        raise ValueError(f"{seconds} is not a number of seconds a response is kept")
-    return seconds
-
-
-def _time(value: object) -> float:
-    """Epoch seconds: finite, and not before 1970 nor in a future no clock reaches."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a number, got {type(value).__name__}")
-    if not 0 <= value <= MAX_EPOCH_SECONDS:  # also false for NaN
-        raise ValueError(f"{value!r} is not a time")
-    return float(value)
-
-
-def _generation(value: object) -> str:
-    generation = _str(value)
-    if len(generation) > MAX_ID_LENGTH:
-        raise ValueError("generation too long")
-    return generation
-
-
-def _id(value: object) -> str:
-    item_id = _str(value)
-    if not 0 < len(item_id) <= MAX_ID_LENGTH:
-        raise ValueError("variant id of the wrong length")
-    return item_id
-
-
-def _field_name(value: object) -> str:
-    name = _str(value)
-    if not is_field_name(name) or name != name.lower():
-        raise ValueError(f"{name!r} is not a lower-case field name")
-    if name in NEVER_REPLAYED_FIELDS:
-        raise ValueError(f"a stored response never carries {name}")
-    return name
-
-
-def _field_values(values: object) -> tuple[str, ...]:
-    result = tuple(_str(value) for value in _count(_list(values), MAX_HEADER_FIELDS, "values"))
-    for value in result:
-        if not is_sendable_field_value(value):
-            raise ValueError("a field value that cannot be sent (control characters or not latin-1)")
-    return result
-
-
-def _count(values: _Sized, limit: int, what: str) -> _Sized:
-    if len(values) > limit:
-        raise ValueError(f"more than {limit} {what}")
-    return values
-
-
-def _flag(value: object) -> bool:
-    if value not in (0, 1) or isinstance(value, float):
-        raise TypeError(f"expected 0 or 1, got {value!r}")
-    return bool(value)
-
-
-def _dict(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise TypeError(f"expected an object, got {type(value).__name__}")
-    return value
-
-
-def _list(value: object) -> list[Any]:
-    if not isinstance(value, list):
-        raise TypeError(f"expected a list, got {type(value).__name__}")
-    return value
