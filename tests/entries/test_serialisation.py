@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 
 import pytest
 
@@ -97,6 +98,41 @@ def test_an_index_is_not_a_response_and_the_other_way_round() -> None:
 def test_an_index_with_trailing_bytes_does_not_decode() -> None:
     with pytest.raises(DecodeError):
         decode_index(encode_index(INDEX) + b"\nextra")
+
+
+def test_an_index_that_carries_a_response_survives_the_round_trip() -> None:
+    carrying = replace(INDEX, carried=("v2", RESPONSE))
+
+    blob = encode_index(carrying)
+
+    assert blob.startswith(b"chocs-cache 2 index\n") and b'"c":1}' in blob  # the second variant listed
+    assert blob.endswith(encode_response(RESPONSE))  # the response in its own form, after the index's line
+    assert decode_index(blob) == carrying
+
+
+@pytest.mark.parametrize(
+    ("position", "what"),
+    [(b"2", "a variant it does not list"), (b"-1", "a variant it does not list"), (b'"v2"', "an integer")],
+)
+def test_an_index_that_carries_a_response_of_no_variant_it_lists_does_not_decode(position: bytes, what: str) -> None:
+    blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
+
+    with pytest.raises(DecodeError, match=what):
+        decode_index(blob.replace(b'"c":1}', b'"c":' + position + b"}"))
+
+
+def test_an_index_that_carries_a_response_of_another_generation_does_not_decode() -> None:
+    blob = encode_index(replace(INDEX, carried=("v2", replace(RESPONSE, generation="other"))))
+
+    with pytest.raises(DecodeError, match="another generation"):
+        decode_index(blob)
+
+
+def test_an_index_that_says_it_carries_a_response_but_holds_none_does_not_decode() -> None:
+    blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
+
+    with pytest.raises(DecodeError):
+        decode_index(blob[: blob.index(b"\nchocs-cache 2 response")])
 
 
 def generated_response(**changes: object) -> StoredResponse:

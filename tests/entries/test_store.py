@@ -16,10 +16,11 @@ from chocs_middleware.cache import (
 )
 from chocs_middleware.cache.common.faults import BREAKER_THRESHOLD, FAULT_REST_SECONDS, FaultLog
 from chocs_middleware.cache.decisions.credentials import Lookup
-from chocs_middleware.cache.decisions.values import StoredResponse, VaryRecipe
+from chocs_middleware.cache.decisions.values import MAX_VARIANTS_PER_RESOURCE, StoredResponse, VaryRecipe
 from chocs_middleware.cache.entries.guard import StorageGuard
 from chocs_middleware.cache.entries.ids import credentials_mac, uri_prefix, variant_id
 from chocs_middleware.cache.entries.invalidation import Invalidator
+from chocs_middleware.cache.entries.layout import MAX_CARRIED_SIZE
 from chocs_middleware.cache.entries.outcomes import URI_MISS, Missed, Refusal, Seen, Stored
 from chocs_middleware.cache.entries.store import EntryStore
 from chocs_middleware.cache.error import WriteRefused
@@ -132,7 +133,7 @@ def test_invalidation_hides_every_variant_at_once_and_leaves_only_its_marker() -
     entries.save(Target(value="json"), SHARED, response(clock), None)
     seen = entries.find(Target(value="xml"), ANONYMOUS, clock.now).generation
     entries.save(Target(value="xml"), SHARED, response(clock), seen)
-    assert len(storage) == 3
+    assert len(storage) == 2  # the index carrying the first response, and the second apart
 
     assert entries.invalidate("r1", "//h/r1")
 
@@ -164,6 +165,79 @@ def test_a_response_computed_before_an_invalidation_is_not_stored_after_it(seen_
     assert found_body(entries, Target(), ANONYMOUS, clock.now) is None
 
 
+def test_a_path_with_one_variant_is_one_stored_item() -> None:
+    storage = CollectableInMemoryCacheStorage()
+    entries, clock = make(storage)
+
+    entries.save(Target(), SHARED, response(clock, b"json"), None)
+
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) == b"json"
+    assert len(storage) == 1 and storage.stats()["responses"] == 1  # the index carries the response
+
+
+def test_a_second_variant_is_stored_apart_and_the_first_stays_with_its_index() -> None:
+    storage = CollectableInMemoryCacheStorage()
+    entries, clock = make(storage)
+    entries.save(Target(), SHARED, response(clock, b"json"), None)
+    generation = entries.find(Target(), ANONYMOUS, clock.now).generation
+
+    entries.save(Target(value="xml"), SHARED, response(clock, b"xml"), generation)
+    entries.save(Target(), SHARED, response(clock, b"json, again"), generation)
+
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) == b"json, again"
+    assert found_body(entries, Target(value="xml"), ANONYMOUS, clock.now) == b"xml"
+    assert len(storage) == 2 and storage.stats()["responses"] == 2
+
+
+def test_a_response_in_cache_groups_is_stored_apart_from_its_index() -> None:
+    storage = CollectableInMemoryCacheStorage()
+    entries, clock = make(storage)
+
+    entries.store.save(Target(), SHARED, response(clock, b"grouped"), Seen(None), ("articles",), clock.now)
+
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) == b"grouped"
+    assert len(storage) == 2  # a purge of the group removes the response, never the index
+
+
+def test_a_response_larger_than_an_index_carries_is_stored_apart() -> None:
+    storage = CollectableInMemoryCacheStorage()
+    entries, clock = make(storage)
+    body = bytes(range(256)) * (MAX_CARRIED_SIZE // 256 + 1)  # does not compress
+
+    entries.save(Target(), SHARED, response(clock, body), None)
+
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) == body
+    assert len(storage) == 2
+
+
+def test_a_carried_response_pushed_off_the_index_by_newer_variants_is_kept_apart() -> None:
+    storage = CollectableInMemoryCacheStorage()
+    entries, clock = make(storage)
+    entries.save(Target(query="page=0"), SHARED, response(clock, b"page 0"), None)
+    generation = entries.find(Target(query="page=0"), ANONYMOUS, clock.now).generation
+
+    for page in range(1, MAX_VARIANTS_PER_RESOURCE + 2):
+        entries.save(Target(query=f"page={page}"), SHARED, response(clock, b"page %d" % page), generation)
+
+    assert found_body(entries, Target(query="page=0"), ANONYMOUS, clock.now) == b"page 0"
+    assert storage.stats()["responses"] == MAX_VARIANTS_PER_RESOURCE + 2
+
+
+def test_a_new_variant_is_carried_once_the_one_carried_before_is_gone() -> None:
+    clock = Clock()
+    storage = CollectableInMemoryCacheStorage(clock=clock)
+    entries, _ = make(storage, clock)
+    entries.save(Target(), SHARED, response(clock, b"json", lifetime=10), None)
+    clock.advance(11)
+    assert entries.find(Target(value="xml"), ANONYMOUS, clock.now) == URI_MISS
+
+    entries.save(Target(value="xml"), SHARED, response(clock, b"xml"), None)
+
+    assert found_body(entries, Target(value="xml"), ANONYMOUS, clock.now) == b"xml"
+    assert found_body(entries, Target(), ANONYMOUS, clock.now) is None
+    assert len(storage) == 1
+
+
 def test_entries_past_their_retention_are_not_found_even_if_the_storage_returns_them() -> None:
     entries, clock = make(DictStorage())  # keeps everything forever
     entries.save(Target(), SHARED, response(clock, lifetime=10), None)
@@ -177,15 +251,33 @@ def test_an_entry_that_does_not_decode_is_a_miss_logged_and_removed(caplog: pyte
     storage = InMemoryCacheStorage()
     entries, clock = make(storage)
     entries.save(Target(), SHARED, response(clock), None)
-    variant = Target().variant(SHARED)
+    entries.save(Target(value="xml"), SHARED, response(clock), entries.find(Target(), ANONYMOUS, clock.now).generation)
+    variant = Target(value="xml").variant(SHARED)  # stored apart: the index carries the first response
     storage.set(CacheItem(variant, b"not an entry", 60))
 
     with caplog.at_level(logging.WARNING, logger="chocs_middleware.cache"):
-        assert entries.find(Target(), ANONYMOUS, clock.now).reason == "uri-miss"  # type: ignore[union-attr]
+        missed = entries.find(Target(value="xml"), ANONYMOUS, clock.now)
+        assert missed.reason == "vary-miss"  # type: ignore[union-attr]
 
     assert "storage decode failed on route /route" in caplog.text
     with pytest.raises(CacheError):
         storage.get(variant)  # overwritten with an expired tombstone
+
+
+def test_an_index_that_does_not_decode_is_a_miss_logged_and_removed_with_the_response_it_carried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    storage = InMemoryCacheStorage()
+    entries, clock = make(storage)
+    entries.save(Target(), SHARED, response(clock), None)
+    storage.set(CacheItem(Target().resource, b"not an entry", 60))
+
+    with caplog.at_level(logging.WARNING, logger="chocs_middleware.cache"):
+        assert entries.find(Target(), ANONYMOUS, clock.now) == URI_MISS
+
+    assert "storage decode failed on route /route" in caplog.text
+    with pytest.raises(CacheError):
+        storage.get(Target().resource)
 
 
 class Broken:

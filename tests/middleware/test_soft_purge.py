@@ -80,6 +80,22 @@ def test_outside_any_window_it_is_validated_and_a_304_keeps_the_body(harness: Ha
     assert catalogue.runs["/products/1"] == 2
 
 
+def test_a_soft_purge_makes_stale_the_response_a_paths_index_carries(any_storage: ICacheStorage, clock: Clock) -> None:
+    harness = Harness(any_storage, clock=clock)  # no groups: the path's one response rides in its index
+    catalogue = Catalogue()
+    catalogue.routes(harness, cache_groups=())
+    harness.client.get("/products/1")
+
+    made_stale = harness.middleware.purge("/products/1", soft=True)
+    validated = harness.client.get("/products/1")
+    again = harness.client.get("/products/1")
+
+    assert made_stale == 1
+    assert validated.text == "/products/1 v1" and status(validated).startswith("chocs-cache; fwd=stale; fwd-status=304")
+    assert status(again).startswith("chocs-cache; hit")
+    assert catalogue.runs["/products/1"] == 2
+
+
 def test_a_template_and_a_prefix_purge_soft_too(harness: Harness) -> None:
     catalogue = Catalogue()
     catalogue.routes(harness, cache_stale_while_revalidate=300)

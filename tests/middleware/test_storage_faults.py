@@ -287,13 +287,15 @@ def test_a_failed_invalidation_is_remembered_logged_and_retried(
 
 
 def planted(storage: DictStorage, change: Callable[[dict[str, Any]], None]) -> None:
-    """Rewrite every stored response's metadata as someone with write access to the storage could."""
+    """Rewrite every stored response's metadata (kept apart, or carried by its path's index) as
+    someone with write access to the storage could."""
     for item_id, item in list(storage._cache.items()):
-        if item.body.startswith(b"chocs-cache 2 response\n"):
-            tag, meta, body = item.body.split(b"\n", 2)
+        before, tag, response = item.body.partition(b"chocs-cache 2 response\n")
+        if tag:
+            meta, body = response.split(b"\n", 1)
             data = json.loads(meta)
             change(data)
-            storage.set(CacheItem(item_id, b"\n".join((tag, json.dumps(data).encode(), body)), 600))
+            storage.set(CacheItem(item_id, b"".join((before, tag, json.dumps(data).encode(), b"\n", body)), 600))
 
 
 @pytest.mark.parametrize(

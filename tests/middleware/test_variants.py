@@ -41,7 +41,7 @@ def localised(harness: Harness, **keywords: object) -> None:
 def stored_variants(harness: Harness) -> int:
     storage = harness.storage
     assert isinstance(storage, CollectableInMemoryCacheStorage)
-    return sum(1 for item_id in storage._items if item_id.startswith("v"))
+    return storage.stats()["responses"]  # kept apart, or carried by their path's index
 
 
 def test_a_route_that_says_what_it_produces_keys_each_request_by_its_best_match(harness: Harness) -> None:
@@ -119,6 +119,24 @@ def test_processes_with_the_same_secret_share_per_user_entries_and_others_do_not
     assert same.client.get("/me", headers=alice).headers["Cache-Status"].startswith("chocs-cache; hit")
     assert other.client.get("/me", headers=alice).headers["Cache-Status"].startswith("chocs-cache; fwd=vary-miss")
     assert same.client.get("/me", headers={"Authorization": "Bearer bob"}).text == "profile of Bearer bob"
+
+
+def test_the_per_user_response_an_index_carries_is_given_to_its_user_only(harness: Harness) -> None:
+    private_route(harness)
+    alice, bob = {"Authorization": "Bearer alice"}, {"Authorization": "Bearer bob"}
+    harness.client.get("/me", headers=alice)  # carried by the path's index
+    harness.client.get("/me", headers=bob)  # stored apart
+
+    answers = {user: harness.client.get("/me", headers=headers) for user, headers in (("alice", alice), ("bob", bob))}
+    anonymous = harness.client.get("/me")
+
+    assert {user: answer.text for user, answer in answers.items()} == {
+        "alice": "profile of Bearer alice",
+        "bob": "profile of Bearer bob",
+    }
+    assert all(answer.headers["Cache-Status"].startswith("chocs-cache; hit") for answer in answers.values())
+    assert anonymous.text == "profile of " and harness.calls["me"] == 3
+    assert stored_variants(harness) == 2
 
 
 def test_without_a_secret_the_first_per_user_entry_says_once_that_it_is_this_processs_own(

@@ -41,9 +41,9 @@ def test_another_process_learns_how_a_route_is_keyed_and_hits_in_one_command(
     first = commands_sent(redis_server.url, lambda: reader.client.get("/items/1"))
     then = commands_sent(redis_server.url, lambda: reader.client.get("/items/2"))
 
-    # The look-up under the route's declared recipe (which takes the lock), the read under the
-    # index's recipe, and the lock given back (its script loaded on first use):
-    assert first[:2] == ["evalsha", "mget"] and first[-1] == "evalsha"
+    # The look-up reads the path's index, which carries its one response, stored under the
+    # index's recipe: found there, with no second read and no lock.
+    assert first == ["evalsha"]
     assert then == ["evalsha"]
     assert reader.calls["read"] == 0 and storer.calls["read"] == 2
     for storage in storages:

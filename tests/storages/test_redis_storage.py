@@ -53,9 +53,9 @@ def test_stored_responses_are_kept_for_their_lifetime_and_stale_window(
     harness.client.get("/items/1")
 
     ttls = sorted(raw.pttl(key) for key in raw.scan_iter(f"{redis_prefix}*"))
-    # the path's index, its variant, the list of its path's responses on every host (for a purge
-    # of the path), and the list of hosts that have responses
-    assert len(ttls) == 4
+    # the path's index (which carries its one response), the list of its path's responses on
+    # every host (for a purge of the path), and the list of hosts that have responses
+    assert len(ttls) == 3
     assert all(39_000 < ttl <= 40_000 for ttl in ttls)
 
 
@@ -154,15 +154,15 @@ class TestCommandsPerRequest:
         # Sent by the client: two EVALSHA, two round trips. The look-up runs MGET, SET NX (the lock:
         # the variant is missing) and TIME (the server's clock before the handler). The store runs
         # GET + DEL (the lock, released while it is still ours), MGET (the index, and the purge
-        # marks of the path and of everything), SET + SET (compare-and-set of index and variant
-        # against the index the look-up read), TIME + (TYPE + ZADD + ZREMRANGEBYSCORE + PTTL +
+        # marks of the path and of everything), SET (compare-and-set of the index, which carries
+        # the response, against the index the look-up read), TIME + (TYPE + ZADD + ZREMRANGEBYSCORE + PTTL +
         # PEXPIRE) x 2 (the response listed in its path's group, the host among the hosts), and
         # PUBLISH (the ids it changed, for every process's tier).
         assert miss_commands == {
             "publish": 1,
             "time": 2,
             "mget": 1 + 1,
-            "set": 1 + 2,
+            "set": 1 + 1,
             "get": 1,
             "evalsha": 2,
             "del": 1,
@@ -172,9 +172,9 @@ class TestCommandsPerRequest:
             "pttl": 2,
             "pexpire": 2,
         }
-        # MGET the index (with the epoch), SET the invalidation's marker, DEL the one variant; each
-        # write with its PUBLISH in the same round trip (a pipeline)
-        assert invalidation_commands == {"mget": 1, "set": 1, "del": 1, "publish": 2}
+        # MGET the index (with the epoch), SET the invalidation's marker in its place (the one
+        # response went with the index that carried it), with its PUBLISH in the same round trip
+        assert invalidation_commands == {"mget": 1, "set": 1, "publish": 1}
 
     def test_callers_waiting_in_one_process_take_the_leaders_answer_without_reading_again(
         self, private_redis: RedisServer, redis_prefix: str
@@ -214,9 +214,10 @@ class TestCommandsPerRequest:
         try:
             harness = Harness(storage)
             counted_route(harness)
-            flight = harness.client.get("/items/1")  # learn the flight's lock name: the variant id
-            lock_name = next(key.decode()[len(redis_prefix) + 2 :] for key in raw.scan_iter(f"{redis_prefix}0:v*"))
-            storage.collect(CacheItem.empty(lock_name))
+            flight = harness.client.get("/items/1")
+            lock_name = harness.middleware.inspect("/items/1")[0]["variant"]  # a flight's lock: its variant id
+            index = next(key.decode()[len(redis_prefix) + 2 :] for key in raw.scan_iter(f"{redis_prefix}0:r*"))
+            storage.collect(CacheItem.empty(index))  # the path's index, and the one response it carries
             other = RedisCacheStorage.from_url(private_redis.url, prefix=redis_prefix)
             token = other.acquire_lock(lock_name, 30)  # another process computes this key
             threading.Timer(0.5, lambda: other.release_lock(lock_name, str(token))).start()

@@ -292,6 +292,9 @@ class ResourceIndex:
     """On an invalidated index: when the invalidation happened (epoch seconds)."""
     kept_until: float = 0.0
     """An invalidated index is kept at least until then (epoch seconds), whatever its variants."""
+    carried: tuple[str, StoredResponse] | None = None
+    """(variant id, response) of the one variant whose response the index's own entry holds: a
+    path with one variant is one stored item (``docs/design.md``, "Storage model")."""
 
     @cached_property
     def expires_at(self) -> float:
@@ -311,6 +314,16 @@ class ResourceIndex:
         if seen is None:
             return self.invalidated_at is None
         return seen == self.generation
+
+    def carries(self, variant: str, now: float) -> bool:
+        """Whether a response stored for ``variant`` now goes into the index's own entry: it already
+        carries this variant, or lists none still live. While another is live, a new variant is
+        stored apart: a variant is never stored both ways at once (an older copy could outlive
+        the newer)."""
+        carried = self.carried
+        if carried is not None and carried[0] == variant:
+            return True
+        return not any(expires_at > now for _, expires_at in self.variants)
 
     def with_variant(self, recipe: VaryRecipe, variant: str, expires_at: float, now: float) -> ResourceIndex:
         """This index with ``variant`` listed (moved last), expired ones dropped, and at most the

@@ -7,7 +7,6 @@ decoded here too, by the one decoder, which refuses what this cache could not ha
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from enum import Enum
@@ -32,7 +31,7 @@ from .local_groups import LocalGroups
 from .pending import PendingInvalidations, Retrier
 from .serialisation import DecodeError, decode_index, decode_response
 
-__all__ = ["INDEXES", "MAX_METADATA_SIZE", "RESPONSES", "StorageGuard", "Unavailable", "item"]
+__all__ = ["INDEXES", "MAX_METADATA_SIZE", "RESPONSES", "StorageGuard", "Unavailable"]
 
 # Hot entries are decoded once: a storage returns the same bytes again on every hit. Entries of
 # up to 8 KiB are remembered, 256 of each kind: at most 2 MiB of entries (and their bodies' copies).
@@ -184,11 +183,3 @@ class StorageGuard:
         except Exception as error:
             self.fault(self.reads, "time", error, route)
             return None
-
-
-def item(item_id: str, blob: bytes, expires_at: float, now: float, needed_until: float | None = None) -> CacheItem:
-    """A stored response (``needed_until`` given) or an index (bookkeeping) as the storage keeps it."""
-    ttl = max(1, math.ceil(expires_at - now))
-    if needed_until is None:
-        return CacheItem(item_id, blob, ttl, now=now, bookkeeping=True)
-    return CacheItem(item_id, blob, ttl, now=now, needed_for=max(0, math.ceil(needed_until - now)))

@@ -19,8 +19,9 @@ import threading
 
 from ..decisions.values import ResourceIndex
 from ..error import WriteRefused
-from .guard import INDEXES, StorageGuard, Unavailable, item
+from .guard import INDEXES, StorageGuard, Unavailable
 from .ids import group_id
+from .layout import item
 from .pending import Kind, Pending, Retrier
 from .serialisation import encode_index
 
@@ -170,5 +171,10 @@ class Invalidator:
         return len(live)
 
     def _remove_variants(self, index: ResourceIndex | None) -> None:
-        for variant, _ in index.variants if index is not None else ():
-            self._guard.remove(variant, self.route)
+        """Remove the variants ``index`` lists that are stored apart (the one it carries went with it)."""
+        if index is None:
+            return
+        carried = index.carried[0] if index.carried is not None else None
+        for variant, _ in index.variants:
+            if variant != carried:
+                self._guard.remove(variant, self.route)

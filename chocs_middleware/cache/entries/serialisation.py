@@ -4,6 +4,7 @@ Layout (bytes)::
 
     chocs-cache 2 response\n{"s":200,"h":{"content-type":["text/plain"]},"t":1795240587.617,...}\n<body>
     chocs-cache 2 index\n{"g":"6eb4a5c2757a","r":[[["accept"],0]],"v":[["v7eb9...",1795244187]]}
+    chocs-cache 2 index\n{"g":"6eb4a5c2757a",...,"c":0}\nchocs-cache 2 response\n{...}\n<body>
 
 The first line names the format version and the kind of entry; the metadata is JSON (it holds
 no code, unlike the pickles of 1.0: whoever can write to a shared storage cannot run code in
@@ -27,7 +28,9 @@ etag, ``L`` last-modified), and decoding puts them back, in that order, at the e
 ~120 bytes less per entry; a header that differs in any way is kept as it is.
 - index: ``g`` generation, ``r`` vary recipes as [field names, 1 when per credentials else 0],
   ``v`` variants as [id, expires at (epoch seconds)]; on an invalidated index, ``i`` when it
-  was invalidated and ``k`` until when it is kept.
+  was invalidated and ``k`` until when it is kept; ``c`` the position in ``v`` of the variant
+  whose response the entry carries, after the index's line, in the response's own form
+  (``ResourceIndex.carried``).
 
 Decoding checks every invariant the encoder keeps (statuses, header names and values that can
 be sent, no ``Set-Cookie``, finite times, bounded counts), because whoever can write to a shared
@@ -180,7 +183,9 @@ def decode_response(blob: bytes) -> StoredResponse:
         raise DecodeError(f"malformed response entry: {error!r}") from None
 
 
-def encode_index(index: ResourceIndex) -> bytes:
+def encode_index(index: ResourceIndex, carried_blob: bytes | None = None) -> bytes:
+    """``index`` with the response it carries after it (``carried_blob``: that response as
+    ``encode_response`` gave it, when the caller has it already)."""
     meta: dict[str, Any] = {
         "g": index.generation,
         "r": [_recipe_row(recipe) for recipe in index.recipes],
@@ -190,27 +195,48 @@ def encode_index(index: ResourceIndex) -> bytes:
         meta["i"] = round(index.invalidated_at, 3)
     if index.kept_until:
         meta["k"] = math.ceil(index.kept_until)
-    return _INDEX_TAG + _dump(meta)
+    if index.carried is None:
+        return _INDEX_TAG + _dump(meta)
+    variant, response = index.carried
+    meta["c"] = next(number for number, (listed, _) in enumerate(index.variants) if listed == variant)
+    if carried_blob is None:
+        carried_blob = encode_response(response)
+    return b"".join((_INDEX_TAG, _dump(meta), b"\n", carried_blob))
 
 
 def decode_index(blob: bytes) -> ResourceIndex:
     """The index in ``blob``; ``DecodeError`` unless every invariant the encoder keeps holds."""
     meta, rest = _split(blob, _INDEX_TAG)
-    if rest:
+    if rest and "c" not in meta:
         raise DecodeError("index entry with trailing bytes")
     try:
         recipes = check.at_most(check.listed(meta["r"]), MAX_RECIPES_PER_RESOURCE, "recipes")
-        variants = check.at_most(check.listed(meta["v"]), MAX_VARIANTS_PER_RESOURCE, "variants")
+        variants = _variants(check.at_most(check.listed(meta["v"]), MAX_VARIANTS_PER_RESOURCE, "variants"))
         invalidated_at = meta.get("i")
+        generation = check.generation(meta["g"])
         return ResourceIndex(
-            generation=check.generation(meta["g"]),
+            generation=generation,
             recipes=tuple(_recipe(check.listed(row)) for row in recipes),
-            variants=_variants(variants),
+            variants=variants,
             invalidated_at=None if invalidated_at is None else check.epoch_time(invalidated_at),
             kept_until=check.epoch_time(meta.get("k", 0)),
+            carried=None if "c" not in meta else _carried(meta["c"], rest, generation, variants),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed index entry: {error!r}") from None
+
+
+def _carried(
+    position: object, blob: bytes, generation: str, variants: tuple[tuple[str, float], ...]
+) -> tuple[str, StoredResponse]:
+    """The response an index carries, for the variant it lists at ``position``, of its generation."""
+    number = check.whole(position)
+    if not 0 <= number < len(variants):
+        raise ValueError("carries a response of a variant it does not list")
+    response = decode_response(blob)
+    if response.generation != generation:
+        raise ValueError("carries a response of another generation")
+    return variants[number][0], response
 
 
 def _recipe_row(recipe: VaryRecipe) -> list[Any]:

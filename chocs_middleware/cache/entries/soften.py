@@ -10,10 +10,12 @@ lookup finds them, stale.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ..error import CacheError
-from ..storages.protocol import CacheItem
-from .guard import RESPONSES, StorageGuard, item
+from ..storages.protocol import INDEX_KIND, CacheItem
+from .guard import INDEXES, RESPONSES, StorageGuard
+from .layout import index_item, item
 from .serialisation import encode_response
 
 __all__ = ["BATCH", "soften"]
@@ -33,19 +35,36 @@ def soften(guard: StorageGuard, variant_ids: Sequence[str], now: float, window: 
         batch = list(variant_ids[start : start + BATCH])
         found = guard.multi.get_many(batch) if guard.multi is not None else [_get(guard, id_) for id_ in batch]
         for variant, current in zip(batch, found):
-            stored = guard.decode(variant, current, RESPONSES, "purge")
-            if stored is None or current is None:
+            written = _softened(guard, variant, current, now, window)
+            if written is None or current is None:
                 continue
-            stale = stored.softened(now, window)
-            if stale is stored:
-                continue
-            written = item(variant, encode_response(stale), stale.retained_until, now, stale.needed_until)
             if guard.conditional is None:
                 guard.storage.set(written)
                 softened += 1
             elif guard.conditional.compare_and_set(variant, current.body, [written]):
                 softened += 1
     return softened
+
+
+def _softened(
+    guard: StorageGuard, item_id: str, current: CacheItem | None, now: float, window: int | None
+) -> CacheItem | None:
+    """The item to write in place of ``current`` with its response made stale; ``None`` when
+    there is none, or it is stale already. An index's own item holds the response it carries."""
+    if item_id.startswith(INDEX_KIND):
+        index = guard.decode(item_id, current, INDEXES, "purge")
+        if index is None or index.carried is None:
+            return None
+        variant, stored = index.carried
+        stale = stored.softened(now, window)
+        return None if stale is stored else index_item(item_id, replace(index, carried=(variant, stale)), now)
+    response = guard.decode(item_id, current, RESPONSES, "purge")
+    if response is None:
+        return None
+    softened = response.softened(now, window)
+    if softened is response:
+        return None
+    return item(item_id, encode_response(softened), softened.retained_until, now, softened.needed_until)
 
 
 def _get(guard: StorageGuard, item_id: str) -> CacheItem | None:

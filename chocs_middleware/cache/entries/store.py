@@ -13,17 +13,18 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from ..decisions.credentials import NEGOTIATION_FIELDS, Lookup
-from ..decisions.values import MAX_RECIPES_PER_RESOURCE, ResourceIndex, StoredResponse, VaryRecipe
+from ..decisions.credentials import Lookup
+from ..decisions.values import ResourceIndex, StoredResponse, VaryRecipe
 from ..error import StorageFault
 from ..storages.protocol import CacheItem
-from .guard import INDEXES, RESPONSES, StorageGuard, Unavailable, item
+from .choosing import stored_for_others, usable
+from .guard import INDEXES, RESPONSES, StorageGuard, Unavailable
 from .ids import HOSTS, ancestors, group_id, path_group_id, prefix_group, template_group
+from .layout import items_to_write
 from .outcomes import UNAVAILABLE, URI_MISS, Claimed, HeldLock, Missed, NotStored, Refusal, Seen, Stored, Target
-from .serialisation import encode_index, encode_response
 
 if TYPE_CHECKING:
-    from typing import TypeGuard  # Python 3.10; annotations only
+    pass  # Python 3.10; annotations only
 
 __all__ = ["EntryStore"]
 
@@ -31,16 +32,8 @@ SAVE_ATTEMPTS = 3
 MAX_GROUPS = 64
 MAX_GROUP_LENGTH = 256
 """A stored response may be in up to 64 groups of up to 256 characters (RFC 9875 asks for 32 of 32)."""
-MAX_OFFERED = 8
-"""At most this many stored responses of other request headers are offered for validation."""
-
-
-def _usable(
-    stored: StoredResponse | None, index: ResourceIndex, recipe: VaryRecipe, lookup: Lookup, now: float
-) -> TypeGuard[StoredResponse]:
-    if stored is None or stored.generation != index.generation or stored.retained_until <= now:
-        return False  # nothing, a response of an invalidated generation, or one kept too long
-    return lookup.shared_allowed or lookup.may_serve(recipe, stored)  # the common case without a call
+NOT_ASKED = CacheItem("", b"", 0, now=0)
+"""A lookup's variant item when only the index was read."""
 
 
 class EntryStore:
@@ -53,6 +46,10 @@ class EntryStore:
         self._template = template_group(route) if purge_patterns else None
         """``purge_patterns``: its responses are listed under the route's template and their
         paths' ancestors too, for ``purge("/users/{user_id}")`` and ``purge_prefix``."""
+        self.carrying = True
+        """The route's last response found or stored was in its index's own item
+        (``ResourceIndex.carried``): a lookup reads the index alone (and a variant stored apart
+        after it, if need be); else the index and the variant, in one call."""
 
     def find(
         self,
@@ -79,23 +76,24 @@ class EntryStore:
         reads, claim = guard.reads, None
         if reads.open_until and not reads.allows():
             return UNAVAILABLE
+        ids = (target.resource,) if self.carrying else (target.resource, expected_variant)
         try:  # guard.attempt, written out: every hit comes this way
             if lock_ttl is not None and guard.lookups is not None:
-                looked = guard.lookups.look_up((target.resource, expected_variant), expected_variant, lock_ttl)
-                index_item, variant_item = looked.items
+                looked = guard.lookups.look_up(ids, expected_variant, lock_ttl)
+                items = looked.items
                 if looked.storage_time is not None:
                     claim = Claimed(looked.token, looked.locked_elsewhere, looked.storage_time)
             elif guard.multi is not None:
-                index_item, variant_item = guard.multi.get_many((target.resource, expected_variant))
+                items = guard.multi.get_many(ids)
             else:
-                index_item = guard.get(target.resource)
-                variant_item = None if index_item is None else guard.get(expected_variant)
+                items = [guard.get(item_id) for item_id in ids]
         except Exception as error:
             guard.fault(reads, "get", error, self.route)
             return UNAVAILABLE
         if reads.failures:
             reads.succeeded()
-        found = self._found(target, lookup, now, expected_variant, index_item, variant_item, learn)
+        variant_item = items[1] if len(items) > 1 else NOT_ASKED
+        found = self._found(target, lookup, now, expected_variant, items[0], variant_item, learn)
         if claim is None:
             return found
         if found.__class__ is Missed:
@@ -123,11 +121,19 @@ class EntryStore:
             index = guard.decode(target.resource, index_item, INDEXES, self.route)
         if index is None or index_item is None or index.expires_at <= now:
             return URI_MISS
-        blob = variant_item.body if variant_item.__class__ is CacheItem else None
-        stored = RESPONSES.get(blob) if blob.__class__ is bytes else None
-        if stored is None:
-            stored = guard.decode(expected_variant, variant_item, RESPONSES, self.route)
-        if not _usable(stored, index, lookup.recipe, lookup, now):
+        carried = index.carried
+        if carried is not None and carried[0] == expected_variant:  # a path with one variant: one item
+            stored: StoredResponse | None = carried[1]
+            if not self.carrying:
+                self.carrying = True
+        else:
+            if variant_item is NOT_ASKED:
+                variant_item = self._apart(index, expected_variant)
+            blob = variant_item.body if variant_item.__class__ is CacheItem else None
+            stored = RESPONSES.get(blob) if blob.__class__ is bytes else None
+            if stored is None:
+                stored = guard.decode(expected_variant, variant_item, RESPONSES, self.route)
+        if not usable(stored, index, lookup.recipe, lookup, now):
             stored = self._stored_under_another_recipe(target, index, lookup, now, learn)
         if stored is None:
             # vary-miss: a response of this URI is listed, stored for other request headers (not
@@ -141,6 +147,18 @@ class EntryStore:
             return Missed("uri-miss", index, index_blob=index_item.body)  # the retrier lands its invalidation
         return stored
 
+    def _apart(self, index: ResourceIndex, variant: str) -> CacheItem | None:
+        """The item of ``variant`` stored apart, read after its index (which did not carry it);
+        none is read where the index lists no variant but the one it carries. The route looks
+        the variant up with its index again from now on."""
+        carried = index.carried[0] if index.carried is not None else None
+        if all(listed == carried for listed, _ in index.variants):
+            return None
+        self.carrying = False
+        guard = self._guard
+        found = guard.attempt(guard.reads, "get", self.route, guard.get, variant)
+        return None if isinstance(found, Unavailable) else found
+
     def _stored_under_another_recipe(
         self,
         target: Target,
@@ -151,8 +169,13 @@ class EntryStore:
     ) -> StoredResponse | None:
         for recipe in reversed(index.recipes):  # the newest way of varying first
             if recipe != lookup.recipe:
-                other = self._guard.read(target.variant(recipe), RESPONSES, self.route)
-                if _usable(other, index, recipe, lookup, now):
+                variant = target.variant(recipe)
+                carried = index.carried
+                if carried is not None and carried[0] == variant:
+                    other: StoredResponse | None = carried[1]
+                else:
+                    other = self._guard.read(variant, RESPONSES, self.route)
+                if usable(other, index, recipe, lookup, now):
                     if learn is not None:
                         learn(recipe)
                     return other
@@ -161,48 +184,9 @@ class EntryStore:
     def stored_for_others(
         self, target: Target, missed: Missed, lookup: Lookup, now: float
     ) -> tuple[StoredResponse, ...]:
-        """After a ``vary-miss``: the responses of this URI stored for other request headers,
-        which the handler may confirm for this request too (RFC 9111 §4.3.1: a cache may validate
-        a response it cannot choose with the request's fields), newest first, each with an
-        ``ETag``, at most ``MAX_OFFERED`` (one ``get_many`` where the storage has it).
-
-        Only where every way the resource varies is content negotiation (``NEGOTIATION_FIELDS``:
-        ``Accept`` and its kin) and never per credentials, and while no more ways than the index
-        lists may exist: a field that may identify a user (a key, a cookie, a tenant) never lets
-        one request's stored response be confirmed for another, whatever its entity tag says.
-        Only responses the request may be given (``lookup``) of the index's generation, still
-        retained, are offered.
-        """
-        index = missed.resource_index
-        if missed.reason != "vary-miss" or index is None or not _negotiated_only(index.recipes):
-            return ()
-        own = {target.variant(recipe) for recipe in index.recipes}
-        prefix = target.uri_prefix
-        ids = [
-            variant
-            for variant, expires_at in reversed(index.variants)
-            if expires_at > now and variant.startswith(prefix) and variant not in own
-        ][:MAX_OFFERED]
-        guard = self._guard
-        items = guard.attempt(guard.reads, "get", self.route, self._get_many, ids) if ids else ()
-        if isinstance(items, Unavailable):
-            return ()
-        offered: list[StoredResponse] = []
-        pending = guard.pending
-        for variant, found in zip(ids, items):
-            stored = guard.decode(variant, found, RESPONSES, self.route)
-            if (
-                _usable(stored, index, index.recipes[-1], lookup, now)  # every recipe here is a shared one
-                and stored.etag is not None
-                and not (pending.active and pending.hides(target.resource, stored.stored_at))
-                and all(stored.etag != known.etag for known in offered)
-            ):
-                offered.append(stored)
-        return tuple(offered)
-
-    def _get_many(self, ids: Sequence[str]) -> Sequence[CacheItem | None]:
-        guard = self._guard
-        return guard.multi.get_many(ids) if guard.multi is not None else [guard.get(variant) for variant in ids]
+        """After a ``vary-miss``: the responses of this URI stored for other request headers that
+        the handler may confirm for this request too (``choosing.stored_for_others``)."""
+        return stored_for_others(self._guard, self.route, target, missed, lookup, now)
 
     def save(
         self,
@@ -277,11 +261,11 @@ class EntryStore:
             return NotStored(Refusal.SUPERSEDED)
         variant = target.variant(recipe)
         stored = response.stamped(index.generation)
-        updated = index.with_variant(recipe, variant, stored.retained_until, now)
-        items = (
-            item(variant, encode_response(stored), stored.retained_until, now, stored.needed_until),
-            item(target.resource, encode_index(updated), updated.expires_at, now),
-        )
+        may_carry = not groups and self._template is None
+        items = items_to_write(target.resource, index, recipe, variant, stored, now, may_carry)
+        carrying = len(items) == 1
+        if self.carrying is not carrying:  # the next lookup reads what this store wrote
+            self.carrying = carrying
         guard = self._guard
         written = guard.attempt(
             guard.writes, "set", self.route, self._compare_and_set, target, blob, items, groups, since, lock
@@ -367,11 +351,3 @@ class EntryStore:
         guard = self._guard
         assert guard.locks is not None
         guard.attempt(guard.lock_calls, "unlock", self.route, guard.locks.release_lock, name, token, even_resting=True)
-
-
-def _negotiated_only(recipes: tuple[VaryRecipe, ...]) -> bool:
-    """Every way a resource varies is content negotiation, never per credentials, and the index
-    lists them all: only then may its responses be offered across variants."""
-    return 0 < len(recipes) < MAX_RECIPES_PER_RESOURCE and not any(
-        recipe.per_credentials or not NEGOTIATION_FIELDS.issuperset(recipe.field_names) for recipe in recipes
-    )

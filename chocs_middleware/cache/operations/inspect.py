@@ -32,17 +32,25 @@ def inspect(guard: StorageGuard, purger: Purger, url: str, host: str | None = No
     records = []
     for name in sorted(hosts):
         resource = resource_id(name, path)
-        index = guard.decode(resource, _get(guard, resource), INDEXES, "inspect")
+        in_tier = None if holds is None else holds(resource)  # asked before the read, which may copy it there
+        index_item = _get(guard, resource)
+        index = guard.decode(resource, index_item, INDEXES, "inspect")
         if index is None or index.expires_at <= now:
             continue
         for variant, expires_at in index.variants:
-            in_tier = None if holds is None else holds(variant)  # before the read, which may copy it there
-            found = _get(guard, variant) if expires_at > now else None
-            stored = guard.decode(variant, found, RESPONSES, "inspect")
+            if expires_at <= now:
+                continue
+            stored: StoredResponse | None
+            if index.carried is not None and variant == index.carried[0]:  # held by the index's own item
+                found, stored, held = index_item, index.carried[1], in_tier
+            else:
+                held = None if holds is None else holds(variant)
+                found = _get(guard, variant)
+                stored = guard.decode(variant, found, RESPONSES, "inspect")
             if stored is not None and stored.generation == index.generation and found is not None:
                 record = {"host": name, "path": path, "variant": variant, **describe(stored, now, found.body)}
-                if in_tier is not None:
-                    record["in_tier"] = in_tier
+                if held is not None:
+                    record["in_tier"] = held
                 records.append(record)
     return records
 

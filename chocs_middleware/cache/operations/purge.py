@@ -249,13 +249,19 @@ class Purger:
         return self.would_purge_groups([group], host)
 
     def _live_variants(self, resource: str, now: float) -> list[str]:
-        """The ids of the live responses a path's index on one host lists (a fault is raised)."""
+        """The ids of the items holding the live responses a path's index on one host lists: the
+        index's own for the response it carries (a fault is raised)."""
         try:
             found = self._guard.storage.get(resource)
         except (CacheError, KeyError):
             return []
         index = self._guard.decode(resource, found, INDEXES, "purge")
-        return [] if index is None else [variant for variant, expires_at in index.variants if expires_at > now]
+        if index is None:
+            return []
+        carried = index.carried[0] if index.carried is not None else None
+        return [
+            resource if variant == carried else variant for variant, expires_at in index.variants if expires_at > now
+        ]
 
     def _acknowledged(self, removed: _Removed) -> _Removed:
         """``removed``, once every process with an in-process tier dropped its copies; else raises."""

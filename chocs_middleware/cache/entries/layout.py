@@ -1,0 +1,71 @@
+"""How the cache's entries are laid out in storage items (``docs/design.md``, "Storage model"):
+a response apart under its variant's id; an index under its path's id, which carries the
+response of its one variant, so that a path with one variant is one item."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from ..decisions.values import ResourceIndex, StoredResponse, VaryRecipe
+from ..storages.protocol import CacheItem
+from .serialisation import encode_index, encode_response
+
+__all__ = ["MAX_CARRIED_SIZE", "index_item", "item", "items_to_write"]
+
+MAX_CARRIED_SIZE = 6 * 1024
+"""An index carries a response of up to this many bytes (as stored): with the index's own line
+it stays within what the decoder memoises (``guard.INDEXES``), so a hit decodes it once."""
+
+
+def item(item_id: str, blob: bytes, expires_at: float, now: float, needed_until: float | None = None) -> CacheItem:
+    """A stored response (``needed_until`` given) or an index (bookkeeping) as the storage keeps it."""
+    ttl = max(1, math.ceil(expires_at - now))
+    if needed_until is None:
+        return CacheItem(item_id, blob, ttl, now=now, bookkeeping=True)
+    return CacheItem(item_id, blob, ttl, now=now, needed_for=max(0, math.ceil(needed_until - now)))
+
+
+def index_item(resource: str, index: ResourceIndex, now: float, carried_blob: bytes | None = None) -> CacheItem:
+    """An index as the storage keeps it: bookkeeping, unless it carries a response (``carried_blob``:
+    that response encoded, when the caller has it). Then it is a stored response, needed as long
+    as that one is while it is the only variant listed, else for its whole ttl (the others are
+    found through it)."""
+    blob = encode_index(index, carried_blob)
+    carried = index.carried
+    if carried is None:
+        return item(resource, blob, index.expires_at, now)
+    needed_until = carried[1].needed_until if len(index.variants) == 1 else index.expires_at
+    return item(resource, blob, index.expires_at, now, needed_until)
+
+
+def items_to_write(
+    resource: str,
+    index: ResourceIndex,
+    recipe: VaryRecipe,
+    variant: str,
+    stored: StoredResponse,
+    now: float,
+    may_carry: bool,
+) -> tuple[CacheItem, ...]:
+    """What storing ``stored`` as ``variant`` writes: the index carrying it (one item), when the
+    index carries that variant or has no other live one, and it is small (``MAX_CARRIED_SIZE``);
+    else the response apart, first, and the index (still carrying the response it carried, if
+    another variant's and still listed).
+
+    Only a response in no cache group (``may_carry``) is carried: a group lists the item that
+    holds it, and a purge of the group would remove the index with it, invalidated or not."""
+    encoded = encode_response(stored)
+    updated = index.with_variant(recipe, variant, stored.retained_until, now)
+    if may_carry and index.carries(variant, now) and len(encoded) <= MAX_CARRIED_SIZE:
+        return (index_item(resource, replace(updated, carried=(variant, stored)), now, encoded),)
+    written = [item(variant, encoded, stored.retained_until, now, stored.needed_until)]
+    kept = index.carried
+    if kept is not None and (kept[0] == variant or kept[1].retained_until <= now):
+        kept = None  # replaced by the response stored apart, or no longer kept
+    elif kept is not None and all(listed != kept[0] for listed, _ in updated.variants):
+        # Pushed off the index's list by newer variants: stored apart, as is every one beyond it.
+        written.append(item(kept[0], encode_response(kept[1]), kept[1].retained_until, now, kept[1].needed_until))
+        kept = None
+    written.append(index_item(resource, replace(updated, carried=kept), now))
+    return tuple(written)
