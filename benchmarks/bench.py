@@ -163,7 +163,7 @@ def _responses_held(near: CollectableInMemoryCacheStorage) -> list[str]:
     """The ids of the items in a tier that hold a response: apart, or carried by its path's index."""
     return [
         item_id
-        for item_id, (item, _, _) in list(near._items.items())
+        for item_id, (item, _) in list(near._items.items())
         if item_id.startswith("v") or b'"c":' in item.body[:4096]
     ]
 

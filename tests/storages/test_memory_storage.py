@@ -138,7 +138,7 @@ def test_concurrent_use_keeps_the_bounds_and_the_byte_count() -> None:
     assert errors == []
     assert len(storage) <= 200
     assert storage.size_bytes <= 40_000
-    assert storage.size_bytes == sum(len(item.body) + len(key) for key, (item, _, _) in storage._items.items())
+    assert storage.size_bytes == sum(len(item.body) + len(key) for key, (item, _) in storage._items.items())
 
 
 def test_items_no_longer_needed_are_evicted_before_the_least_recently_used(clock: Clock) -> None:

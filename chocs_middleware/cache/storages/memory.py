@@ -26,6 +26,11 @@ def _footprint(item: CacheItem) -> int:
     return len(item.body) + len(item.id)
 
 
+def _needed_until(item: CacheItem, expires_at: float) -> float:
+    """When a kept item stops being needed (monotonic seconds): it was set ``ttl`` before it expires."""
+    return math.inf if item.needed_for is None else expires_at - item.ttl + item.needed_for
+
+
 class InMemoryCacheStorage:
     """An LRU map of ``CacheItem`` bounded by a number of stored responses and by payload bytes
     (body + id), with groups of items (``IGroupCacheStorage``).
@@ -61,8 +66,9 @@ class InMemoryCacheStorage:
         self.max_items = int(check_number(max_items, f"{name}(max_items=...)", unit="items", whole=True, minimum=1))
         self.max_bytes = int(check_number(max_bytes, f"{name}(max_bytes=...)", unit="bytes", whole=True, minimum=1))
         self._monotonic = clock.monotonic
-        self._items: OrderedDict[str, tuple[CacheItem, float, float]] = OrderedDict()
-        """Each item with when it expires and when it stops being needed (monotonic seconds)."""
+        self._items: OrderedDict[str, tuple[CacheItem, float]] = OrderedDict()
+        """Each item with when it expires (monotonic seconds); when it stops being needed follows
+        from that and the item (``_needed_until``)."""
         self._spare: deque[str] = deque()
         """Ids the last sweep found no longer needed, least recently used first: evicted first."""
         self._bytes = 0
@@ -128,7 +134,7 @@ class InMemoryCacheStorage:
                 self._set(item)
             return True
 
-    def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float, float] | None) -> None:
+    def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float] | None) -> None:
         if kept is not None:
             with self._lock:
                 if self._items.get(item_id) is kept:
@@ -254,13 +260,11 @@ class InMemoryCacheStorage:
         size = _footprint(item)
         if size > self.max_bytes:
             return
-        now = self._monotonic()
-        needed_for = item.needed_for
-        self._items[item.id] = (item, now + item.ttl, math.inf if needed_for is None else now + needed_for)
+        self._items[item.id] = (item, self._monotonic() + item.ttl)
         self._bytes += size
         if item.bookkeeping:
             self._bookkeeping[item.id] = None
-            if needed_for == 0:
+            if item.needed_for == 0:
                 self._unneeded_bookkeeping[item.id] = None
         self._writes_since_sweep += 1
         if self._over_bounds():
@@ -318,12 +322,12 @@ class InMemoryCacheStorage:
         while self._over_bounds() and self._items:
             spare = self._spare.popleft() if self._spare else None
             if spare is None:
-                item_id, (oldest, _, _) = self._items.popitem(last=False)  # one atomic call: reads take no lock
+                item_id, (oldest, _) = self._items.popitem(last=False)  # one atomic call: reads take no lock
                 self._forget(item_id, oldest)
                 self.evictions += 1
                 continue
             kept = self._items.get(spare)
-            if kept is not None and kept[2] < now:  # still there, and still not needed
+            if kept is not None and _needed_until(*kept) < now:  # still there, and still not needed
                 self._remove(spare)
                 self.evictions += 1
 
@@ -334,10 +338,10 @@ class InMemoryCacheStorage:
         # Python-level loop over the live dict would see "mutated during iteration".
         snapshot = list(self._items.items())
         self._spare.clear()
-        for item_id, (_, expires_at, needed_until) in snapshot:
+        for item_id, (item, expires_at) in snapshot:
             if expires_at < now:
                 self._remove(item_id)
-            elif needed_until < now:
+            elif _needed_until(item, expires_at) < now:
                 self._spare.append(item_id)
         self._writes_since_sweep = 0
 
