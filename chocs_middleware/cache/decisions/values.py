@@ -325,11 +325,18 @@ class ResourceIndex:
             return True
         return not any(expires_at > now for _, expires_at in self.variants)
 
-    def with_variant(self, recipe: VaryRecipe, variant: str, expires_at: float, now: float) -> ResourceIndex:
+    def with_variant(
+        self,
+        recipe: VaryRecipe,
+        variant: str,
+        expires_at: float,
+        now: float,
+        carried: tuple[str, StoredResponse] | None = None,
+    ) -> ResourceIndex:
         """This index with ``variant`` listed (moved last), expired ones dropped, and at most the
         newest ``MAX_VARIANTS_PER_RESOURCE`` listed. A variant that is no longer listed stays
         usable while its generation is the index's; the list only lets an invalidation free room
-        at once (the others expire on their own)."""
+        at once (the others expire on their own). ``carried``: the response it carries then."""
         variants = [(vid, exp) for vid, exp in self.variants if vid != variant and exp > now]
         variants.append((variant, expires_at))
         recipes = [known for known in self.recipes if known != recipe]
@@ -340,4 +347,5 @@ class ResourceIndex:
             tuple(variants[-MAX_VARIANTS_PER_RESOURCE:]),
             self.invalidated_at,
             self.kept_until,
+            carried,
         )

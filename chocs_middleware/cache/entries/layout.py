@@ -56,16 +56,17 @@ def items_to_write(
     Only a response in no cache group (``may_carry``) is carried: a group lists the item that
     holds it, and a purge of the group would remove the index with it, invalidated or not."""
     encoded = encode_response(stored)
-    updated = index.with_variant(recipe, variant, stored.retained_until, now)
     if may_carry and index.carries(variant, now) and len(encoded) <= MAX_CARRIED_SIZE:
-        return (index_item(resource, replace(updated, carried=(variant, stored)), now, encoded),)
+        carrying = index.with_variant(recipe, variant, stored.retained_until, now, (variant, stored))
+        return (index_item(resource, carrying, now, encoded),)
     written = [item(variant, encoded, stored.retained_until, now, stored.needed_until)]
+    updated = index.with_variant(recipe, variant, stored.retained_until, now, index.carried)
     kept = index.carried
     if kept is not None and (kept[0] == variant or kept[1].retained_until <= now):
-        kept = None  # replaced by the response stored apart, or no longer kept
+        updated = replace(updated, carried=None)  # replaced by the response stored apart, or no longer kept
     elif kept is not None and all(listed != kept[0] for listed, _ in updated.variants):
         # Pushed off the index's list by newer variants: stored apart, as is every one beyond it.
         written.append(item(kept[0], encode_response(kept[1]), kept[1].retained_until, now, kept[1].needed_until))
-        kept = None
-    written.append(index_item(resource, replace(updated, carried=kept), now))
+        updated = replace(updated, carried=None)
+    written.append(index_item(resource, updated, now))
     return tuple(written)
