@@ -18,12 +18,22 @@ MAX_CARRIED_SIZE = 6 * 1024
 it stays within what the decoder memoises (``guard.INDEXES``), so a hit decodes it once."""
 
 
+_SECONDS: dict[int, int] = {}
+"""Whole numbers of seconds, one int object each: an item keeps two (its ttl and how long it is
+needed), a route's items mostly the same two, and an int above 256 takes 32 bytes apiece."""
+
+
+def _seconds(value: float, least: int) -> int:
+    seconds = max(least, math.ceil(value))
+    return _SECONDS.setdefault(seconds, seconds) if len(_SECONDS) < 4096 else seconds
+
+
 def item(item_id: str, blob: bytes, expires_at: float, now: float, needed_until: float | None = None) -> CacheItem:
     """A stored response (``needed_until`` given) or an index (bookkeeping) as the storage keeps it."""
-    ttl = max(1, math.ceil(expires_at - now))
+    ttl = _seconds(expires_at - now, 1)
     if needed_until is None:
         return CacheItem(item_id, blob, ttl, now=now, bookkeeping=True)
-    return CacheItem(item_id, blob, ttl, now=now, needed_for=max(0, math.ceil(needed_until - now)))
+    return CacheItem(item_id, blob, ttl, now=now, needed_for=_seconds(needed_until - now, 0))
 
 
 def index_item(resource: str, index: ResourceIndex, now: float, carried_blob: bytes | None = None) -> CacheItem:
