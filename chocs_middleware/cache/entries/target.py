@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Optional
+from typing import Any, Optional
 
 from ..common.memo import BoundedMemo
 from ..decisions.credentials import CREDENTIAL_FIELDS
@@ -34,8 +34,10 @@ from .ids import (
 
 __all__ = ["DEFAULT_KEYING", "Keying", "RequestTarget", "field_value"]
 
-# Ids of the resources and variants requests ask for, remembered: a hot one is asked for on every
-# hit. Keys are what the client sent, so both are bounded (4,096 keys of at most 1 KiB each).
+# Ids of the resources and variants requests ask for, remembered once a request finds a response
+# stored under them (``RequestTarget.remember_ids``): a hot one is asked for on every hit, and a
+# URL asked for once (most of a long tail) neither takes the room of hot ones nor holds memory.
+# Keys are what the client sent, so both are bounded (4,096 keys of at most 1 KiB each).
 _RESOURCES: BoundedMemo[tuple[str, ...], tuple[str, str, str | None]] = BoundedMemo(None, 4096, 1024)
 _VARIANTS: BoundedMemo[tuple[object, ...], str] = BoundedMemo(None, 4096, 1024)
 _HOSTS: BoundedMemo[str, str] = BoundedMemo(None, 1024, 256)
@@ -97,6 +99,7 @@ class RequestTarget:
         "keying",
         "parameters",
         "path",
+        "pending_ids",
         "query",
         "resource",
         "spelling",
@@ -127,12 +130,15 @@ class RequestTarget:
         self.host = host
         self.path, self.query = path, query
         self.parameters: Mapping[str, object] = {} if parameters is None else parameters
+        self.pending_ids: list[tuple[BoundedMemo[Any, Any], object, object, int]] | None = None
+        """Ids worked out for this request and not remembered yet (``remember_ids``)."""
         key = (host, pattern or path, path)
         named = _RESOURCES.get(key)
         if named is None:
             canonical = path if pattern is None else canonical_path(pattern, self.parameters, path)
             spelling = None if resource_path(canonical) == canonical else canonical
-            named = _RESOURCES.remember(key, (resource_id(host, canonical), canonical, spelling), len(host) + len(path))
+            named = (resource_id(host, canonical), canonical, spelling)
+            self.pending_ids = [(_RESOURCES, key, named, len(host) + len(path))]
         self.resource: str = named[0]
         self.canonical_path: str = named[1]
         self.spelling: str | None = named[2]
@@ -197,9 +203,21 @@ class RequestTarget:
         )
         variant = _VARIANTS.get(key)
         if variant is None:  # normalised, selected and keyed once per spelling: a hit finds the id
-            variant = _VARIANTS.remember(key, self._variant_id(recipe, values, credentials, observed), _size(key))
+            variant = self._variant_id(recipe, values, credentials, observed)
+            pending = (_VARIANTS, key, variant, _size(key))
+            if self.pending_ids is None:
+                self.pending_ids = [pending]
+            else:
+                self.pending_ids.append(pending)
         self._last_variant = (recipe, variant)
         return variant
+
+    def remember_ids(self) -> None:
+        """Remember the ids worked out for this request, which found a response stored under
+        them: the next request for the same URL finds them."""
+        for memo, key, value, size in self.pending_ids or ():
+            memo.remember(key, value, size)
+        self.pending_ids = None
 
     def _observed_values(self, recipe: VaryRecipe) -> _Observed:
         """The request's values of what an observed recipe keys on beyond fields and the query:

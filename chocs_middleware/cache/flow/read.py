@@ -72,6 +72,8 @@ class ReadFlow(Generic[Response]):
         if found.__class__ is Missed:  # nothing stored that this request may be given
             return self.once(Read(request, next, route, target, asked), Miss(found.reason, None, found))
         stored: StoredResponse = found  # type: ignore[assignment]
+        if target.pending_ids:  # a URL asked for again: its ids are remembered from now on
+            target.remember_ids()
         age = stored.age_at(now)
         if stored.is_fresh(age):
             if asked is None or request_allows_reuse(asked, int(age), stored.lifetime):
