@@ -70,6 +70,47 @@ def test_a_stored_miss_sends_two_commands_and_a_hit_one(
     assert locks(raw, redis_prefix) == []
 
 
+def test_a_route_that_last_stored_apart_gives_back_the_lock_its_look_up_took_for_a_carried_response(
+    storage: RedisCacheStorage, redis_server: RedisServer, raw: redis.Redis, redis_prefix: str
+) -> None:
+    harness = Harness(storage)
+    item_route(harness, cache_vary=("accept",))
+    plain, html = {"Accept": "text/plain"}, {"Accept": "text/html"}
+    harness.client.get("/items/1", headers=plain)  # the index carries this one
+    harness.client.get("/items/1", headers=html)  # stored apart: the route reads index and variant together
+
+    apart = commands_sent(redis_server.url, lambda: harness.client.get("/items/1", headers=html))
+    carried = commands_sent(redis_server.url, lambda: harness.client.get("/items/1", headers=plain))
+    then = commands_sent(redis_server.url, lambda: harness.client.get("/items/1", headers=plain))
+
+    assert apart == ["evalsha"]
+    # The look-up found the variant's own key empty and took its lock; the response was in the
+    # index: the lock is given back (its script loaded on first use), and the route reads the
+    # index alone from then on.
+    assert carried[0] == carried[-1] == "evalsha" and set(carried) <= {"evalsha", "script"}
+    assert then == ["evalsha"]
+    assert harness.calls["read"] == 2
+    assert locks(raw, redis_prefix) == []
+
+
+def test_a_route_that_last_found_a_carried_response_reads_a_variant_apart_with_one_more_command(
+    storage: RedisCacheStorage, redis_server: RedisServer
+) -> None:
+    harness = Harness(storage)
+    item_route(harness, cache_vary=("accept",))
+    harness.client.get("/items/1", headers={"Accept": "text/plain"})  # the index carries this one
+    harness.client.get("/items/1", headers={"Accept": "text/html"})  # stored apart
+    harness.client.get("/items/1", headers={"Accept": "text/plain"})  # found carried: the index alone next
+
+    html = {"Accept": "text/html"}
+    first = commands_sent(redis_server.url, lambda: harness.client.get("/items/1", headers=html))
+    then = commands_sent(redis_server.url, lambda: harness.client.get("/items/1", headers=html))
+
+    assert first == ["evalsha", "mget"]  # the index, which lists it apart; then the variant
+    assert then == ["evalsha"]  # the index and the variant together from then on
+    assert harness.calls["read"] == 2
+
+
 def test_a_tier_in_front_of_redis_misses_in_two_commands_too(redis_server: RedisServer, redis_prefix: str) -> None:
     storage = TieredCacheStorage(RedisCacheStorage.from_url(redis_server.url, prefix=redis_prefix))
     try:
