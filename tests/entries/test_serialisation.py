@@ -105,8 +105,9 @@ def test_an_index_that_carries_a_response_survives_the_round_trip() -> None:
 
     blob = encode_index(carrying)
 
-    assert blob.startswith(b"chocs-cache 2 index\n") and b'"c":1}' in blob  # the second variant listed
-    assert blob.endswith(encode_response(RESPONSE))  # the response in its own form, after the index's line
+    assert blob.startswith(b"chocs-cache 2 index\n") and b'"c":1}\n{"s":200,' in blob  # the second variant listed
+    assert blob.endswith(encode_response(RESPONSE, carried=True))  # after the index's line: its metadata, its body
+    assert b"response" not in blob and blob.count(b'"g":') == 1  # the version line and generation are the index's
     assert decode_index(blob) == carrying
 
 
@@ -121,18 +122,24 @@ def test_an_index_that_carries_a_response_of_no_variant_it_lists_does_not_decode
         decode_index(blob.replace(b'"c":1}', b'"c":' + position + b"}"))
 
 
-def test_an_index_that_carries_a_response_of_another_generation_does_not_decode() -> None:
-    blob = encode_index(replace(INDEX, carried=("v2", replace(RESPONSE, generation="other"))))
+def test_an_index_that_carries_a_response_naming_a_generation_does_not_decode() -> None:
+    blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
 
-    with pytest.raises(DecodeError, match="another generation"):
-        decode_index(blob)
+    with pytest.raises(DecodeError, match="names a generation"):
+        decode_index(blob.replace(b'{"s":200,', b'{"s":200,"g":"other",'))
+
+
+def test_a_carried_response_takes_its_indexs_generation() -> None:
+    blob = encode_index(replace(INDEX, carried=("v2", replace(RESPONSE, generation="stale"))))
+
+    assert decode_index(blob).carried == ("v2", RESPONSE)  # of generation "abc123", the index's
 
 
 def test_an_index_that_says_it_carries_a_response_but_holds_none_does_not_decode() -> None:
     blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
 
     with pytest.raises(DecodeError):
-        decode_index(blob[: blob.index(b"\nchocs-cache 2 response")])
+        decode_index(blob[: blob.index(b'"c":1}') + len(b'"c":1}')])
 
 
 def generated_response(**changes: object) -> StoredResponse:

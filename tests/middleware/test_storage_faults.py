@@ -290,12 +290,16 @@ def planted(storage: DictStorage, change: Callable[[dict[str, Any]], None]) -> N
     """Rewrite every stored response's metadata (kept apart, or carried by its path's index) as
     someone with write access to the storage could."""
     for item_id, item in list(storage._cache.items()):
-        before, tag, response = item.body.partition(b"chocs-cache 2 response\n")
-        if tag:
-            meta, body = response.split(b"\n", 1)
-            data = json.loads(meta)
-            change(data)
-            storage.set(CacheItem(item_id, b"".join((before, tag, json.dumps(data).encode(), b"\n", body)), 600))
+        lines = item.body.split(b"\n", 3)  # a response: its version line, metadata and body
+        if lines[0] == b"chocs-cache 2 index" and b'"c":' in lines[1]:  # an index, and the response it carries
+            before, meta, body = b"\n".join(lines[:2]) + b"\n", lines[2], lines[3]
+        elif lines[0] == b"chocs-cache 2 response":
+            before, meta, body = lines[0] + b"\n", lines[1], b"\n".join(lines[2:])
+        else:
+            continue
+        data = json.loads(meta)
+        change(data)
+        storage.set(CacheItem(item_id, b"".join((before, json.dumps(data).encode(), b"\n", body)), 600))
 
 
 @pytest.mark.parametrize(

@@ -65,11 +65,12 @@ def items_to_write(
 
     Only a response in no cache group (``may_carry``) is carried: a group lists the item that
     holds it, and a purge of the group would remove the index with it, invalidated or not."""
-    encoded = encode_response(stored)
-    if may_carry and index.carries(variant, now) and len(encoded) <= MAX_CARRIED_SIZE:
-        carrying = index.with_variant(recipe, variant, stored.retained_until, now, (variant, stored))
-        return (index_item(resource, carrying, now, encoded),)
-    written = [item(variant, encoded, stored.retained_until, now, stored.needed_until)]
+    if may_carry and index.carries(variant, now):
+        encoded = encode_response(stored, carried=True)
+        if len(encoded) <= MAX_CARRIED_SIZE:
+            carrying = index.with_variant(recipe, variant, stored.retained_until, now, (variant, stored))
+            return (index_item(resource, carrying, now, encoded),)
+    written = [item(variant, encode_response(stored), stored.retained_until, now, stored.needed_until)]
     updated = index.with_variant(recipe, variant, stored.retained_until, now, index.carried)
     kept = index.carried
     if kept is not None and (kept[0] == variant or kept[1].retained_until <= now):

@@ -4,7 +4,7 @@ Layout (bytes)::
 
     chocs-cache 2 response\n{"s":200,"h":{"content-type":["text/plain"]},"t":1795240587.617,...}\n<body>
     chocs-cache 2 index\n{"g":"6eb4a5c2757a","r":[[["accept"],0]],"v":[["v7eb9...",1795244187]]}
-    chocs-cache 2 index\n{"g":"6eb4a5c2757a",...,"c":0}\nchocs-cache 2 response\n{...}\n<body>
+    chocs-cache 2 index\n{"g":"6eb4a5c2757a",...,"c":0}\n{"s":200,...}\n<body>
 
 The first line names the format version and the kind of entry; the metadata is JSON (it holds
 no code, unlike the pickles of 1.0: whoever can write to a shared storage cannot run code in
@@ -29,8 +29,8 @@ etag, ``L`` last-modified), and decoding puts them back, in that order, at the e
 - index: ``g`` generation, ``r`` vary recipes as [field names, 1 when per credentials else 0],
   ``v`` variants as [id, expires at (epoch seconds)]; on an invalidated index, ``i`` when it
   was invalidated and ``k`` until when it is kept; ``c`` the position in ``v`` of the variant
-  whose response the entry carries, after the index's line, in the response's own form
-  (``ResourceIndex.carried``).
+  whose response the entry carries (``ResourceIndex.carried``): after the index's line, the
+  response's metadata line and body, without a version line or ``g`` (they are the index's).
 
 Decoding checks every invariant the encoder keeps (statuses, header names and values that can
 be sent, no ``Set-Cookie``, finite times, bounded counts), because whoever can write to a shared
@@ -98,7 +98,9 @@ _DERIVED_HEADERS: tuple[tuple[str, str, Callable[[float, bytes], str]], ...] = (
 )
 
 
-def encode_response(response: StoredResponse) -> bytes:
+def encode_response(response: StoredResponse, carried: bool = False) -> bytes:
+    """``response`` in its stored form; ``carried``: as an index carries it, without the version
+    line and the generation, which are the index's."""
     stored_at = round(response.stored_at, 3)
     fields, body = response.headers, response.body
     kept, derived = len(fields), ""
@@ -107,10 +109,9 @@ def encode_response(response: StoredResponse) -> bytes:
             kept -= 1
             derived = code + derived
     compressed = _compressed(body)
-    meta = [
-        f'{{"s":{response.status},"h":{_headers_json(fields[:kept])},"t":{stored_at!r},'
-        f'"l":{response.lifetime},"g":{_ENCODE(response.generation)}'
-    ]
+    meta = [f'{{"s":{response.status},"h":{_headers_json(fields[:kept])},"t":{stored_at!r},"l":{response.lifetime}']
+    if not carried:
+        meta.append(f',"g":{_ENCODE(response.generation)}')
     if derived:
         meta.append(f',"d":"{derived}"')
     for key, attribute in _OPTIONAL_NUMBERS:
@@ -122,7 +123,7 @@ def encode_response(response: StoredResponse) -> bytes:
     if compressed is not None:
         meta.append(',"z":1')
         body = compressed
-    return b"".join((_RESPONSE_TAG, "".join(meta).encode(), b"}\n", body))
+    return b"".join((b"" if carried else _RESPONSE_TAG, "".join(meta).encode(), b"}\n", body))
 
 
 _DERIVED_LAST_FIRST = tuple(reversed(_DERIVED_HEADERS))
@@ -148,10 +149,13 @@ def _headers_json(fields: HeaderFields) -> str:
     return known
 
 
-def decode_response(blob: bytes) -> StoredResponse:
+def decode_response(blob: bytes, carried_in: str | None = None) -> StoredResponse:
     """The stored response in ``blob``; ``DecodeError`` unless every invariant the encoder keeps
-    holds (a shared storage may hold entries someone else planted)."""
-    meta, body = _split(blob, _RESPONSE_TAG)
+    holds (a shared storage may hold entries someone else planted). ``carried_in``: the
+    generation of the index that carries it, in its carried form."""
+    meta, body = _split(blob, _RESPONSE_TAG if carried_in is None else b"")
+    if carried_in is not None and "g" in meta:
+        raise DecodeError("a carried response names a generation: it has its index's")
     try:
         if check.flag(meta.get("z", 0)):
             body = _decompressed(body)
@@ -169,7 +173,7 @@ def decode_response(blob: bytes) -> StoredResponse:
             body=body,
             stored_at=stored_at,
             lifetime=check.seconds(meta["l"]),
-            generation=check.generation(meta["g"]),
+            generation=check.generation(meta["g"]) if carried_in is None else carried_in,
             public=check.flag(meta.get("p", 0)),
             no_cache=check.flag(meta.get("n", 0)),
             stale_while_revalidate=check.seconds(meta.get("w", 0)),
@@ -185,7 +189,7 @@ def decode_response(blob: bytes) -> StoredResponse:
 
 def encode_index(index: ResourceIndex, carried_blob: bytes | None = None) -> bytes:
     """``index`` with the response it carries after it (``carried_blob``: that response as
-    ``encode_response`` gave it, when the caller has it already)."""
+    ``encode_response(..., carried=True)`` gave it, when the caller has it already)."""
     meta: dict[str, Any] = {
         "g": index.generation,
         "r": [_recipe_row(recipe) for recipe in index.recipes],
@@ -200,7 +204,7 @@ def encode_index(index: ResourceIndex, carried_blob: bytes | None = None) -> byt
     variant, response = index.carried
     meta["c"] = next(number for number, (listed, _) in enumerate(index.variants) if listed == variant)
     if carried_blob is None:
-        carried_blob = encode_response(response)
+        carried_blob = encode_response(response, carried=True)
     return b"".join((_INDEX_TAG, _dump(meta), b"\n", carried_blob))
 
 
@@ -233,10 +237,7 @@ def _carried(
     number = check.whole(position)
     if not 0 <= number < len(variants):
         raise ValueError("carries a response of a variant it does not list")
-    response = decode_response(blob)
-    if response.generation != generation:
-        raise ValueError("carries a response of another generation")
-    return variants[number][0], response
+    return variants[number][0], decode_response(blob, carried_in=generation)
 
 
 def _recipe_row(recipe: VaryRecipe) -> list[Any]:
