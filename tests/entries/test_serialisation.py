@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pickle
+import zlib
 from dataclasses import replace
 
 import pytest
 
 from chocs_middleware.cache.decisions.values import ResourceIndex, StoredResponse, VaryRecipe
 from chocs_middleware.cache.entries.serialisation import (
+    _CARRIED_DICTIONARY,
     DecodeError,
     decode_index,
     decode_response,
@@ -140,6 +142,51 @@ def test_an_index_that_says_it_carries_a_response_but_holds_none_does_not_decode
 
     with pytest.raises(DecodeError):
         decode_index(blob[: blob.index(b'"c":1}') + len(b'"c":1}')])
+
+
+JSON_BODY = b'{"id": 1, "name": "a product", "tags": ["x", "y"]}\n' * 40  # compresses well
+
+
+def carried_part(blob: bytes) -> bytes:
+    """What follows an index's line: the response it carries."""
+    return blob.split(b"\n", 2)[2]
+
+
+def test_a_carried_response_whose_body_compresses_is_compressed_whole_and_survives_the_round_trip() -> None:
+    carrying = replace(INDEX, carried=("v2", replace(RESPONSE, body=JSON_BODY)))
+
+    blob = encode_index(carrying)
+
+    assert not carried_part(blob).startswith(b"{")  # metadata and body in one zlib stream
+    apart = encode_response(replace(RESPONSE, body=JSON_BODY))  # its body compressed alone
+    assert len(carried_part(blob)) < len(apart) * 2 // 3
+    assert decode_index(blob) == carrying
+
+
+@pytest.mark.parametrize(
+    ("what", "plain"),
+    [
+        ("larger than the encoder compresses", b'{"s":200,"h":{},"t":1,"l":60}\n' + b"x" * 200_000),
+        ("a size the encoder does not compress", b'{"s":200,"h":{},"t":1,"l":60}\n' + b"x" * 100),
+        ("a compressed body", b'{"s":200,"h":{},"t":1,"l":60,"z":1}\n' + b"x" * 1000),
+    ],
+)
+def test_a_carried_response_compressed_whole_that_the_encoder_would_not_write_does_not_decode(
+    what: str, plain: bytes
+) -> None:
+    index_line = encode_index(replace(INDEX, carried=("v2", RESPONSE))).split(b"\n", 2)[:2]
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 13, 6, zlib.Z_DEFAULT_STRATEGY, _CARRIED_DICTIONARY)
+    planted = b"\n".join((*index_line, compressor.compress(plain) + compressor.flush()))
+
+    with pytest.raises(DecodeError, match=what):
+        decode_index(planted)
+
+
+def test_a_carried_response_that_is_neither_metadata_nor_a_zlib_stream_does_not_decode() -> None:
+    index_line = encode_index(replace(INDEX, carried=("v2", RESPONSE))).split(b"\n", 2)[:2]
+
+    with pytest.raises(DecodeError, match="does not decompress"):
+        decode_index(b"\n".join((*index_line, b"not an entry")))
 
 
 def generated_response(**changes: object) -> StoredResponse:
