@@ -30,7 +30,9 @@ etag, ``L`` last-modified), and decoding puts them back, in that order, at the e
   ``v`` variants as [id, expires at (epoch seconds)]; on an invalidated index, ``i`` when it
   was invalidated and ``k`` until when it is kept; ``c`` the position in ``v`` of the variant
   whose response the entry carries (``ResourceIndex.carried``): after the index's line, the
-  response's metadata line and body, without a version line or ``g`` (they are the index's).
+  response's metadata line and body, without a version line or ``g`` (they are the index's),
+  compressed whole (one zlib stream, with a preset dictionary, and no ``z``) when its body
+  compresses.
 
 Decoding checks every invariant the encoder keeps (statuses, header names and values that can
 be sent, no ``Set-Cookie``, finite times, bounded counts), because whoever can write to a shared
