@@ -315,13 +315,22 @@ class ResourceIndex:
             return self.invalidated_at is None
         return seen == self.generation
 
+    @property
+    def carried_variant(self) -> str | None:
+        """The id of the variant whose response it carries, if it carries one."""
+        return None if self.carried is None else self.carried[0]
+
+    def carried_response(self, variant: str) -> StoredResponse | None:
+        """The response it carries, if it is ``variant``'s."""
+        carried = self.carried
+        return carried[1] if carried is not None and carried[0] == variant else None
+
     def carries(self, variant: str, now: float) -> bool:
         """Whether a response stored for ``variant`` now goes into the index's own entry: it already
         carries this variant, or lists none still live. While another is live, a new variant is
         stored apart: a variant is never stored both ways at once (an older copy could outlive
         the newer)."""
-        carried = self.carried
-        if carried is not None and carried[0] == variant:
+        if self.carried_variant == variant:
             return True
         return not any(expires_at > now for _, expires_at in self.variants)
 

@@ -57,8 +57,7 @@ def stored_for_others(
         for variant, expires_at in reversed(index.variants)
         if expires_at > now and variant.startswith(prefix) and variant not in own
     ][:MAX_OFFERED]
-    carried = index.carried
-    apart = [variant for variant in ids if carried is None or variant != carried[0]]
+    apart = [variant for variant in ids if variant != index.carried_variant]
     items = guard.attempt(guard.reads, "get", route, _get_many, guard, apart) if apart else ()
     if isinstance(items, Unavailable):
         return ()
@@ -66,9 +65,8 @@ def stored_for_others(
     offered: list[StoredResponse] = []
     pending = guard.pending
     for variant in ids:
-        if carried is not None and variant == carried[0]:
-            stored: StoredResponse | None = carried[1]
-        else:
+        stored = index.carried_response(variant)
+        if stored is None:
             stored = guard.decode(variant, read[variant], RESPONSES, route)
         if (
             usable(stored, index, index.recipes[-1], lookup, now)  # every recipe here is a shared one

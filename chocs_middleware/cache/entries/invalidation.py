@@ -174,7 +174,7 @@ class Invalidator:
         """Remove the variants ``index`` lists that are stored apart (the one it carries went with it)."""
         if index is None:
             return
-        carried = index.carried[0] if index.carried is not None else None
+        carried = index.carried_variant
         for variant, _ in index.variants:
             if variant != carried:
                 self._guard.remove(variant, self.route)

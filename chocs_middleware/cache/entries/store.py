@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from ..decisions.credentials import Lookup
 from ..decisions.values import ResourceIndex, StoredResponse, VaryRecipe
@@ -22,9 +21,6 @@ from .guard import INDEXES, RESPONSES, StorageGuard, Unavailable
 from .ids import HOSTS, ancestors, group_id, path_group_id, prefix_group, template_group
 from .layout import items_to_write
 from .outcomes import UNAVAILABLE, URI_MISS, Claimed, HeldLock, Missed, NotStored, Refusal, Seen, Stored, Target
-
-if TYPE_CHECKING:
-    pass  # Python 3.10; annotations only
 
 __all__ = ["EntryStore"]
 
@@ -121,7 +117,7 @@ class EntryStore:
             index = guard.decode(target.resource, index_item, INDEXES, self.route)
         if index is None or index_item is None or index.expires_at <= now:
             return URI_MISS
-        carried = index.carried
+        carried = index.carried  # ``carried_response``, written out: every hit comes this way
         if carried is not None and carried[0] == expected_variant:  # a path with one variant: one item
             stored: StoredResponse | None = carried[1]
             if not self.carrying:
@@ -151,7 +147,7 @@ class EntryStore:
         """The item of ``variant`` stored apart, read after its index (which did not carry it);
         none is read where the index lists no variant but the one it carries. The route looks
         the variant up with its index again from now on."""
-        carried = index.carried[0] if index.carried is not None else None
+        carried = index.carried_variant
         if all(listed == carried for listed, _ in index.variants):
             return None
         self.carrying = False
@@ -170,10 +166,8 @@ class EntryStore:
         for recipe in reversed(index.recipes):  # the newest way of varying first
             if recipe != lookup.recipe:
                 variant = target.variant(recipe)
-                carried = index.carried
-                if carried is not None and carried[0] == variant:
-                    other: StoredResponse | None = carried[1]
-                else:
+                other = index.carried_response(variant)
+                if other is None:
                     other = self._guard.read(variant, RESPONSES, self.route)
                 if usable(other, index, recipe, lookup, now):
                     if learn is not None:

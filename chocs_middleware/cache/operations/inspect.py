@@ -40,9 +40,9 @@ def inspect(guard: StorageGuard, purger: Purger, url: str, host: str | None = No
         for variant, expires_at in index.variants:
             if expires_at <= now:
                 continue
-            stored: StoredResponse | None
-            if index.carried is not None and variant == index.carried[0]:  # held by the index's own item
-                found, stored, held = index_item, index.carried[1], in_tier
+            stored = index.carried_response(variant)
+            if stored is not None:  # held by the index's own item
+                found, held = index_item, in_tier
             else:
                 held = None if holds is None else holds(variant)
                 found = _get(guard, variant)

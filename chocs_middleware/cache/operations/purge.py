@@ -258,7 +258,7 @@ class Purger:
         index = self._guard.decode(resource, found, INDEXES, "purge")
         if index is None:
             return []
-        carried = index.carried[0] if index.carried is not None else None
+        carried = index.carried_variant
         return [
             resource if variant == carried else variant for variant, expires_at in index.variants if expires_at > now
         ]
