@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sized
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
-__all__ = ["BoundedMemo"]
+__all__ = ["BoundedMemo", "worked_out_once"]
 
 Key = TypeVar("Key", bound=Sized)
 Result = TypeVar("Result")
@@ -49,3 +49,32 @@ class BoundedMemo(dict, Generic[Key, Result]):  # type: ignore[type-arg]  # keys
     def __call__(self, key: Key) -> Result:
         result: Result | None = self.get(key)
         return result if result is not None else self.compute(key)
+
+
+class worked_out_once(Generic[Result]):
+    """A property worked out on first use and then kept in the instance's ``__dict__`` (which a
+    frozen dataclass allows: it is set as the dataclass's own ``__init__`` sets fields).
+
+    ``functools.cached_property`` does the same, but before Python 3.12 takes a lock on every
+    first use: a miss pays that for each of a stored response's worked-out properties."""
+
+    def __init__(self, function: Callable[[Any], Result]) -> None:
+        self.function = function
+        self.name = function.__name__
+        self.__doc__ = function.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> worked_out_once[Result]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> Result: ...
+
+    def __get__(self, instance: object | None, owner: type | None = None) -> worked_out_once[Result] | Result:
+        if instance is None:
+            return self
+        value = self.function(instance)
+        instance.__dict__[self.name] = value
+        return value

@@ -99,6 +99,10 @@ class _Shape(NamedTuple):
     no_cache: bool
     stale_while_revalidate: int
     stale_if_error: int
+    advertised: bool
+    """The cache writes the ``Cache-Control`` (``StoredResponse.advertised``)."""
+    per_user: bool
+    """Kept for one user (``StoredResponse.per_user``)."""
 
 
 _TIMED_FIELDS = frozenset(("age", "date", "expires", "last-modified"))
@@ -182,6 +186,8 @@ def _shape(
         directives.no_cache,
         _stale_window(directives, "stale-while-revalidate", policy.stale_while_revalidate),
         _stale_window(directives, "stale-if-error", policy.stale_if_error),
+        any(name == "cache-control" for name, _ in added),
+        recipe.per_credentials or bool(recipe.cookies),
     )
 
 
@@ -232,7 +238,6 @@ def _kept(
     upstream: UpstreamResponse, policy: RoutePolicy, shape: _Shape, headers: HeaderFields, stored_at: float
 ) -> StoredResponse:
     """The response as it is kept: its fields (less those not stored) and the ones the cache added."""
-    recipe = shape.recipe
     return StoredResponse(
         status=upstream.status,
         headers=headers,
@@ -244,8 +249,8 @@ def _kept(
         stale_while_revalidate=shape.stale_while_revalidate,
         stale_if_error=shape.stale_if_error,
         kept_stale=policy.options.keep_stale,
-        advertised=any(name == "cache-control" for name, _ in shape.added),
-        per_user=recipe.per_credentials or bool(recipe.cookies),
+        advertised=shape.advertised,
+        per_user=shape.per_user,
     )
 
 

@@ -6,9 +6,10 @@ Nothing here knows chocs or a storage; see ``docs/design.md`` ("Storage model").
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 
+from ..common.memo import worked_out_once
 from ..semantics.preconditions import NOT_MODIFIED_FIELDS
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "VaryRecipe",
     "first_value",
     "header_values",
+    "new_generation",
     "not_modified_fields",
     "refreshed_fields",
 ]
@@ -234,7 +236,7 @@ class StoredResponse:
         after that it is kept only to be revalidated, and goes first when a storage needs room."""
         return self.stored_at + self.lifetime + max(self.stale_while_revalidate, self.stale_if_error)
 
-    @cached_property
+    @worked_out_once
     def sent_fields(self) -> dict[str, tuple[str, ...]]:
         """Its headers as a full response made from it sends them, by name: with the
         ``Content-Length`` of its body (never on a 204 or 304, RFC 9110 §8.6). Worked out once per
@@ -244,17 +246,17 @@ class StoredResponse:
             fields["content-length"] = (str(len(self.body)),)
         return fields
 
-    @cached_property
+    @worked_out_once
     def etag(self) -> str | None:
         """Its ``ETag`` value, if it has one (a validator, read by every conditional request)."""
         return first_value(self.headers, "etag")
 
-    @cached_property
+    @worked_out_once
     def last_modified(self) -> str | None:
         """Its ``Last-Modified`` value, if it has one."""
         return first_value(self.headers, "last-modified")
 
-    @cached_property
+    @worked_out_once
     def not_modified_fields(self) -> HeaderFields:
         """What a 304 made from it carries (``not_modified_fields``), worked out once per decoded entry."""
         return not_modified_fields(self.headers)
@@ -267,10 +269,17 @@ class StoredResponse:
         clone.__dict__["generation"] = generation  # frozen: set as the dataclass's own __init__ does
         return clone
 
-    @cached_property
+    @worked_out_once
     def retained_until(self) -> float:
         """When its retention ends (epoch seconds); worked out once per decoded entry, read on every hit."""
         return self.stored_at + self.retention
+
+
+def new_generation() -> str:
+    """A new index's generation: 48 random bits, as 12 hex digits. Not a secret (whoever reads
+    storage reads it), only unique: ``random`` is seeded from the system's entropy, and again in
+    each process a fork makes, at a fraction of what ``secrets`` costs per store."""
+    return f"{random.getrandbits(48):012x}"
 
 
 @dataclass(frozen=True)
@@ -296,7 +305,7 @@ class ResourceIndex:
     """(variant id, response) of the one variant whose response the index's own entry holds: a
     path with one variant is one stored item (``docs/design.md``, "Storage model")."""
 
-    @cached_property
+    @worked_out_once
     def expires_at(self) -> float:
         """When it may be forgotten (epoch seconds); worked out once per decoded index."""
         return max(self.kept_until, max((expires_at for _, expires_at in self.variants), default=0.0))

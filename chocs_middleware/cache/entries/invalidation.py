@@ -14,10 +14,9 @@ empty, expired item that removes an entry from a storage without ``collect``.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 
-from ..decisions.values import ResourceIndex
+from ..decisions.values import ResourceIndex, new_generation
 from ..error import WriteRefused
 from .guard import INDEXES, StorageGuard, Unavailable
 from .ids import group_id
@@ -157,7 +156,7 @@ class Invalidator:
             if index is None and only_if_stored:
                 return 0
             kept_until = max(now + INVALIDATION_SECONDS, index.expires_at if index is not None else 0.0)
-            invalidated = ResourceIndex.invalidated(secrets.token_hex(6), now, kept_until)
+            invalidated = ResourceIndex.invalidated(new_generation(), now, kept_until)
             written = item(resource, encode_index(invalidated), kept_until, now)
             written.needed_for = 0
             try:

@@ -9,11 +9,10 @@ stores a response only while nothing invalidated what its request saw (``Stored`
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Sequence
 
 from ..decisions.credentials import Lookup
-from ..decisions.values import ResourceIndex, StoredResponse, VaryRecipe
+from ..decisions.values import ResourceIndex, StoredResponse, VaryRecipe, new_generation
 from ..error import StorageFault
 from ..storages.protocol import CacheItem
 from .choosing import stored_for_others, usable
@@ -250,7 +249,7 @@ class EntryStore:
         if index is None:
             if seen.generation is not None:  # the index it saw is gone: invalidated, or evicted
                 return NotStored(Refusal.SUPERSEDED)
-            index = ResourceIndex(secrets.token_hex(6))
+            index = ResourceIndex(new_generation())
         elif not index.accepts(seen.generation):
             return NotStored(Refusal.SUPERSEDED)
         variant = target.variant(recipe)
