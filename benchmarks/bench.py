@@ -35,6 +35,7 @@ from chocs_middleware.cache import (
     RedisCacheStorage,
     TieredCacheStorage,
 )
+from chocs_middleware.cache.entries.serialisation import decode_index
 from support.processes import free_port, wait_for_port
 from support.redis_server import RedisServer
 
@@ -163,8 +164,8 @@ def _responses_held(near: CollectableInMemoryCacheStorage) -> list[str]:
     """The ids of the items in a tier that hold a response: apart, or carried by its path's index."""
     return [
         item_id
-        for item_id, (item, _) in list(near._items.items())
-        if item_id.startswith("v") or b'"c":' in item.body[:4096]
+        for item_id, item in list(near._items.items())
+        if item_id.startswith("v") or (item_id.startswith("r") and decode_index(item.body).carried is not None)
     ]
 
 

@@ -1,9 +1,10 @@
-"""The built-in in-memory storages: bounded, LRU with expiry, thread-safe."""
+"""The built-in in-memory storages: bounded, with expiry and CLOCK eviction, thread-safe."""
 
 from __future__ import annotations
 
 import random
 import threading
+import tracemalloc
 from contextlib import suppress
 
 import pytest
@@ -45,6 +46,34 @@ def test_item_count_is_bounded_least_recently_used_first() -> None:
     with pytest.raises(CacheError):
         storage.get("b")
     assert [storage.get(name).id for name in "acd"] == ["a", "c", "d"]
+
+
+@pytest.mark.parametrize(("written", "kept"), [("de", "ade"), ("defg", "efg")])
+def test_an_item_read_is_passed_over_once_when_room_is_made(written: str, kept: str) -> None:
+    storage = InMemoryCacheStorage(max_items=3)
+    for name in "abc":
+        storage.set(CacheItem(name, b"x", 60))
+    storage.get("a")
+
+    for name in written:
+        storage.set(CacheItem(name, b"x", 60))
+
+    # "a" outlives the items written before it and not read ("b", "c"), then goes, unread since.
+    assert "".join(name for name, item in zip("abcdefg", storage.get_many(list("abcdefg"))) if item) == kept
+
+
+def test_writing_one_item_again_and_again_keeps_memory_bounded() -> None:
+    storage = InMemoryCacheStorage(max_items=10)
+    storage.set(CacheItem("warm", b"x", 60))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(50_000):
+        storage.set(CacheItem("same", b"x", 60))
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+
+    assert len(storage) == 2
+    assert grown < 20_000  # what the storage remembers of items gone is bounded by what it holds
 
 
 def test_bytes_are_bounded() -> None:
@@ -138,7 +167,7 @@ def test_concurrent_use_keeps_the_bounds_and_the_byte_count() -> None:
     assert errors == []
     assert len(storage) <= 200
     assert storage.size_bytes <= 40_000
-    assert storage.size_bytes == sum(len(item.body) + len(key) for key, (item, _) in storage._items.items())
+    assert storage.size_bytes == sum(len(item.body) + len(key) for key, item in storage._items.items())
 
 
 def test_items_no_longer_needed_are_evicted_before_the_least_recently_used(clock: Clock) -> None:

@@ -110,7 +110,7 @@ class EntryStore:
         """What a lookup's two items hold for this request."""
         guard = self._guard
         # The decoder's memos first, written out (a hit finds both entries there); else the decoder.
-        blob = index_item.body if index_item.__class__ is CacheItem else None
+        blob = index_item.body if isinstance(index_item, CacheItem) else None
         index = INDEXES.get(blob) if blob.__class__ is bytes else None
         if index is None:
             index = guard.decode(target.resource, index_item, INDEXES, self.route)
@@ -124,7 +124,7 @@ class EntryStore:
         else:
             if variant_item is NOT_ASKED:
                 variant_item = self._apart(index, expected_variant)
-            blob = variant_item.body if variant_item.__class__ is CacheItem else None
+            blob = variant_item.body if isinstance(variant_item, CacheItem) else None
             stored = RESPONSES.get(blob) if blob.__class__ is bytes else None
             if stored is None:
                 stored = guard.decode(expected_variant, variant_item, RESPONSES, self.route)

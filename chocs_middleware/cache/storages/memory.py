@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..common.checks import check_number
 from ..error import CacheError
 from .protocol import CacheItem
+from .recency import Kept, Recency
 
 __all__ = ["CollectableInMemoryCacheStorage", "InMemoryCacheStorage"]
 
@@ -22,17 +23,16 @@ _MARK_FOOTPRINT = 64
 """Bytes a remembered group invalidation counts for, besides its id."""
 
 
+_mark = object.__setattr__
+"""Marks an item used: ``CacheItem.__setattr__``, a Python call, would cost a hit ~1% more."""
+
+
 def _footprint(item: CacheItem) -> int:
     return len(item.body) + len(item.id)
 
 
-def _needed_until(item: CacheItem, expires_at: float) -> float:
-    """When a kept item stops being needed (monotonic seconds): it was set ``ttl`` before it expires."""
-    return math.inf if item.needed_for is None else expires_at - item.ttl + item.needed_for
-
-
 class InMemoryCacheStorage:
-    """An LRU map of ``CacheItem`` bounded by a number of stored responses and by payload bytes
+    """A map of ``CacheItem`` bounded by a number of stored responses and by payload bytes
     (body + id), with groups of items (``IGroupCacheStorage``).
 
     ``max_items`` counts stored responses: the middleware's bookkeeping items (the index of each
@@ -45,7 +45,8 @@ class InMemoryCacheStorage:
     An item is kept for its ``ttl`` from when it was ``set``, measured on the monotonic clock (a
     wall clock that steps back cannot make it live longer), and is never returned after that.
     When a bound is reached, expired items go first, then items past their ``needed_for`` (kept
-    only in case, such as stale responses kept to be revalidated), then the least recently used.
+    only in case, such as stale responses kept to be revalidated), then those not read lately
+    (``recency.Recency``: the oldest written, passing over once each one read since).
     Every operation is O(1); the sweep that finds expired and no longer needed items runs at most
     once per ``len/4`` writes, so it is O(1) amortised too. Items must not be changed after
     ``set`` (the byte count is taken from them when they leave).
@@ -66,11 +67,10 @@ class InMemoryCacheStorage:
         self.max_items = int(check_number(max_items, f"{name}(max_items=...)", unit="items", whole=True, minimum=1))
         self.max_bytes = int(check_number(max_bytes, f"{name}(max_bytes=...)", unit="bytes", whole=True, minimum=1))
         self._monotonic = clock.monotonic
-        self._items: OrderedDict[str, tuple[CacheItem, float]] = OrderedDict()
-        """Each item with when it expires (monotonic seconds); when it stops being needed follows
-        from that and the item (``_needed_until``)."""
+        self._items: dict[str, Kept] = {}
+        self._recency = Recency()
         self._spare: deque[str] = deque()
-        """Ids the last sweep found no longer needed, least recently used first: evicted first."""
+        """Ids the last sweep found no longer needed, in the order the hand visits them: evicted first."""
         self._bytes = 0
         self._bookkeeping: dict[str, None] = {}
         """The ids of the items that are bookkeeping (counted apart from responses), oldest write first."""
@@ -93,18 +93,14 @@ class InMemoryCacheStorage:
         """When everything was last removed, and until when that is kept (monotonic seconds)."""
 
     def get(self, item_id: str) -> CacheItem:
-        # Reads take no lock: each OrderedDict call is atomic under the GIL, and an item that
-        # another thread removes meanwhile is still whole. Only changes are serialised.
-        items = self._items
-        kept = items.get(item_id)
-        if kept is None or kept[1] < self._monotonic():
+        # Reads take no lock: a dict lookup is atomic under the GIL, an item that another thread
+        # removes meanwhile is still whole, and marking it used is one attribute. Changes are serialised.
+        kept = self._items.get(item_id)
+        if kept is None or kept.expires < self._monotonic():
             self._forget_expired(item_id, kept)
             raise CacheError.for_not_found(item_id)
-        try:  # noqa: SIM105 - contextlib.suppress costs ~0.3 us, and this runs twice per hit
-            items.move_to_end(item_id)
-        except KeyError:
-            pass  # removed by another thread meanwhile
-        return kept[0]
+        _mark(kept, "used", True)
+        return kept
 
     def get_many(self, item_ids: Sequence[str]) -> list[CacheItem | None]:
         """The items, ``None`` for each miss: a hit reads a resource's index and variant in one call."""
@@ -112,29 +108,26 @@ class InMemoryCacheStorage:
         found: list[CacheItem | None] = []
         for item_id in item_ids:
             kept = items.get(item_id)
-            if kept is None or kept[1] < now:
+            if kept is None or kept.expires < now:
                 self._forget_expired(item_id, kept)
                 found.append(None)
                 continue
-            try:  # noqa: SIM105 - see get
-                items.move_to_end(item_id)
-            except KeyError:
-                pass
-            found.append(kept[0])
+            _mark(kept, "used", True)
+            found.append(kept)
         return found
 
     def compare_and_set(self, guard_id: str, expected: bytes | None, items: Sequence[CacheItem]) -> bool:
         """Set ``items`` only if ``guard_id`` holds ``expected`` (``None``: nothing live), atomically."""
         with self._lock:
             kept = self._items.get(guard_id)
-            current = None if kept is None or kept[1] < self._monotonic() or not kept[0] else kept[0].body
+            current = None if kept is None or kept.expires < self._monotonic() or not kept else kept.body
             if current != expected:
                 return False
             for item in items:
                 self._set(item)
             return True
 
-    def _forget_expired(self, item_id: str, kept: tuple[CacheItem, float] | None) -> None:
+    def _forget_expired(self, item_id: str, kept: Kept | None) -> None:
         if kept is not None:
             with self._lock:
                 if self._items.get(item_id) is kept:
@@ -162,7 +155,7 @@ class InMemoryCacheStorage:
             if self._invalidated_since(checked, since, now):
                 return None
             kept = self._items.get(guard_id)
-            current = None if kept is None or kept[1] < now or not kept[0] else kept[0].body
+            current = None if kept is None or kept.expires < now or not kept else kept.body
             if current != expected:
                 return False
             for item in items:
@@ -256,11 +249,12 @@ class InMemoryCacheStorage:
     def _set(self, item: CacheItem) -> None:
         replaced = self._items.pop(item.id, None)
         if replaced is not None:  # a new version of the item stays in the groups it was listed in
-            self._forget(item.id, replaced[0], leave_groups=False)
+            self._forget(item.id, replaced, leave_groups=False)
         size = _footprint(item)
         if size > self.max_bytes:
             return
-        self._items[item.id] = (item, self._monotonic() + item.ttl)
+        kept = self._items[item.id] = Kept.of(item, self._monotonic() + item.ttl)
+        self._recency.added(kept, self._items)
         self._bytes += size
         if item.bookkeeping:
             self._bookkeeping[item.id] = None
@@ -289,6 +283,7 @@ class InMemoryCacheStorage:
 
     def _clear(self) -> None:
         self._items.clear()
+        self._recency.clear()
         self._spare.clear()
         self._groups.clear()
         self._listed_in.clear()
@@ -322,33 +317,30 @@ class InMemoryCacheStorage:
         while self._over_bounds() and self._items:
             spare = self._spare.popleft() if self._spare else None
             if spare is None:
-                item_id, (oldest, _) = self._items.popitem(last=False)  # one atomic call: reads take no lock
-                self._forget(item_id, oldest)
+                victim = self._recency.victim(self._items)
+                self._remove(next(iter(self._items)) if victim is None else victim.id)
                 self.evictions += 1
                 continue
             kept = self._items.get(spare)
-            if kept is not None and _needed_until(*kept) < now:  # still there, and still not needed
+            if kept is not None and kept.needed_until < now:  # still there, and still not needed
                 self._remove(spare)
                 self.evictions += 1
 
     def _sweep(self) -> None:
-        """Drop expired items, and list those no longer needed (oldest use first) to drop first."""
+        """Drop expired items, and list those no longer needed (in the hand's order) to drop first."""
         now = self._monotonic()
-        # One C-level call takes the snapshot: lock-free reads may reorder entries meanwhile, and a
-        # Python-level loop over the live dict would see "mutated during iteration".
-        snapshot = list(self._items.items())
         self._spare.clear()
-        for item_id, (item, expires_at) in snapshot:
-            if expires_at < now:
-                self._remove(item_id)
-            elif _needed_until(item, expires_at) < now:
-                self._spare.append(item_id)
+        for kept in self._recency.in_order(self._items):
+            if kept.expires < now:
+                self._remove(kept.id)
+            elif kept.needed_until < now:
+                self._spare.append(kept.id)
         self._writes_since_sweep = 0
 
     def _remove(self, item_id: str) -> None:
         kept = self._items.pop(item_id, None)
         if kept is not None:
-            self._forget(item_id, kept[0])
+            self._forget(item_id, kept)
 
     def _forget(self, item_id: str, item: CacheItem, leave_groups: bool = True) -> None:
         """Account for an item taken out of ``_items``."""

@@ -1,0 +1,82 @@
+"""Which item the in-memory storage drops when it must make room: the CLOCK algorithm (second
+chance), an approximation of least recently used at a fraction of its memory per item.
+
+Items wait in the order they were written. A read only marks its item used (one attribute, no
+lock); the hand takes the oldest, and an item used since the hand last passed it is marked unused
+and goes to the back, once, instead of being dropped. An ``OrderedDict`` kept in exact LRU order
+costs ~50 bytes more per item, and a move on every hit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+
+from .protocol import CacheItem
+
+__all__ = ["Kept", "Recency"]
+
+
+class Kept(CacheItem):
+    """An item as the storage keeps it: its own copy (two storages given one item keep their own),
+    with when it expires (monotonic seconds) and whether it was read since the hand last passed."""
+
+    __slots__ = ("expires", "used")
+    expires: float
+    used: bool
+
+    @classmethod
+    def of(cls, item: CacheItem, expires: float) -> Kept:
+        kept = object.__new__(cls)
+        initialise = object.__setattr__  # as CacheItem.__init__ does: no clock read per field
+        initialise(kept, "needed_for", item.needed_for)
+        initialise(kept, "bookkeeping", item.bookkeeping)
+        initialise(kept, "_id", item.id)
+        initialise(kept, "body", item.body)
+        initialise(kept, "ttl", item.ttl)
+        initialise(kept, "_times", item._times)
+        initialise(kept, "expires", expires)
+        initialise(kept, "used", False)
+        return kept
+
+    @property
+    def needed_until(self) -> float:
+        """When it stops being needed (monotonic seconds): it was set ``ttl`` before it expires."""
+        return math.inf if self.needed_for is None else self.expires - self.ttl + self.needed_for
+
+
+class Recency:
+    """The items of one storage in the order the hand visits them. The storage's lock is held
+    for every call; reads only set ``Kept.used``."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Kept] = deque()
+        """Every item written, oldest first; one that left the storage since is skipped (and
+        dropped from here when it comes up, or when the queue is tidied)."""
+
+    def added(self, kept: Kept, items: Mapping[str, Kept]) -> None:
+        self._queue.append(kept)
+        if len(self._queue) > 2 * len(items) + 64:  # left items pile up while nothing is dropped
+            self._queue = deque(self.in_order(items))
+
+    def victim(self, items: Mapping[str, Kept]) -> Kept | None:
+        """The item to drop next (still to be removed by the caller); ``None`` when there is none."""
+        queue = self._queue
+        while queue:
+            kept = queue.popleft()
+            if items.get(kept.id) is not kept:
+                continue  # removed or replaced since
+            if kept.used:
+                object.__setattr__(kept, "used", False)  # not through CacheItem.__setattr__
+                queue.append(kept)
+                continue
+            return kept
+        return None
+
+    def in_order(self, items: Mapping[str, Kept]) -> list[Kept]:
+        """The items still in the storage, in the order the hand would reach them."""
+        return [kept for kept in list(self._queue) if items.get(kept.id) is kept]
+
+    def clear(self) -> None:
+        self._queue.clear()
