@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from chocs_middleware.cache.decisions.values import ResourceIndex, StoredResponse, VaryRecipe
+from chocs_middleware.cache.entries.compression import CARRIED_DICTIONARY
 from chocs_middleware.cache.entries.serialisation import (
-    _CARRIED_DICTIONARY,
     DecodeError,
     decode_index,
     decode_response,
@@ -65,8 +65,8 @@ def test_an_index_with_a_planted_input_name_is_refused() -> None:
 
 
 def test_the_stored_form_says_its_version_and_kind() -> None:
-    assert encode_response(RESPONSE).startswith(b"chocs-cache 2 response\n")
-    assert encode_index(INDEX).startswith(b"chocs-cache 2 index\n")
+    assert encode_response(RESPONSE).startswith(b"chocs-cache 3 response\n")
+    assert encode_index(INDEX).startswith(b"chocs-cache 3 index\n")
 
 
 @pytest.mark.parametrize(
@@ -75,13 +75,13 @@ def test_the_stored_form_says_its_version_and_kind() -> None:
         b"",
         b"garbage",
         b"chocs-cache 1 response\n{}\n",
-        b"chocs-cache 2 response\nnot json\nbody",
-        b"chocs-cache 2 response\n[1, 2]\nbody",
-        b'chocs-cache 2 response\n{"s": "200", "h": {}, "t": 1, "l": 1, "g": ""}\n',
-        b'chocs-cache 2 response\n{"s": 200, "h": {"a": "b"}, "t": 1, "l": 1, "g": ""}\n',
-        b'chocs-cache 2 response\n{"s": 200, "h": {}, "t": 1, "l": true, "g": ""}\n',
-        b'chocs-cache 2 response\n{"s": 200}\n',
-        b"chocs-cache 2 response\n" + b"[" * 100_000 + b"\n",
+        b"chocs-cache 3 response\nnot json\nbody",
+        b"chocs-cache 3 response\n[1, 2]\nbody",
+        b'chocs-cache 3 response\n{"s": "200", "h": {}, "t": 1, "l": 1, "g": ""}\n',
+        b'chocs-cache 3 response\n{"s": 200, "h": {"a": "b"}, "t": 1, "l": 1, "g": ""}\n',
+        b'chocs-cache 3 response\n{"s": 200, "h": {}, "t": 1, "l": true, "g": ""}\n',
+        b'chocs-cache 3 response\n{"s": 200}\n',
+        b"chocs-cache 3 response\n" + b"[" * 100_000 + b"\n",
         pickle.dumps((200, b"body", {})),
     ],
 )
@@ -102,15 +102,45 @@ def test_an_index_with_trailing_bytes_does_not_decode() -> None:
         decode_index(encode_index(INDEX) + b"\nextra")
 
 
+TAG = b"chocs-cache 3 index\n"
+
+
+def stream(plain: bytes) -> bytes:
+    """``plain`` as a carrying index's stream, as whoever can write to the storage could make one."""
+    compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, CARRIED_DICTIONARY)
+    return compressor.compress(plain) + compressor.flush()
+
+
+def opened(blob: bytes) -> tuple[bytes, bytes]:
+    """What a carrying index's stream holds (its version line first), and what follows it."""
+    expander = zlib.decompressobj(-15, zdict=CARRIED_DICTIONARY)
+    return expander.decompress(blob), expander.unused_data
+
+
+def rewritten(blob: bytes, old: bytes, new: bytes) -> bytes:
+    inside, after = opened(blob)
+    assert old in inside
+    return stream(inside.replace(old, new)) + after
+
+
 def test_an_index_that_carries_a_response_survives_the_round_trip() -> None:
     carrying = replace(INDEX, carried=("v2", RESPONSE))
 
     blob = encode_index(carrying)
 
-    assert blob.startswith(b"chocs-cache 2 index\n") and b'"c":1}\n{"s":200,' in blob  # the second variant listed
-    assert blob.endswith(encode_response(RESPONSE, carried=True))  # after the index's line: its metadata, its body
-    assert b"response" not in blob and blob.count(b'"g":') == 1  # the version line and generation are the index's
+    inside, after = opened(blob)
+    assert inside.startswith(TAG + b'{"g":"abc123"')
+    assert b'"c":1}\n{"s":200,' in inside  # the second variant listed, then the response's metadata
+    assert after == RESPONSE.body  # a body that does not compress follows the stream as it came
+    assert b"response" not in inside and inside.count(b'"g":') == 1  # the version and generation are the index's
     assert decode_index(blob) == carrying
+
+
+def test_a_carrying_indexs_lines_take_less_room_than_as_text() -> None:
+    blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
+
+    inside, after = opened(blob)
+    assert len(blob) - len(after) < len(inside) // 2
 
 
 @pytest.mark.parametrize(
@@ -121,14 +151,14 @@ def test_an_index_that_carries_a_response_of_no_variant_it_lists_does_not_decode
     blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
 
     with pytest.raises(DecodeError, match=what):
-        decode_index(blob.replace(b'"c":1}', b'"c":' + position + b"}"))
+        decode_index(rewritten(blob, b'"c":1}', b'"c":' + position + b"}"))
 
 
 def test_an_index_that_carries_a_response_naming_a_generation_does_not_decode() -> None:
     blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
 
     with pytest.raises(DecodeError, match="names a generation"):
-        decode_index(blob.replace(b'{"s":200,', b'{"s":200,"g":"other",'))
+        decode_index(rewritten(blob, b'{"s":200,', b'{"s":200,"g":"other",'))
 
 
 def test_a_carried_response_takes_its_indexs_generation() -> None:
@@ -138,55 +168,55 @@ def test_a_carried_response_takes_its_indexs_generation() -> None:
 
 
 def test_an_index_that_says_it_carries_a_response_but_holds_none_does_not_decode() -> None:
-    blob = encode_index(replace(INDEX, carried=("v2", RESPONSE)))
+    index_line = opened(encode_index(replace(INDEX, carried=("v2", RESPONSE))))[0].split(b"\n")[1]
 
-    with pytest.raises(DecodeError):
-        decode_index(blob[: blob.index(b'"c":1}') + len(b'"c":1}')])
+    with pytest.raises(DecodeError, match="says it carries"):
+        decode_index(TAG + index_line)
+    with pytest.raises(DecodeError, match="two lines"):
+        decode_index(stream(TAG + index_line + b"\n"))
+    with pytest.raises(DecodeError, match="version line"):
+        decode_index(stream(index_line + b"\n" + METADATA))
 
 
 JSON_BODY = b'{"id": 1, "name": "a product", "tags": ["x", "y"]}\n' * 40  # compresses well
 
 
-def carried_part(blob: bytes) -> bytes:
-    """What follows an index's line: the response it carries."""
-    return blob.split(b"\n", 2)[2]
-
-
-def test_a_carried_response_whose_body_compresses_is_compressed_whole_and_survives_the_round_trip() -> None:
+def test_a_carried_body_that_compresses_goes_into_the_stream_and_survives_the_round_trip() -> None:
     carrying = replace(INDEX, carried=("v2", replace(RESPONSE, body=JSON_BODY)))
 
     blob = encode_index(carrying)
 
-    assert not carried_part(blob).startswith(b"{")  # metadata and body in one zlib stream
-    apart = encode_response(replace(RESPONSE, body=JSON_BODY))  # its body compressed alone
-    assert len(carried_part(blob)) < len(apart) * 2 // 3
+    inside, after = opened(blob)
+    assert inside.endswith(b"\n" + JSON_BODY) and after == b""
+    assert len(blob) < len(encode_response(replace(RESPONSE, body=JSON_BODY)))  # less than the response alone
     assert decode_index(blob) == carrying
 
 
+INDEX_LINE = b'{"g":"abc123","r":[],"v":[["v2",1800000120]],"c":0}\n'
+METADATA = b'{"s":200,"h":{},"t":1,"l":60}\n'
+
+
 @pytest.mark.parametrize(
-    ("what", "plain"),
+    ("what", "inside", "after"),
     [
-        ("larger than the encoder compresses", b'{"s":200,"h":{},"t":1,"l":60}\n' + b"x" * 200_000),
-        ("a size the encoder does not compress", b'{"s":200,"h":{},"t":1,"l":60}\n' + b"x" * 100),
-        ("a compressed body", b'{"s":200,"h":{},"t":1,"l":60,"z":1}\n' + b"x" * 1000),
+        ("larger than the encoder compresses", INDEX_LINE + METADATA + b"x" * 200_000, b""),
+        ("would not have compressed", INDEX_LINE + METADATA + b"x" * 100, b""),
+        ("two bodies", INDEX_LINE + METADATA + b"x" * 1000, b"y" * 1000),
+        ("a compressed body", INDEX_LINE + b'{"s":200,"h":{},"t":1,"l":60,"z":1}\n', b"x" * 1000),
     ],
 )
-def test_a_carried_response_compressed_whole_that_the_encoder_would_not_write_does_not_decode(
-    what: str, plain: bytes
+def test_a_carrying_index_that_the_encoder_would_not_write_does_not_decode(
+    what: str, inside: bytes, after: bytes
 ) -> None:
-    index_line = encode_index(replace(INDEX, carried=("v2", RESPONSE))).split(b"\n", 2)[:2]
-    compressor = zlib.compressobj(1, zlib.DEFLATED, 13, 6, zlib.Z_DEFAULT_STRATEGY, _CARRIED_DICTIONARY)
-    planted = b"\n".join((*index_line, compressor.compress(plain) + compressor.flush()))
+    assert decode_index(stream(TAG + INDEX_LINE + METADATA) + b"x" * 100).carried is not None  # as written
 
     with pytest.raises(DecodeError, match=what):
-        decode_index(planted)
+        decode_index(stream(TAG + inside) + after)
 
 
-def test_a_carried_response_that_is_neither_metadata_nor_a_zlib_stream_does_not_decode() -> None:
-    index_line = encode_index(replace(INDEX, carried=("v2", RESPONSE))).split(b"\n", 2)[:2]
-
+def test_a_carrying_index_that_is_not_a_deflate_stream_does_not_decode() -> None:
     with pytest.raises(DecodeError, match="does not decompress"):
-        decode_index(b"\n".join((*index_line, b"not an entry")))
+        decode_index(b"not an entry")
 
 
 def generated_response(**changes: object) -> StoredResponse:

@@ -125,7 +125,7 @@ def test_a_planted_entry_larger_than_any_the_cache_stores_is_refused_when_read(
     assert harness.client.get("/doc").headers["Cache-Status"].startswith("chocs-cache; hit")
     for item_id in planted_ids(storage):
         if item_id.startswith(("r", "v")):  # what holds the response, overwritten with 64 MiB by whoever can write
-            body = b"chocs-cache 2 response\n{}\n" + b"x" * (64 * 1024 * 1024)
+            body = b"chocs-cache 3 response\n{}\n" + b"x" * (64 * 1024 * 1024)
             plant(storage, CacheItem(item_id, body, 600), redis_server.url)
 
     after = harness.client.get("/doc")

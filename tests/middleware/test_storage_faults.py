@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from chocs import HttpRequest, HttpResponse
 
 from chocs_middleware.cache import CacheItem
 from chocs_middleware.cache.common.faults import BREAKER_THRESHOLD, FAULT_REST_SECONDS
+from chocs_middleware.cache.entries.compression import CARRIED_DICTIONARY
 from chocs_middleware.cache.error import WriteRefused
 from tests.conftest import Clock, Harness, versioned_items
 from tests.user_storages import CollectableDictStorage, DictStorage
@@ -288,18 +290,24 @@ def test_a_failed_invalidation_is_remembered_logged_and_retried(
 
 def planted(storage: DictStorage, change: Callable[[dict[str, Any]], None]) -> None:
     """Rewrite every stored response's metadata (kept apart, or carried by its path's index) as
-    someone with write access to the storage could."""
+    someone with write access to the storage, who knows the format, could."""
     for item_id, item in list(storage._cache.items()):
-        lines = item.body.split(b"\n", 3)  # a response: its version line, metadata and body
-        if lines[0] == b"chocs-cache 2 index" and b'"c":' in lines[1]:  # an index, and the response it carries
-            before, meta, body = b"\n".join(lines[:2]) + b"\n", lines[2], lines[3]
-        elif lines[0] == b"chocs-cache 2 response":
-            before, meta, body = lines[0] + b"\n", lines[1], b"\n".join(lines[2:])
+        if item_id.startswith("r") and item.body and not item.body.startswith(b"chocs-cache"):  # carries a response
+            expander = zlib.decompressobj(-15, zdict=CARRIED_DICTIONARY)
+            tag, index_line, meta, body = expander.decompress(item.body).split(b"\n", 3)
+            data = json.loads(meta)
+            change(data)
+            compressor = zlib.compressobj(1, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, CARRIED_DICTIONARY)
+            lines = b"\n".join((tag, index_line, json.dumps(data).encode(), body))
+            blob = compressor.compress(lines) + compressor.flush() + expander.unused_data
+        elif item.body.startswith(b"chocs-cache 3 response\n"):
+            tag, meta, body = item.body.split(b"\n", 2)
+            data = json.loads(meta)
+            change(data)
+            blob = b"\n".join((tag, json.dumps(data).encode(), body))
         else:
             continue
-        data = json.loads(meta)
-        change(data)
-        storage.set(CacheItem(item_id, b"".join((before, json.dumps(data).encode(), b"\n", body)), 600))
+        storage.set(CacheItem(item_id, blob, 600))
 
 
 @pytest.mark.parametrize(
@@ -339,7 +347,7 @@ def test_an_index_planted_with_100000_variants_is_refused_at_once(cache_log: pyt
     harness.client.get("/items/1")
     index_id = next(item_id for item_id in storage._cache if item_id.startswith("r"))
     huge = {"g": "g", "r": [], "v": [[f"v{number:024d}", 2_000_000_000] for number in range(100_000)]}
-    storage.set(CacheItem(index_id, b"chocs-cache 2 index\n" + json.dumps(huge).encode(), 600))
+    storage.set(CacheItem(index_id, b"chocs-cache 3 index\n" + json.dumps(huge).encode(), 600))
 
     write = harness.client.patch("/items/1", "x")
     after = harness.client.get("/items/1")

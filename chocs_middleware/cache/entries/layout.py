@@ -14,8 +14,8 @@ from .serialisation import encode_index, encode_response
 __all__ = ["MAX_CARRIED_SIZE", "index_item", "item", "items_to_write"]
 
 MAX_CARRIED_SIZE = 6 * 1024
-"""An index carries a response of up to this many bytes (as stored): with the index's own line
-it stays within what the decoder memoises (``guard.INDEXES``), so a hit decodes it once."""
+"""An index that carries a response is at most this many bytes (as stored): within what the
+decoder memoises (``guard.INDEXES``), so a hit decodes it once."""
 
 
 _SECONDS: dict[int, int] = {}
@@ -28,20 +28,37 @@ def _seconds(value: float, least: int) -> int:
     return _SECONDS.setdefault(seconds, seconds) if len(_SECONDS) < 4096 else seconds
 
 
+_last_second: tuple[int, int] = (0, 0)
+"""The last whole second an item was made in (the second, and the int object for it)."""
+
+
+def _made_at(now: float) -> int:
+    """When an item was made, in whole seconds: the middleware reads it nowhere (the 1.0
+    ``created_at`` and ``updated_at`` show it), and the items made in one second share one int
+    instead of a float apiece."""
+    global _last_second
+    second = int(now)
+    last = _last_second  # one tuple, read and replaced whole
+    if last[0] == second:
+        return last[1]
+    _last_second = (second, second)
+    return second
+
+
 def item(item_id: str, blob: bytes, expires_at: float, now: float, needed_until: float | None = None) -> CacheItem:
     """A stored response (``needed_until`` given) or an index (bookkeeping) as the storage keeps it."""
     ttl = _seconds(expires_at - now, 1)
+    made_at = _made_at(now)
     if needed_until is None:
-        return CacheItem(item_id, blob, ttl, now=now, bookkeeping=True)
-    return CacheItem(item_id, blob, ttl, now=now, needed_for=_seconds(needed_until - now, 0))
+        return CacheItem(item_id, blob, ttl, now=made_at, bookkeeping=True)
+    return CacheItem(item_id, blob, ttl, now=made_at, needed_for=_seconds(needed_until - now, 0))
 
 
-def index_item(resource: str, index: ResourceIndex, now: float, carried_blob: bytes | None = None) -> CacheItem:
-    """An index as the storage keeps it: bookkeeping, unless it carries a response (``carried_blob``:
-    that response encoded, when the caller has it). Then it is a stored response, needed as long
-    as that one is while it is the only variant listed, else for its whole ttl (the others are
-    found through it)."""
-    blob = encode_index(index, carried_blob)
+def index_item(resource: str, index: ResourceIndex, now: float, blob: bytes | None = None) -> CacheItem:
+    """An index as the storage keeps it (``blob``: encoded, when the caller has it): bookkeeping,
+    unless it carries a response. Then it is a stored response, needed as long as that one is
+    while it is the only variant listed, else for its whole ttl (the others are found through it)."""
+    blob = encode_index(index) if blob is None else blob
     carried = index.carried
     if carried is None:
         return item(resource, blob, index.expires_at, now)
@@ -65,10 +82,10 @@ def items_to_write(
 
     Only a response in no cache group (``may_carry``) is carried: a group lists the item that
     holds it, and a purge of the group would remove the index with it, invalidated or not."""
-    if may_carry and index.carries(variant, now):
-        encoded = encode_response(stored, carried=True)
+    if may_carry and len(stored.body) < MAX_CARRIED_SIZE and index.carries(variant, now):
+        carrying = index.with_variant(recipe, variant, stored.retained_until, now, (variant, stored))
+        encoded = encode_index(carrying)
         if len(encoded) <= MAX_CARRIED_SIZE:
-            carrying = index.with_variant(recipe, variant, stored.retained_until, now, (variant, stored))
             return (index_item(resource, carrying, now, encoded),)
     written = [item(variant, encode_response(stored), stored.retained_until, now, stored.needed_until)]
     updated = index.with_variant(recipe, variant, stored.retained_until, now, index.carried)

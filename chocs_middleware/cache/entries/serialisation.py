@@ -2,9 +2,9 @@ r"""The stored form of index entries and responses: versioned, code-free, strict
 
 Layout (bytes)::
 
-    chocs-cache 2 response\n{"s":200,"h":{"content-type":["text/plain"]},"t":1795240587.617,...}\n<body>
-    chocs-cache 2 index\n{"g":"6eb4a5c2757a","r":[[["accept"],0]],"v":[["v7eb9...",1795244187]]}
-    chocs-cache 2 index\n{"g":"6eb4a5c2757a",...,"c":0}\n{"s":200,...}\n<body>
+    chocs-cache 3 response\n{"s":200,"h":{"content-type":["text/plain"]},"t":1795240587.617,...}\n<body>
+    chocs-cache 3 index\n{"g":"6eb4a5c2757a","r":[[["accept"],0]],"v":[["v7eb9...",1795244187]]}
+    <raw deflate stream of: chocs-cache 3 index\n{"g":"6eb4a5c2757a",...,"c":0}\n{"s":200,...}\n[<body>]>[<body>]
 
 The first line names the format version and the kind of entry; the metadata is JSON (it holds
 no code, unlike the pickles of 1.0: whoever can write to a shared storage cannot run code in
@@ -29,10 +29,11 @@ etag, ``L`` last-modified), and decoding puts them back, in that order, at the e
 - index: ``g`` generation, ``r`` vary recipes as [field names, 1 when per credentials else 0],
   ``v`` variants as [id, expires at (epoch seconds)]; on an invalidated index, ``i`` when it
   was invalidated and ``k`` until when it is kept; ``c`` the position in ``v`` of the variant
-  whose response the entry carries (``ResourceIndex.carried``): after the index's line, the
-  response's metadata line and body, without a version line or ``g`` (they are the index's),
-  compressed whole (one zlib stream, with a preset dictionary, and no ``z``) when its body
-  compresses.
+  whose response the entry carries (``ResourceIndex.carried``). An index that carries one is
+  kept as one raw deflate stream with a preset dictionary (``compression.carried_stream``): the
+  version line, the index's line, the response's metadata line (without ``g``, which is the
+  index's, and ``z``), and its body when that compresses; else the body follows the stream as
+  it came.
 
 Decoding checks every invariant the encoder keeps (statuses, header names and values that can
 be sent, no ``Set-Cookie``, finite times, bounded counts), because whoever can write to a shared
@@ -43,8 +44,8 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from collections.abc import Callable
+from json.encoder import encode_basestring
 from typing import Any
 
 from ..common.memo import BoundedMemo
@@ -59,51 +60,24 @@ from ..decisions.values import (
 from ..semantics.dates import format_http_date
 from ..semantics.entity_tags import generate_entity_tag
 from . import stored_values as check
+from .compression import COMPRESSIBLE_SIZES, carried_stream, compressed, decompressed, opened_stream
 from .stored_values import MAX_EPOCH_SECONDS, MAX_HEADER_FIELDS, MAX_ID_LENGTH
 
 __all__ = ["DecodeError", "decode_index", "decode_response", "encode_index", "encode_response"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _RESPONSE_TAG = f"chocs-cache {FORMAT_VERSION} response\n".encode()
-COMPRESSIBLE_SIZES = range(512, 8 * 1024 + 1)
-"""Bodies of these sizes are kept compressed (zlib, level 1) when that saves a tenth or more: an
-entry this small is decoded once and then memoised (``guard.RESPONSES``), so a hot hit never pays
-for it, and a larger body, decoded on every hit, is kept as it came."""
-_WINDOW_BITS, _MEMORY_LEVEL = 13, 6
-"""An 8 KiB window (the largest body compressed) and a smaller hash: zlib's state then takes
-~64 KiB instead of ~256 KiB, which the allocator gives without mapping fresh pages, and a 2 KB
-body compresses in a tenth of the time, to within a few bytes of the default (measured in
-``make bench``'s miss row). The stream is ordinary zlib: any decoder reads it."""
-_SAMPLE, _MOST_DISTINCT = 256, 128
-"""A body whose first 256 bytes hold more than 128 different values is taken for compressed or
-random data (text, JSON, HTML and base64 hold far fewer) and kept as it came, untried."""
 _INDEX_TAG = f"chocs-cache {FORMAT_VERSION} index\n".encode()
-MAX_CARRIED_METADATA = 64 * 1024
-"""A carried response compressed whole is never more than its largest body and this much metadata."""
-_CARRIED_DICTIONARY = (
-    b'"etag":["W/\\"","last-modified":["","content-type":["text/html; charset=utf-8"],'
-    b'"cache-control":["private, max-age=","cache-control":["public, max-age=","cache-control":["no-cache"],'
-    b'"vary":["accept, accept-language, cookie"]},"w":60,"e":300,"p":1,"u":1,"n":1,"K":"'
-    b',"l":60,"d":"DE","k":3600,"a":1}\n'
-    b'{"s":200,"h":{"content-type":["application/json"],"cache-control":["max-age=3600"],'
-    b'"vary":["accept, accept-language"]},"t":17'
-)
-"""zlib's preset dictionary for a carried response compressed whole: what its metadata mostly
-says (the format's keys, the default ``Vary``, the usual ``Cache-Control`` and types), so that
-the metadata of a compressed response takes ~60 bytes instead of ~170. Part of format 2: a
-stream made with another dictionary does not decompress."""
 
 
 class DecodeError(ValueError):
     """The bytes are not an entry of this format version (corrupt, foreign or from another version)."""
 
 
-def _dump(meta: dict[str, Any]) -> bytes:
-    return _ENCODE(meta).encode()
-
-
 _ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 """One encoder for every entry (``json.dumps`` with options makes a new one per call)."""
+_string = encode_basestring
+"""A string as ``_ENCODE`` writes it, without a call through the encoder."""
 
 
 # Code, header name, and how the value derives from (stored at, body); in the order they are added.
@@ -114,10 +88,16 @@ _DERIVED_HEADERS: tuple[tuple[str, str, Callable[[float, bytes], str]], ...] = (
 )
 
 
-def encode_response(response: StoredResponse, carried: bool = False) -> bytes:
-    """``response`` in its stored form; ``carried``: as an index carries it, without the version
-    line and the generation, which are the index's, and compressed whole (metadata and body) when
-    its body is kept compressed."""
+def encode_response(response: StoredResponse) -> bytes:
+    """``response`` in its stored form, kept apart from its index."""
+    body = compressed(response.body)
+    metadata = _metadata(response, carried=False, compressed=body is not None)
+    return b"".join((_RESPONSE_TAG, metadata, b"\n", response.body if body is None else body))
+
+
+def _metadata(response: StoredResponse, carried: bool, compressed: bool = False) -> bytes:
+    """The metadata line of ``response`` (without its newline); ``carried``: as an index carries
+    it, without the generation, which is the index's."""
     stored_at = round(response.stored_at, 3)
     fields, body = response.headers, response.body
     kept, derived = len(fields), ""
@@ -125,10 +105,9 @@ def encode_response(response: StoredResponse, carried: bool = False) -> bytes:
         if kept and fields[kept - 1][0] == name and fields[kept - 1][1] == (derive(stored_at, body),):
             kept -= 1
             derived = code + derived
-    compressed = None if carried else _compressed(body)
     meta = [f'{{"s":{response.status},"h":{_headers_json(fields[:kept])},"t":{stored_at!r},"l":{response.lifetime}']
     if not carried:
-        meta.append(f',"g":{_ENCODE(response.generation)}')
+        meta.append(f',"g":{_string(response.generation)}')
     if derived:
         meta.append(f',"d":"{derived}"')
     for key, attribute in _OPTIONAL_NUMBERS:
@@ -136,14 +115,11 @@ def encode_response(response: StoredResponse, carried: bool = False) -> bytes:
         if value:
             meta.append(f',"{key}":{int(value)}')
     if response.noted:
-        meta.append(f',"K":{_ENCODE(response.noted)}')
-    if compressed is not None:
+        meta.append(f',"K":{_string(response.noted)}')
+    if compressed:
         meta.append(',"z":1')
-        body = compressed
-    if not carried:
-        return b"".join((_RESPONSE_TAG, "".join(meta).encode(), b"}\n", body))
-    plain = b"".join(("".join(meta).encode(), b"}\n", body))
-    return _compressed(plain, len(body), _CARRIED_DICTIONARY) or plain
+    meta.append("}")
+    return "".join(meta).encode()
 
 
 _DERIVED_LAST_FIRST = tuple(reversed(_DERIVED_HEADERS))
@@ -169,78 +145,92 @@ def _headers_json(fields: HeaderFields) -> str:
     return known
 
 
-def decode_response(blob: bytes, carried_in: str | None = None) -> StoredResponse:
-    """The stored response in ``blob``; ``DecodeError`` unless every invariant the encoder keeps
-    holds (a shared storage may hold entries someone else planted). ``carried_in``: the
-    generation of the index that carries it, in its carried form."""
-    whole = carried_in is not None and blob[:1] != b"{"  # a carried response compressed whole
-    if whole:
-        try:
-            blob = _decompressed(blob, COMPRESSIBLE_SIZES.stop + MAX_CARRIED_METADATA, _CARRIED_DICTIONARY)
-        except ValueError as error:
-            raise DecodeError(str(error)) from None
-    meta, body = _split(blob, _RESPONSE_TAG if carried_in is None else b"")
-    if carried_in is not None and ("g" in meta or "z" in meta):
-        raise DecodeError("a carried response names a generation, or a compressed body: they are its index's")
-    if whole and len(body) not in COMPRESSIBLE_SIZES:
-        raise DecodeError("a carried response compressed whole, with a body of a size the encoder does not compress")
+def decode_response(blob: bytes) -> StoredResponse:
+    """The stored response in ``blob`` (kept apart); ``DecodeError`` unless every invariant the
+    encoder keeps holds (a shared storage may hold entries someone else planted)."""
+    meta, body = _split(blob, _RESPONSE_TAG)
     try:
         if check.flag(meta.get("z", 0)):
-            body = _decompressed(body)
-        stored_at = check.epoch_time(meta["t"])
-        header_map = check.mapping(meta["h"])
-        check.at_most(header_map, MAX_HEADER_FIELDS, "header fields")
-        headers = [(check.field_name(name), check.field_values(values)) for name, values in header_map.items()]
-        derived = check.text(meta.get("d", ""))
-        for code, name, derive in _DERIVED_HEADERS:
-            if code in derived:
-                headers.append((name, (derive(stored_at, body),)))
-        return StoredResponse(
-            status=check.status(meta["s"]),
-            headers=tuple(headers),
-            body=body,
-            stored_at=stored_at,
-            lifetime=check.seconds(meta["l"]),
-            generation=check.generation(meta["g"]) if carried_in is None else carried_in,
-            public=check.flag(meta.get("p", 0)),
-            no_cache=check.flag(meta.get("n", 0)),
-            stale_while_revalidate=check.seconds(meta.get("w", 0)),
-            stale_if_error=check.seconds(meta.get("e", 0)),
-            kept_stale=check.seconds(meta.get("k", 0)),
-            advertised=check.flag(meta.get("a", 0)),
-            per_user=check.flag(meta.get("u", 0)),
-            noted=check.text(meta.get("K", "")),
-        )
+            body = decompressed(body)
+        return _response(meta, body, check.generation(meta["g"]))
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed response entry: {error!r}") from None
 
 
-def encode_index(index: ResourceIndex, carried_blob: bytes | None = None) -> bytes:
-    """``index`` with the response it carries after it (``carried_blob``: that response as
-    ``encode_response(..., carried=True)`` gave it, when the caller has it already)."""
-    meta: dict[str, Any] = {
-        "g": index.generation,
-        "r": [_recipe_row(recipe) for recipe in index.recipes],
-        "v": [(variant, math.ceil(expires_at)) for variant, expires_at in index.variants],
-    }
+def _response(meta: dict[str, Any], body: bytes, generation: str) -> StoredResponse:
+    """The response ``meta`` describes, with ``body``, of ``generation``."""
+    stored_at = check.epoch_time(meta["t"])
+    header_map = check.mapping(meta["h"])
+    check.at_most(header_map, MAX_HEADER_FIELDS, "header fields")
+    headers = [(check.field_name(name), check.field_values(values)) for name, values in header_map.items()]
+    derived = check.text(meta.get("d", ""))
+    for code, name, derive in _DERIVED_HEADERS:
+        if code in derived:
+            headers.append((name, (derive(stored_at, body),)))
+    return StoredResponse(
+        status=check.status(meta["s"]),
+        headers=tuple(headers),
+        body=body,
+        stored_at=stored_at,
+        lifetime=check.seconds(meta["l"]),
+        generation=generation,
+        public=check.flag(meta.get("p", 0)),
+        no_cache=check.flag(meta.get("n", 0)),
+        stale_while_revalidate=check.seconds(meta.get("w", 0)),
+        stale_if_error=check.seconds(meta.get("e", 0)),
+        kept_stale=check.seconds(meta.get("k", 0)),
+        advertised=check.flag(meta.get("a", 0)),
+        per_user=check.flag(meta.get("u", 0)),
+        noted=check.text(meta.get("K", "")),
+    )
+
+
+def encode_index(index: ResourceIndex) -> bytes:
+    """``index`` in its stored form, with the response it carries."""
+    recipes = ",".join(_recipe_json(recipe) for recipe in index.recipes)
+    variants = ",".join(f"[{_string(variant)},{math.ceil(expires_at)}]" for variant, expires_at in index.variants)
+    meta = [f'{{"g":{_string(index.generation)},"r":[{recipes}],"v":[{variants}]']
     if index.invalidated_at is not None:
-        meta["i"] = round(index.invalidated_at, 3)
+        meta.append(f',"i":{round(index.invalidated_at, 3)!r}')
     if index.kept_until:
-        meta["k"] = math.ceil(index.kept_until)
-    if index.carried is None:
-        return _INDEX_TAG + _dump(meta)
-    variant, response = index.carried
-    meta["c"] = next(number for number, (listed, _) in enumerate(index.variants) if listed == variant)
-    if carried_blob is None:
-        carried_blob = encode_response(response, carried=True)
-    return b"".join((_INDEX_TAG, _dump(meta), b"\n", carried_blob))
+        meta.append(f',"k":{math.ceil(index.kept_until)}')
+    carried = index.carried
+    if carried is None:
+        meta.append("}")
+        return _INDEX_TAG + "".join(meta).encode()
+    position = 0
+    while index.variants[position][0] != carried[0]:
+        position += 1
+    meta.append(f',"c":{position}}}\n')
+    response = carried[1]
+    lines = b"".join((_INDEX_TAG, "".join(meta).encode(), _metadata(response, carried=True), b"\n"))
+    return carried_stream(lines, response.body)
+
+
+_RECIPE_ROWS: dict[VaryRecipe, str] = {}
+"""The JSON of the recipes stored lately (at most 256): a route's indexes mostly list the same one."""
+
+
+def _recipe_json(recipe: VaryRecipe) -> str:
+    known = _RECIPE_ROWS.get(recipe)
+    if known is None:
+        if len(_RECIPE_ROWS) >= 256:
+            _RECIPE_ROWS.clear()
+        known = _RECIPE_ROWS[recipe] = _ENCODE(_recipe_row(recipe))
+    return known
 
 
 def decode_index(blob: bytes) -> ResourceIndex:
     """The index in ``blob``; ``DecodeError`` unless every invariant the encoder keeps holds."""
-    meta, rest = _split(blob, _INDEX_TAG)
-    if rest and "c" not in meta:
-        raise DecodeError("index entry with trailing bytes")
+    if not isinstance(blob, (bytes, bytearray)):
+        raise DecodeError("not an entry of this kind and format version")
+    carried: tuple[bytes, bytes] | None = None
+    if blob.startswith(_INDEX_TAG):
+        meta, rest = _split(blob, _INDEX_TAG)
+        if rest or "c" in meta:
+            raise DecodeError("an index with trailing bytes, or that says it carries a response it does not hold")
+    else:
+        meta, carried = _opened(blob)
     try:
         recipes = check.at_most(check.listed(meta["r"]), MAX_RECIPES_PER_RESOURCE, "recipes")
         variants = _variants(check.at_most(check.listed(meta["v"]), MAX_VARIANTS_PER_RESOURCE, "variants"))
@@ -252,20 +242,38 @@ def decode_index(blob: bytes) -> ResourceIndex:
             variants=variants,
             invalidated_at=None if invalidated_at is None else check.epoch_time(invalidated_at),
             kept_until=check.epoch_time(meta.get("k", 0)),
-            carried=None if "c" not in meta else _carried(meta["c"], rest, generation, variants),
+            carried=None if carried is None else _carried(meta.get("c"), carried, generation, variants),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise DecodeError(f"malformed index entry: {error!r}") from None
 
 
+def _opened(blob: bytes) -> tuple[dict[str, Any], tuple[bytes, bytes]]:
+    """A carrying index's line (as JSON), and its response's metadata line and body."""
+    try:
+        inside, after = opened_stream(bytes(blob))
+    except ValueError as error:
+        raise DecodeError(f"not an entry of this kind and format version ({error})") from None
+    lines = inside.split(b"\n", 3)
+    if len(lines) != 4 or lines[0] + b"\n" != _INDEX_TAG:
+        raise DecodeError("a carrying index's stream without its version line and two lines")
+    _, index_line, metadata_line, body = lines
+    if body and (after or len(body) not in COMPRESSIBLE_SIZES):
+        raise DecodeError("a carried body the encoder would not have compressed, or two bodies")
+    return _object(index_line), (metadata_line, body or after)
+
+
 def _carried(
-    position: object, blob: bytes, generation: str, variants: tuple[tuple[str, float], ...]
+    position: object, carried: tuple[bytes, bytes], generation: str, variants: tuple[tuple[str, float], ...]
 ) -> tuple[str, StoredResponse]:
     """The response an index carries, for the variant it lists at ``position``, of its generation."""
     number = check.whole(position)
     if not 0 <= number < len(variants):
         raise ValueError("carries a response of a variant it does not list")
-    return variants[number][0], decode_response(blob, carried_in=generation)
+    meta = _object(carried[0])
+    if "g" in meta or "z" in meta:
+        raise ValueError("a carried response names a generation, or a compressed body: they are its index's")
+    return variants[number][0], _response(meta, carried[1], generation)
 
 
 def _recipe_row(recipe: VaryRecipe) -> list[Any]:
@@ -312,47 +320,21 @@ def _variants(listed: list[Any]) -> tuple[tuple[str, float], ...]:
     return tuple(variants)
 
 
-def _compressed(data: bytes, body_size: int | None = None, dictionary: bytes | None = None) -> bytes | None:
-    """``data`` compressed (with a preset ``dictionary``), when it is worth keeping so: its body
-    (all of it, unless ``body_size`` says how much of its end) of one of ``COMPRESSIBLE_SIZES``,
-    and a tenth of the body saved."""
-    body_size = len(data) if body_size is None else body_size
-    if body_size not in COMPRESSIBLE_SIZES or len(set(data[-body_size:][:_SAMPLE])) > _MOST_DISTINCT:
-        return None
-    compressor = (
-        zlib.compressobj(1, zlib.DEFLATED, _WINDOW_BITS, _MEMORY_LEVEL)
-        if dictionary is None
-        else zlib.compressobj(1, zlib.DEFLATED, _WINDOW_BITS, _MEMORY_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
-    )
-    compressed = compressor.compress(data) + compressor.flush()
-    return compressed if len(compressed) <= len(data) - body_size // 10 else None
-
-
-def _decompressed(data: bytes, limit: int = COMPRESSIBLE_SIZES.stop, dictionary: bytes | None = None) -> bytes:
-    """What ``_compressed`` compressed; never more than ``limit`` bytes (a body alone: one of
-    ``COMPRESSIBLE_SIZES``)."""
-    expander = zlib.decompressobj() if dictionary is None else zlib.decompressobj(zdict=dictionary)
-    try:
-        plain = expander.decompress(data, limit)
-    except zlib.error as error:
-        raise ValueError(f"compressed entry does not decompress: {error}") from None
-    if expander.unconsumed_tail or not expander.eof:
-        raise ValueError("compressed entry larger than the encoder compresses")
-    if limit == COMPRESSIBLE_SIZES.stop and len(plain) not in COMPRESSIBLE_SIZES:
-        raise ValueError("compressed body of a size the encoder does not compress")
-    return plain
-
-
 def _split(blob: bytes, tag: bytes) -> tuple[dict[str, Any], bytes]:
     if not isinstance(blob, (bytes, bytearray)) or not blob.startswith(tag):
         raise DecodeError("not an entry of this kind and format version")
     end = blob.find(b"\n", len(tag))
     meta_bytes = blob[len(tag) :] if end < 0 else blob[len(tag) : end]
     rest = b"" if end < 0 else bytes(blob[end + 1 :])
+    return _object(meta_bytes), rest
+
+
+def _object(line: bytes) -> dict[str, Any]:
+    """A metadata line: one JSON object."""
     try:
-        meta = json.loads(meta_bytes)
+        meta = json.loads(line)
     except (ValueError, RecursionError) as error:
         raise DecodeError(f"metadata is not JSON: {error}") from None
     if not isinstance(meta, dict):
         raise DecodeError("metadata is not an object")
-    return meta, rest
+    return meta
