@@ -11,6 +11,7 @@ from chocs_middleware.cache.entries.ids import (
     credentials_mac,
     group_id,
     resource_id,
+    resource_path,
     uri_prefix,
     variant_id,
 )
@@ -96,3 +97,22 @@ def test_the_credentials_key_part_changes_with_the_secret_and_needs_it() -> None
     # without the secret, a guessed password's plain digest does not give the key part
     guessed = hashlib.sha256(repr(("Basic YWxpY2U6czNjcjN0", None)).encode()).hexdigest()
     assert alice != guessed and "czNjcjN0" not in alice
+
+
+@pytest.mark.parametrize(
+    ("path", "as_invalidation_sees_it"),
+    [
+        ("/users/7", "/users/7"),
+        ("/users/007", "/users/7"),
+        ("/users/7.0", "/users/7"),
+        ("/users/true", "/users/1"),
+        ("/users/1e3/orders/0042", "/users/1000/orders/42"),
+        ("/users/" + "9" * 15, "/users/" + "9" * 15),
+        ("/users/" + "9" * 17, "/users/100000000000000000"),  # beyond a float's exact integers, as chocs parses it
+        ("/users/\u0663", "/users/3"),  # a digit of another script, a number to chocs too
+        ("/users/\u00b2", "/users/\u00b2"),  # a superscript two is no number
+        ("/users/jane", "/users/jane"),
+    ],
+)
+def test_a_number_in_a_path_has_one_spelling_for_invalidation(path: str, as_invalidation_sees_it: str) -> None:
+    assert resource_path(path) == as_invalidation_sees_it

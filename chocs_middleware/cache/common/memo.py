@@ -10,6 +10,7 @@ holds at most about ``max_entries * max_key_size`` of keys plus their results.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable, Sized
 from typing import Any, Generic, TypeVar, overload
 
@@ -41,10 +42,17 @@ class BoundedMemo(dict, Generic[Key, Result]):  # type: ignore[type-arg]  # keys
         ``None`` is not kept (``get`` could not tell it from a miss)."""
         if result is not None and size <= self.max_key_size:
             if len(self) >= self.max_entries:
-                with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # changed by another thread
-                    del self[next(iter(self))]
+                self._forget_oldest()
             self[key] = result
         return result
+
+    def _forget_oldest(self) -> None:
+        """Make room: the oldest quarter goes at once. One at a time, each would cost a scan over
+        the slots the ones before it left at the front of the dict (until it is next rebuilt):
+        ~2 us per new key on a full memo of 4,096, every miss on a new URL."""
+        with contextlib.suppress(KeyError, RuntimeError):  # changed by another thread meanwhile
+            for key in list(itertools.islice(self, max(1, self.max_entries // 4))):
+                self.pop(key, None)
 
     def __call__(self, key: Key) -> Result:
         result: Result | None = self.get(key)

@@ -106,6 +106,8 @@ _RESOURCE_PATHS: BoundedMemo[str, str] = BoundedMemo(None, 4096, 1024)
 
 
 def _segment(text: str) -> str:
+    if text.isdigit() and text.isascii() and len(text) <= 15:  # the common case: a whole number, exact as a float
+        return str(int(text))
     if text in _TRUTH:
         return _TRUTH[text]
     if not _NUMBER.fullmatch(text):
