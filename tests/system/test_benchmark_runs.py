@@ -37,4 +37,4 @@ def test_the_miss_row_runs_alone_and_its_profile_names_the_storing_path() -> Non
     assert timed.returncode == 0, timed.stderr
     assert "miss / no cache = " in timed.stdout
     assert profiled.returncode == 0, profiled.stderr
-    assert "encode_response" in profiled.stdout
+    assert "encode_index" in profiled.stdout  # a path with one variant: its index, carrying the response
