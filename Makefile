@@ -42,6 +42,7 @@ demo: $(STAMP)  ## serve examples/ on http://127.0.0.1:8000 and print what to cu
 test: $(STAMP)  ## the whole test suite (its own redis-server, a Redis Cluster, a 10 s soak), then on the oldest and newest Python
 	$(call require,redis-server,redis-server)
 	$(call require,wrk,wrk)
+	$(call require,valgrind,valgrind)
 	$(BIN)/python -m pytest
 	@for python in $(OTHER_PYTHONS); do 	  version=$$("$$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'); 	  [ "$$version" = "$$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ] && continue; 	  echo "== the suite on Python $$version ($$python)"; 	  [ -x .venv-$$version/bin/python ] || "$$python" -m venv .venv-$$version || exit 1; 	  .venv-$$version/bin/python -m pip install --quiet --upgrade pip && 	  .venv-$$version/bin/python -m pip install --quiet -e ".[test]" && 	  .venv-$$version/bin/python -m pytest -q -p no:cacheprovider || exit 1; 	done
 
@@ -62,6 +63,7 @@ docs: $(STAMP)  ## the documentation site, with the API reference, into site/ (f
 bench: $(STAMP)  ## what a hit costs next to bare chocs, memory per entry, stampedes, throughput
 	$(call require,redis-server,redis-server)
 	$(call require,wrk,wrk)
+	$(call require,valgrind,valgrind)
 	$(BIN)/python -m benchmarks.bench
 
 soak: $(STAMP)  ## gunicorn, 4 workers, Redis + tiers under load for 60 s; Redis restarted, a purge a second

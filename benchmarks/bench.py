@@ -25,6 +25,7 @@ from typing import Any
 import redis
 from chocs import Application, HttpRequest, HttpResponse, HttpStatus, create_wsgi_handler
 
+from benchmarks.instructions import instructions_per_request
 from benchmarks.misses import fill, memory_per_entry, miss_costs, redis_costs
 from benchmarks.payload import BODY
 from chocs_middleware.cache import (
@@ -351,6 +352,8 @@ def main() -> None:
         request_costs(options.quick, redis_server.url)
         print()
         miss_costs(options.quick)
+        if not options.quick:  # two minutes under valgrind; tests/system runs the tool on its own
+            instructions_per_request()
         print()
         memory_per_entry(options.quick)
         redis_costs(options.quick, redis_server.url)

@@ -38,3 +38,17 @@ def test_the_miss_row_runs_alone_and_its_profile_names_the_storing_path() -> Non
     assert "miss / no cache = " in timed.stdout
     assert profiled.returncode == 0, profiled.stderr
     assert "encode_index" in profiled.stdout  # a path with one variant: its index, carrying the response
+
+
+def test_instructions_per_request_are_counted_under_valgrind() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.instructions", "miss", "--count", "10"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert result.returncode == 0, result.stderr
+    kind, count = result.stdout.splitlines()[1].split()
+    assert kind == "miss" and 100_000 < int(count.replace(",", "")) < 10_000_000  # the requests alone, not start-up
