@@ -50,13 +50,15 @@ def test_stored_responses_are_kept_for_their_lifetime_and_stale_window(
     harness = Harness(storage, keep_stale=0)  # the stale window alone sets the retention here
     counted_route(harness, cache_expiry=10, cache_stale_if_error=30)
 
+    started = time.monotonic()
     harness.client.get("/items/1")
 
     ttls = sorted(raw.pttl(key) for key in raw.scan_iter(f"{redis_prefix}*"))
+    took = (time.monotonic() - started) * 1000  # a busy machine may take a while: Redis counts down meanwhile
     # the path's index (which carries its one response), the list of its path's responses on
     # every host (for a purge of the path), and the list of hosts that have responses
     assert len(ttls) == 3
-    assert all(39_000 < ttl <= 40_000 for ttl in ttls)
+    assert all(39_000 - took < ttl <= 40_000 for ttl in ttls), (ttls, took)
 
 
 def test_a_missing_redis_package_is_a_clear_import_error() -> None:
