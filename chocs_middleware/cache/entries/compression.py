@@ -56,26 +56,20 @@ _CARRIED_WINDOW_BITS = -13
 as strictly as any entry's metadata)."""
 
 
-def _compresses(data: bytes, start: int) -> bool:
-    """Whether the body ``data[start:]`` is worth trying (``_SAMPLE``)."""
-    if len(data) - start not in COMPRESSIBLE_SIZES:
+def _compresses(body: bytes) -> bool:
+    """Whether ``body`` is worth trying (``COMPRESSIBLE_SIZES``, ``_SAMPLE``)."""
+    if len(body) not in COMPRESSIBLE_SIZES:
         return False
-    sample = data[start : start + _SAMPLE]
+    sample = body[:_SAMPLE]
     return sample.isascii() or len(set(sample)) <= _MOST_DISTINCT
-
-
-def _compressor(dictionary: bytes | None = None) -> zlib._Compress:
-    if dictionary is None:
-        return zlib.compressobj(1, zlib.DEFLATED, _WINDOW_BITS, _MEMORY_LEVEL)
-    return zlib.compressobj(1, zlib.DEFLATED, _CARRIED_WINDOW_BITS, _MEMORY_LEVEL, zlib.Z_DEFAULT_STRATEGY, dictionary)
 
 
 def compressed(body: bytes) -> bytes | None:
     """A response's body compressed, when it is worth keeping so: of one of ``COMPRESSIBLE_SIZES``,
     and a tenth saved."""
-    if not _compresses(body, 0):
+    if not _compresses(body):
         return None
-    compressor = _compressor()
+    compressor = zlib.compressobj(1, zlib.DEFLATED, _WINDOW_BITS, _MEMORY_LEVEL)
     packed = compressor.compress(body) + compressor.flush()
     return packed if len(packed) <= len(body) - len(body) // 10 else None
 
@@ -95,8 +89,10 @@ def carried_stream(lines: bytes, body: bytes) -> bytes:
     """A carrying index's ``lines`` (its version line, its line and its response's metadata line,
     each ending in a newline) in one stream with ``CARRIED_DICTIONARY``, then ``body``: inside the
     stream when it compresses, else as it came, after the stream's end."""
-    compressor = _compressor(CARRIED_DICTIONARY)
-    if _compresses(body, 0):
+    compressor = zlib.compressobj(
+        1, zlib.DEFLATED, _CARRIED_WINDOW_BITS, _MEMORY_LEVEL, zlib.Z_DEFAULT_STRATEGY, CARRIED_DICTIONARY
+    )
+    if _compresses(body):
         return b"".join((compressor.compress(lines), compressor.compress(body), compressor.flush()))
     return b"".join((compressor.compress(lines), compressor.flush(), body))
 

@@ -207,16 +207,14 @@ def encode_index(index: ResourceIndex) -> bytes:
     return carried_stream(lines, response.body)
 
 
-_RECIPE_ROWS: dict[VaryRecipe, str] = {}
-"""The JSON of the recipes stored lately (at most 256): a route's indexes mostly list the same one."""
+_RECIPE_ROWS: BoundedMemo[Any, str] = BoundedMemo(None, 256, 1)
+"""The JSON of the recipes stored lately (keyed by the recipe): a route's indexes mostly list the same one."""
 
 
 def _recipe_json(recipe: VaryRecipe) -> str:
     known = _RECIPE_ROWS.get(recipe)
     if known is None:
-        if len(_RECIPE_ROWS) >= 256:
-            _RECIPE_ROWS.clear()
-        known = _RECIPE_ROWS[recipe] = _ENCODE(_recipe_row(recipe))
+        known = _RECIPE_ROWS.remember(recipe, _ENCODE(_recipe_row(recipe)), 1)
     return known
 
 
