@@ -8,7 +8,9 @@ it, and nothing else in the process does), so start-up, imports and the warm-up 
 - ``bare``: the miss benchmark's app without the cache, on URLs never asked before;
 - ``miss``: the same app with the cache (in-memory storage), storing each new URL;
 - ``miss-random``: the same, answering 2 KB of random bytes (a body that does not compress);
-- ``hit``: the cached app asked again for 50 URLs it has stored.
+- ``hit``: the cached app asked again for 50 URLs it has stored;
+- ``least``, ``least-zlib``: the miss, with ``LeastCache`` instead (``benchmarks/least_cache.py``:
+  the floor under what a cache on chocs can cost), keeping bodies as they came or through zlib.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.misses import app_with, request
+from benchmarks.least_cache import LeastCache
+from benchmarks.misses import app_behind, app_with, request
 from benchmarks.payload import RANDOM_BODY
 from chocs_middleware.cache import InMemoryCacheStorage
 
-KINDS = ("bare", "miss", "miss-random", "hit")
+KINDS = ("bare", "miss", "miss-random", "hit", "least", "least-zlib")
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,6 +40,8 @@ def run(kind: str, count: int) -> None:
     storage = InMemoryCacheStorage(max_items=100_000)
     if kind == "miss-random":
         wsgi = app_with(cached=True, storage=storage, answer=lambda: RANDOM_BODY)
+    elif kind.startswith("least"):
+        wsgi = app_behind(LeastCache(compress=kind == "least-zlib"))
     else:
         wsgi = app_with(cached=kind != "bare", storage=storage)
     stored = [f"/items/stored-{number}" for number in range(50)]
