@@ -133,11 +133,28 @@ def keys_without_ttl(redis_url: str) -> int:
     return count
 
 
+@dataclass
+class SoakRun:
+    """What one run saw: the checker's answers and purges, wrk's summary, the workers' memory
+    before and after, and the Redis keys left without a TTL."""
+
+    seen: Observations
+    wrk_output: str
+    rss_start: dict[int, int]
+    rss_end: dict[int, int]
+    untimed: int
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=int, default=60, help="how long the load runs (default: 60)")
-    options = parser.parse_args()
-    seconds = max(6, options.seconds)
+    seconds = max(6, parser.parse_args().seconds)
+    return report(soak(seconds), seconds)
+
+
+def soak(seconds: int) -> SoakRun:
+    """gunicorn with 4 workers over Redis for ``seconds`` under wrk's load, the checker and a purge
+    a second, with Redis restarted (empty) halfway."""
     server = RedisServer()
     directory = Path(tempfile.mkdtemp(prefix="chocs-cache-soak-"))
     version_file = directory / "version"
@@ -149,7 +166,6 @@ def main() -> int:
     )
     stop = threading.Event()
     seen = Observations()
-    wrk_output = ""
     try:
         wait_for_port(port)
         time.sleep(1.0)  # every worker imported the app and subscribed
@@ -160,27 +176,17 @@ def main() -> int:
         ]
         for thread in threads:
             thread.start()
-        wrk = None
-        if shutil.which("wrk"):
-            script = directory / "items.lua"
-            script.write_text(WRK_SCRIPT)
-            wrk = subprocess.Popen(
-                ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/"],
-                stdout=subprocess.PIPE,
-                text=True,
-            )
+        wrk = start_wrk(directory, port, seconds)
         time.sleep(seconds / 2)
         server.stop()  # Redis restarts mid-run, empty (no persistence)
         time.sleep(1.0)
         server.start()
         time.sleep(seconds / 2 - 1.0)
-        if wrk is not None:
-            wrk_output = wrk.communicate(timeout=seconds + 30)[0]
+        wrk_output = wrk.communicate(timeout=seconds + 30)[0] if wrk is not None else ""
         stop.set()
         for thread in threads:
             thread.join(timeout=15)
-        rss_end = worker_rss(gunicorn.pid)
-        untimed = keys_without_ttl(server.url)
+        return SoakRun(seen, wrk_output, rss_start, worker_rss(gunicorn.pid), keys_without_ttl(server.url))
     finally:
         stop.set()
         gunicorn.terminate()
@@ -188,6 +194,23 @@ def main() -> int:
         server.close()
         shutil.rmtree(directory, ignore_errors=True)
 
+
+def start_wrk(directory: Path, port: int, seconds: int) -> subprocess.Popen[str] | None:
+    """wrk asking for the soak's items for ``seconds`` (``None``: wrk is not installed)."""
+    if not shutil.which("wrk"):
+        return None
+    script = directory / "items.lua"
+    script.write_text(WRK_SCRIPT)
+    return subprocess.Popen(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def report(run: SoakRun, seconds: int) -> int:
+    """Print what the run saw; 1 when anything must-be-0 was not."""
+    wrk_output, seen = run.wrk_output, run.seen
     wrk_requests = int(re.search(r"(\d+) requests in", wrk_output).group(1)) if "requests in" in wrk_output else 0  # type: ignore[union-attr]
     wrk_bad = int(re.search(r"Non-2xx or 3xx responses: (\d+)", wrk_output).group(1)) if "Non-2xx" in wrk_output else 0  # type: ignore[union-attr]
     checked_5xx = sum(1 for _, status, _ in seen.answers if status >= 500)
@@ -198,14 +221,11 @@ def main() -> int:
     print(f"  5xx answers                {checked_5xx + wrk_bad} (must be 0; wrk counts every non-2xx/3xx)")
     print(f"  purges acknowledged        {len(seen.acknowledged)} ({seen.purge_failures} failed while Redis was down)")
     print(f"  stale after a purge        {len(stale)} (must be 0)" + "".join(f"\n    {line}" for line in stale[:5]))
-    print(
-        "  worker RSS, KiB            "
-        + ", ".join(
-            f"{rss_start.get(pid, 0)} -> {rss_end.get(pid, 0)}" for pid in sorted(set(rss_start) | set(rss_end))
-        )
-    )
-    print(f"  Redis keys without a TTL   {untimed} (must be 0)")
-    return 1 if checked_5xx + wrk_bad or stale or untimed else 0
+    pids = sorted(set(run.rss_start) | set(run.rss_end))
+    rss = ", ".join(f"{run.rss_start.get(pid, 0)} -> {run.rss_end.get(pid, 0)}" for pid in pids)
+    print(f"  worker RSS, KiB            {rss}")
+    print(f"  Redis keys without a TTL   {run.untimed} (must be 0)")
+    return 1 if checked_5xx + wrk_bad or stale or run.untimed else 0
 
 
 if __name__ == "__main__":

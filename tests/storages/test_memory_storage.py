@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import random
 import threading
 import tracemalloc
 from contextlib import suppress
 
 import pytest
+from chocs import HttpRequest, HttpResponse, create_wsgi_handler
 
 from chocs_middleware.cache import (
     CacheError,
@@ -15,7 +17,7 @@ from chocs_middleware.cache import (
     CollectableInMemoryCacheStorage,
     InMemoryCacheStorage,
 )
-from tests.conftest import Clock
+from tests.conftest import Clock, Harness
 
 
 def test_a_miss_raises_cache_error() -> None:
@@ -245,3 +247,27 @@ def test_an_invalidation_is_forgotten_after_it_was_kept(clock: Clock) -> None:
 
     assert refused is None
     assert accepted is True  # a read in flight for longer than the mark is kept: documented
+
+
+def test_unique_urls_leave_the_in_memory_storage_within_its_bounds() -> None:
+    # Twenty times the item bound in unique URLs, with a byte bound that binds first.
+    storage = InMemoryCacheStorage(max_items=100, max_bytes=16 * 1024)
+    harness = Harness(storage)
+
+    @harness.app.get("/search", cache_expiry=600)
+    def search(request: HttpRequest) -> HttpResponse:
+        return HttpResponse("r" * 200)
+
+    wsgi = create_wsgi_handler(harness.app)  # the WSGI path itself: WebTest's overhead is 8x the app's
+    for number in range(2_000):
+        environ: dict[str, object] = {"REQUEST_METHOD": "GET", "PATH_INFO": "/search", "QUERY_STRING": f"q={number}"}
+        environ.update({"HTTP_HOST": "h", "wsgi.input": io.BytesIO(b"")})
+        wsgi(environ, lambda status, headers: None).read()
+
+    assert len(storage) <= 100
+    assert storage.size_bytes <= 16 * 1024
+    assert (
+        harness.client.get("/search?q=1999", headers={"Host": "h"})
+        .headers["Cache-Status"]
+        .startswith("chocs-cache; hit")
+    )
