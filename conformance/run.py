@@ -81,12 +81,7 @@ def run_suite(suite: Path, options: dict[str, object], output: Path, log: Path) 
     logged (tracebacks of requests chocs cannot take, stale-if-error lines) in ``log``."""
     origin_port, proxy_port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as scratch:
-        origin = [
-            "node",
-            "--import",
-            (ROOT / "conformance" / "loopback.mjs").as_uri(),
-            "test-engine/server/server.mjs",
-        ]
+        origin = ["node", "--import", (ROOT / "conformance" / "loopback.mjs").as_uri(), "test-engine/server/server.mjs"]
         origin_env = {
             **os.environ,
             "npm_config_port": str(origin_port),
@@ -100,34 +95,33 @@ def run_suite(suite: Path, options: dict[str, object], output: Path, log: Path) 
             "CACHE_OPTIONS": json.dumps(options),
         }
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        proxy = [sys.executable, "-m", "conformance.proxy"]
         with (
             log.open("w") as proxy_log,
             running(origin, origin_port, cwd=suite, env=origin_env, **quiet),
-            running(
-                [sys.executable, "-m", "conformance.proxy"],
-                proxy_port,
-                cwd=ROOT,
-                env=proxy_env,
-                stdout=proxy_log,
-                stderr=proxy_log,
-            ),
+            running(proxy, proxy_port, cwd=ROOT, env=proxy_env, stdout=proxy_log, stderr=proxy_log),
         ):
-            client_env = {
-                **os.environ,
-                "npm_config_base": f"http://127.0.0.1:{proxy_port}",
-                "npm_config_id": "",
-                "npm_package_config_id": "",  # the CLI runs one test when either names one
-            }
-            result = subprocess.run(
-                ["node", "--no-warnings", "test-engine/cli.mjs"],
-                cwd=suite,
-                env=client_env,
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=900,
-            )
-    output.write_text(result.stdout)
+            output.write_text(_client_results(suite, proxy_port))
+
+
+def _client_results(suite: Path, proxy_port: int) -> str:
+    """What the suite's client prints, every test run against the proxy on ``proxy_port``."""
+    client_env = {
+        **os.environ,
+        "npm_config_base": f"http://127.0.0.1:{proxy_port}",
+        "npm_config_id": "",
+        "npm_package_config_id": "",  # the CLI runs one test when either names one
+    }
+    result = subprocess.run(
+        ["node", "--no-warnings", "test-engine/cli.mjs"],
+        cwd=suite,
+        env=client_env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    return result.stdout
 
 
 def summarize(suite: Path, results: dict[str, Path]) -> dict[str, Any]:
