@@ -173,7 +173,7 @@ class RequestTarget:
         """The id of the variant ``recipe`` selects for this request (the last one asked for is
         remembered: a miss asks for it to look, to coalesce, to store and to share)."""
         last = self._last_variant
-        if last[0] is recipe or last[0] == recipe:
+        if last[0] is recipe or (last[0] is not None and last[0] == recipe):  # None == recipe: a Python call
             return last[1]
         names = recipe.field_names
         fields = self._fields
