@@ -271,3 +271,45 @@ def test_unique_urls_leave_the_in_memory_storage_within_its_bounds() -> None:
         .headers["Cache-Status"]
         .startswith("chocs-cache; hit")
     )
+
+
+def test_bookkeeping_beyond_the_item_bound_goes_never_a_response_in_its_place() -> None:
+    storage = InMemoryCacheStorage(max_items=3)
+    for name in "rs":
+        storage.set(CacheItem(name, b"response", 60))
+    for name in "abcde":
+        storage.set(CacheItem(name, b"index", 60, bookkeeping=True))
+
+    assert sorted(item.id for item in storage.get_many(list("rsabcde")) if item is not None) == list("cders")
+    assert storage.stats()["responses"] == 2
+
+
+def test_bookkeeping_never_needed_goes_first_then_the_oldest_written() -> None:
+    storage = InMemoryCacheStorage(max_items=3)
+
+    def held() -> list[str]:
+        return sorted(item.id for item in storage.get_many(["a", "b", "c", "d", "marker"]) if item is not None)
+
+    storage.set(CacheItem("a", b"index", 60, bookkeeping=True))
+    storage.set(CacheItem("marker", b"", 60, bookkeeping=True, needed_for=0))  # no body: a falsy item
+    storage.set(CacheItem("b", b"index", 60, bookkeeping=True))
+    storage.set(CacheItem("c", b"index", 60, bookkeeping=True))
+    after_c = held()
+    storage.set(CacheItem("a", b"index, rewritten", 60, bookkeeping=True))  # now the newest write
+    storage.set(CacheItem("d", b"index", 60, bookkeeping=True))
+
+    assert after_c == ["a", "b", "c"]  # the marker went, not a, the oldest
+    assert held() == ["a", "c", "d"]  # then b, the oldest written
+
+
+def test_rewriting_bookkeeping_again_and_again_keeps_its_queue_bounded() -> None:
+    storage = InMemoryCacheStorage(max_items=10)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for number in range(50_000):
+        storage.set(CacheItem("index", b"x", 60, bookkeeping=True, needed_for=number % 2))
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+
+    assert grown < 20_000
+    assert storage.get("index").needed_for == 1

@@ -11,7 +11,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..common.checks import check_number
 from ..error import CacheError
 from .protocol import CacheItem
-from .recency import Kept, Recency, mark
+from .recency import Kept, Recency, WriteOrder, mark
 
 __all__ = ["CollectableInMemoryCacheStorage", "InMemoryCacheStorage"]
 
@@ -68,9 +68,11 @@ class InMemoryCacheStorage:
         self._spare: deque[str] = deque()
         """Ids the last sweep found no longer needed, in the order the hand visits them: evicted first."""
         self._bytes = 0
-        self._bookkeeping: dict[str, None] = {}
-        """The ids of the items that are bookkeeping (counted apart from responses), oldest write first."""
-        self._unneeded_bookkeeping: dict[str, None] = {}
+        self._bookkeeping = 0
+        """How many items are bookkeeping (counted apart from responses)."""
+        self._bookkeeping_written = WriteOrder()
+        """Those items, oldest write first."""
+        self._unneeded_bookkeeping = WriteOrder()
         """Those of them never needed (``needed_for=0``: an invalidation's marker), dropped first."""
         self.evictions = 0
         """Items dropped to make room (not those that expired or were removed)."""
@@ -232,7 +234,7 @@ class InMemoryCacheStorage:
         """Remove every item and group list; stores computed before now are refused from now on.
         Returns how many stored responses (items that are not bookkeeping) were removed."""
         with self._lock:
-            removed = len(self._items) - len(self._bookkeeping)
+            removed = len(self._items) - self._bookkeeping
             now = self._monotonic()
             self._removed_all = (now, now + keep_for)
             self._clear()
@@ -253,15 +255,16 @@ class InMemoryCacheStorage:
         self._recency.added(kept, self._items)
         self._bytes += size
         if item.bookkeeping:
-            self._bookkeeping[item.id] = None
+            self._bookkeeping += 1
+            self._bookkeeping_written.added(kept, self._items)
             if item.needed_for == 0:
-                self._unneeded_bookkeeping[item.id] = None
+                self._unneeded_bookkeeping.added(kept, self._items)
         self._writes_since_sweep += 1
         if self._over_bounds():
             self._make_room()
 
     def _over_bounds(self) -> bool:
-        bookkeeping, limit = len(self._bookkeeping), self.max_items
+        bookkeeping, limit = self._bookkeeping, self.max_items
         return len(self._items) - bookkeeping > limit or bookkeeping > limit or self._bytes > self.max_bytes
 
     @property
@@ -283,7 +286,8 @@ class InMemoryCacheStorage:
         self._spare.clear()
         self._groups.clear()
         self._listed_in.clear()
-        self._bookkeeping.clear()
+        self._bookkeeping = 0
+        self._bookkeeping_written.clear()
         self._unneeded_bookkeeping.clear()
         self._bytes = sum(_MARK_FOOTPRINT + len(group) for group in self._invalidated)
 
@@ -293,7 +297,7 @@ class InMemoryCacheStorage:
         items = len(self._items)
         return {
             "items": items,
-            "responses": items - len(self._bookkeeping),
+            "responses": items - self._bookkeeping,
             "bytes": self._bytes,
             "evictions": self.evictions,
             "max_items": self.max_items,
@@ -307,8 +311,13 @@ class InMemoryCacheStorage:
         if self._writes_since_sweep * 4 >= len(self._items):
             self._sweep()
         now = self._monotonic()
-        while len(self._bookkeeping) > self.max_items:  # never a response in a bookkeeping item's place
-            self._remove(next(iter(self._unneeded_bookkeeping or self._bookkeeping)))
+        while self._bookkeeping > self.max_items:  # never a response in a bookkeeping item's place
+            oldest = self._unneeded_bookkeeping.oldest(self._items)  # an item with no body is falsy: no ``or``
+            if oldest is None:
+                oldest = self._bookkeeping_written.oldest(self._items)
+            if oldest is None:
+                break
+            self._remove(oldest.id)
             self.evictions += 1
         while self._over_bounds() and self._items:
             spare = self._spare.popleft() if self._spare else None
@@ -342,8 +351,7 @@ class InMemoryCacheStorage:
         """Account for an item taken out of ``_items``."""
         self._bytes -= _footprint(item)
         if item.bookkeeping:
-            self._bookkeeping.pop(item_id, None)
-            self._unneeded_bookkeeping.pop(item_id, None)
+            self._bookkeeping -= 1  # its place in the write orders is skipped when it comes up
         if leave_groups:
             self._leave_groups(item_id)
 
