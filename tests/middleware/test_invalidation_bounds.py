@@ -44,7 +44,7 @@ def test_group_invalidations_are_bounded_and_still_refuse_what_was_computed_befo
 
     storage.invalidate_groups([f"group-{number}" for number in range(1_000)], 3600)
 
-    assert len(storage._invalidated) == 100  # the newest max_items; the others' times are one floor
+    assert len(storage._invalidations.marks) == 100  # the newest max_items; the others' times are one floor
     assert storage.size_bytes - kept_before <= 100 * (64 + len("group-999"))
     # A store computed before a forgotten invalidation (of any group) is refused all the same.
     written = storage.compare_and_set_grouped(

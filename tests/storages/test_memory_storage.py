@@ -209,7 +209,7 @@ def test_group_lists_are_bounded_with_the_storage_and_cleaned_with_evictions() -
 
     assert len(storage) <= 20
     assert len(listed) <= 20 and all(member in storage._items for member in listed)
-    assert len(storage._groups) <= 21  # "everyone" and the own group of each item still here
+    assert len(storage._listings.groups) <= 21  # "everyone" and the own group of each item still here
     assert storage.invalidate_groups(["everyone"], 60) == len(listed)
 
 
@@ -224,7 +224,7 @@ def test_an_item_that_is_removed_or_expires_leaves_its_groups(clock: Clock) -> N
         storage.get("b")  # found expired, and forgotten
 
     assert storage.group_members("g") == []
-    assert storage._groups == {} and storage._listed_in == {}
+    assert storage._listings.groups == {} and storage._listings.listed_in == {}
 
 
 def test_members_that_are_not_items_keep_the_most_recently_listed(clock: Clock) -> None:

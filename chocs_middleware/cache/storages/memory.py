@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from collections.abc import Sequence
@@ -10,6 +9,7 @@ from collections.abc import Sequence
 from ..clock import SYSTEM_CLOCK, Clock
 from ..common.checks import check_number
 from ..error import CacheError
+from .memory_groups import Invalidations, Listings
 from .protocol import CacheItem
 from .recency import Kept, Recency, WriteOrder, mark
 
@@ -17,10 +17,6 @@ __all__ = ["CollectableInMemoryCacheStorage", "InMemoryCacheStorage"]
 
 DEFAULT_MAX_ITEMS = 10_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-
-
-_MARK_FOOTPRINT = 64
-"""Bytes a remembered group invalidation counts for, besides its id."""
 
 
 def _footprint(item: CacheItem) -> int:
@@ -78,17 +74,9 @@ class InMemoryCacheStorage:
         """Items dropped to make room (not those that expired or were removed)."""
         self._writes_since_sweep = 0
         self._lock = threading.Lock()
-        self._groups: dict[str, dict[str, float]] = {}
-        """Group id: its members, each with when it stops being listed (monotonic seconds)."""
-        self._listed_in: dict[str, list[str]] = {}
-        """Item id: the groups it is listed in, so that it leaves them when it leaves."""
-        self._invalidated: dict[str, tuple[float, float]] = {}
-        """Group id: (when it was last invalidated; until when that is kept), monotonic seconds,
-        oldest first; at most ``max_items``."""
-        self._forgotten_invalidation = -math.inf
-        """The latest invalidation forgotten to keep within the bound: stores computed before it are refused."""
-        self._removed_all: tuple[float, float] = (-math.inf, math.inf)
-        """When everything was last removed, and until when that is kept (monotonic seconds)."""
+        self._listings = Listings()
+        self._invalidations = Invalidations()
+        """At most ``max_items`` groups, their bytes counted against ``max_bytes``."""
 
     def get(self, item_id: str) -> CacheItem:
         # Reads take no lock: a dict lookup is atomic under the GIL, an item that another thread
@@ -150,7 +138,7 @@ class InMemoryCacheStorage:
         at or after ``since``; lists the ``listings`` with the items."""
         with self._lock:
             now = self._monotonic()
-            if self._invalidated_since(checked, since, now):
+            if self._invalidations.since(checked, since, now):
                 return None
             kept = self._items.get(guard_id)
             current = None if kept is None or kept.expires < now or not kept else kept.body
@@ -160,34 +148,8 @@ class InMemoryCacheStorage:
                 self._set(item)
             until = now + max((item.ttl for item in items), default=0)
             for group, member in listings:
-                self._list(group, member, until)
+                self._listings.add(group, member, until, self._items, self.max_items)
             return True
-
-    def _invalidated_since(self, checked: Sequence[str], since: float, now: float) -> bool:
-        removed_at, removal_kept_until = self._removed_all
-        if removed_at >= since and removal_kept_until >= now:
-            return True
-        if self._forgotten_invalidation >= since:
-            return True  # an invalidation it no longer remembers may have been of one of these
-        for group in checked:
-            mark = self._invalidated.get(group)
-            if mark is not None and mark[0] >= since and mark[1] >= now:
-                return True
-        return False
-
-    def _list(self, group: str, member: str, until: float) -> None:
-        members = self._groups.get(group)
-        if members is None:
-            members = self._groups[group] = {}
-        elif member in members:
-            del members[member]  # listed again: moved last, as the most recently stored
-        members[member] = until
-        if member in self._items:
-            listed_in = self._listed_in.setdefault(member, [])
-            if group not in listed_in:
-                listed_in.append(group)
-        elif len(members) > self.max_items:  # not items (hosts): the most recently listed are kept
-            del members[next(iter(members))]
 
     def invalidate_groups(self, group_ids: Sequence[str], keep_for: int) -> int:
         """Record the invalidation, and remove the items listed in the groups."""
@@ -195,8 +157,8 @@ class InMemoryCacheStorage:
         with self._lock:
             now = self._monotonic()
             for group in group_ids:
-                self._remember_invalidation(group, now, now + keep_for)
-                for member in self._groups.pop(group, {}):
+                self._bytes += self._invalidations.remember(group, now, now + keep_for, self.max_items)
+                for member in self._listings.take(group):
                     if member in self._items:
                         self._remove(member)
                         removed += 1
@@ -209,26 +171,12 @@ class InMemoryCacheStorage:
         with self._lock:
             now = self._monotonic()
             for group in group_ids:
-                self._remember_invalidation(group, now, now + keep_for)
-
-    def _remember_invalidation(self, group: str, now: float, kept_until: float) -> None:
-        """Remember when ``group`` was invalidated: newest last, at most ``max_items`` (the oldest,
-        or those no longer kept, are forgotten first), their bytes counted."""
-        invalidated = self._invalidated
-        if invalidated.pop(group, None) is None:
-            self._bytes += _MARK_FOOTPRINT + len(group)
-        invalidated[group] = (now, kept_until)
-        while len(invalidated) > self.max_items:
-            forgotten, (at, until) = next(iter(invalidated.items()))
-            del invalidated[forgotten]
-            self._bytes -= _MARK_FOOTPRINT + len(forgotten)
-            if until >= now:
-                self._forgotten_invalidation = max(self._forgotten_invalidation, at)
+                self._bytes += self._invalidations.remember(group, now, now + keep_for, self.max_items)
 
     def group_members(self, group_id: str) -> list[str]:
         now = self._monotonic()
         with self._lock:
-            return [member for member, until in self._groups.get(group_id, {}).items() if until >= now]
+            return self._listings.members(group_id, now)
 
     def remove_all(self, keep_for: int) -> int:
         """Remove every item and group list; stores computed before now are refused from now on.
@@ -236,7 +184,7 @@ class InMemoryCacheStorage:
         with self._lock:
             removed = len(self._items) - self._bookkeeping
             now = self._monotonic()
-            self._removed_all = (now, now + keep_for)
+            self._invalidations.removed_all(now, now + keep_for)
             self._clear()
         return removed
 
@@ -284,12 +232,11 @@ class InMemoryCacheStorage:
         self._items.clear()
         self._recency.clear()
         self._spare.clear()
-        self._groups.clear()
-        self._listed_in.clear()
+        self._listings.clear()
         self._bookkeeping = 0
         self._bookkeeping_written.clear()
         self._unneeded_bookkeeping.clear()
-        self._bytes = sum(_MARK_FOOTPRINT + len(group) for group in self._invalidated)
+        self._bytes = self._invalidations.footprint
 
     def stats(self) -> dict[str, int]:
         """What it holds and has dropped: ``items`` (all), ``responses`` (not bookkeeping),
@@ -353,16 +300,7 @@ class InMemoryCacheStorage:
         if item.bookkeeping:
             self._bookkeeping -= 1  # its place in the write orders is skipped when it comes up
         if leave_groups:
-            self._leave_groups(item_id)
-
-    def _leave_groups(self, item_id: str) -> None:
-        if self._listed_in:
-            for group in self._listed_in.pop(item_id, ()):
-                members = self._groups.get(group)
-                if members is not None:
-                    members.pop(item_id, None)
-                    if not members:
-                        del self._groups[group]
+            self._listings.leave(item_id)
 
 
 class CollectableInMemoryCacheStorage(InMemoryCacheStorage):
