@@ -80,26 +80,44 @@ def _new_urls(wsgi: WsgiApp, count: int) -> float:
     return (time.perf_counter() - started) / count * 1e6
 
 
-def miss_costs(quick: bool) -> float:
-    """A miss that stores (in-memory storage) next to no cache, on new URLs; returns the ratio.
-    Beside them, the floor: ``LeastCache`` (``benchmarks/least_cache.py``), with and without zlib."""
-    rounds, count = (3, 200) if quick else (21, 2000)
-    apps = {
-        "bare": app_with(cached=False),
-        "miss": app_with(cached=True, storage=InMemoryCacheStorage(max_items=100_000)),
-        "least": app_behind(LeastCache(compress=False)),
-        "least-zlib": app_behind(LeastCache(compress=True)),
-    }
+def _interleaved(apps: dict[str, WsgiApp], rounds: int, count: int) -> dict[str, list[float]]:
+    """Mean microseconds per new URL of each app, ``rounds`` times, the apps' order reversed every
+    other round; each app warmed first."""
     samples: dict[str, list[float]] = {label: [] for label in apps}
     for wsgi in apps.values():
-        _new_urls(wsgi, 200)
+        _new_urls(wsgi, min(count, 200))
     for number in range(rounds):
         for label in list(apps) if number % 2 == 0 else reversed(list(apps)):
             samples[label].append(_new_urls(apps[label], count))
+    return samples
 
-    def ratio(label: str) -> float:
-        return statistics.median(mine / bare for mine, bare in zip(samples[label], samples["bare"]))
 
+def _ratio(samples: dict[str, list[float]], label: str, baseline: str) -> float:
+    """The median over rounds of ``label``'s time over ``baseline``'s in the same round."""
+    return statistics.median(mine / base for mine, base in zip(samples[label], samples[baseline]))
+
+
+def slow_records() -> bytes:
+    """``records_body`` from a handler that first waits a millisecond, as on a database."""
+    time.sleep(0.001)
+    return records_body()
+
+
+def miss_costs(quick: bool) -> float:
+    """A miss that stores (in-memory storage) next to no cache, on new URLs; returns the ratio.
+    Beside them, the floor: ``LeastCache`` (``benchmarks/least_cache.py``), with and without zlib;
+    then the same miss and no cache with a handler that takes a millisecond longer."""
+    rounds, count = (3, 200) if quick else (21, 2000)
+    samples = _interleaved(
+        {
+            "bare": app_with(cached=False),
+            "miss": app_with(cached=True, storage=InMemoryCacheStorage(max_items=100_000)),
+            "least": app_behind(LeastCache(compress=False)),
+            "least-zlib": app_behind(LeastCache(compress=True)),
+        },
+        rounds,
+        count,
+    )
     print(f"A miss that stores, on URLs never asked before ({rounds} interleaved rounds of {count}; the handler")
     print("builds its 2 KB JSON answer per request)")
     rows = (
@@ -109,10 +127,29 @@ def miss_costs(quick: bool) -> float:
         ("least-zlib", "    the same, body through zlib level 1"),
     )
     for label, title in rows:
-        print(f"  {title:40s} {statistics.median(samples[label]):9.1f} us   {ratio(label):6.2f} x (g)")
-    miss = ratio("miss")
+        median, ratio = statistics.median(samples[label]), _ratio(samples, label, "bare")
+        print(f"  {title:40s} {median:9.1f} us   {ratio:6.2f} x (g)")
+    miss = _ratio(samples, "miss", "bare")
     print(f"  miss / no cache = {miss:.2f} (target <= 1.30): {'met' if miss <= 1.30 else 'NOT met'}")
+    _slow_handler_costs(quick)
     return miss
+
+
+def _slow_handler_costs(quick: bool) -> None:
+    """The same miss and no cache, with a handler that waits 1 ms before building its answer."""
+    rounds, count = (3, 20) if quick else (11, 300)
+    slow = _interleaved(
+        {
+            "bare": app_with(cached=False, answer=slow_records),
+            "miss": app_with(cached=True, storage=InMemoryCacheStorage(max_items=100_000), answer=slow_records),
+        },
+        rounds,
+        count,
+    )
+    bare, miss = (statistics.median(slow[label]) for label in ("bare", "miss"))
+    print(f"  with a handler that waits 1 ms first ({rounds} interleaved rounds of {count}):")
+    ratio = _ratio(slow, "miss", "bare")
+    print(f"  no cache {bare:.1f} us, miss {miss:.1f} us: {ratio:.2f} x, {miss - bare:.1f} us added per miss")
 
 
 def _traced_after_filling(cached: bool, count: int, body: bytes) -> int:

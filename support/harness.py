@@ -111,6 +111,7 @@ class LiveServer:
         self._closing = True
         self._server.close()
         self._thread.join(timeout=10)
+        self._server.task_dispatcher.shutdown()  # its threads, which closing the server leaves waiting
 
 
 def concurrently(count: int, task: Callable[[int], Any]) -> list[Any]:

@@ -37,6 +37,7 @@ def test_the_miss_row_runs_alone_and_its_profile_names_the_storing_path() -> Non
     assert timed.returncode == 0, timed.stderr
     assert "miss / no cache = " in timed.stdout
     assert "least a cache can do" in timed.stdout and "through zlib level 1" in timed.stdout  # the floor beside it
+    assert "with a handler that waits 1 ms first" in timed.stdout and "added per miss" in timed.stdout
     assert profiled.returncode == 0, profiled.stderr
     assert "encode_index" in profiled.stdout  # a path with one variant: its index, carrying the response
 
