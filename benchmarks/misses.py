@@ -97,7 +97,7 @@ def _ratio(samples: dict[str, list[float]], label: str, baseline: str) -> float:
     return statistics.median(mine / base for mine, base in zip(samples[label], samples[baseline]))
 
 
-def slow_records() -> bytes:
+def _slow_records() -> bytes:
     """``records_body`` from a handler that first waits a millisecond, as on a database."""
     time.sleep(0.001)
     return records_body()
@@ -140,8 +140,8 @@ def _slow_handler_costs(quick: bool) -> None:
     rounds, count = (3, 20) if quick else (11, 300)
     slow = _interleaved(
         {
-            "bare": app_with(cached=False, answer=slow_records),
-            "miss": app_with(cached=True, storage=InMemoryCacheStorage(max_items=100_000), answer=slow_records),
+            "bare": app_with(cached=False, answer=_slow_records),
+            "miss": app_with(cached=True, storage=InMemoryCacheStorage(max_items=100_000), answer=_slow_records),
         },
         rounds,
         count,

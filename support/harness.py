@@ -5,12 +5,14 @@ from __future__ import annotations
 import http.client
 import threading
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import waitress
 from chocs import Application, HttpRequest, HttpResponse, create_wsgi_handler
+from waitress import wasyncore
 from webtest import TestApp
 
 from chocs_middleware.cache import CacheMiddleware, CollectableInMemoryCacheStorage, ICacheStorage
@@ -47,6 +49,8 @@ class Harness:
     ``clock`` drives the middleware and the default in-memory storage (default: the system's).
     """
 
+    _made: ClassVar[weakref.WeakSet[Harness]] = weakref.WeakSet()
+
     def __init__(
         self, storage: ICacheStorage | None = None, clock: clocks.Clock = clocks.SYSTEM_CLOCK, **options: Any
     ) -> None:
@@ -56,9 +60,23 @@ class Harness:
         self.app = Application(self.middleware)
         self.calls: Counter[str] = Counter()
         self.client = TestApp(create_wsgi_handler(self.app), lint=False)
+        Harness._made.add(self)
 
     def count(self, name: str) -> None:
         self.calls[name] += 1
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until the middleware's background refreshes have ended (at most ``timeout`` seconds)."""
+        deadline = time.monotonic() + timeout
+        while self.middleware.refreshing and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+    @classmethod
+    def settle_all(cls) -> None:
+        """Every harness still in use waits for its refreshes: call it before closing a storage,
+        which a refresh still running would otherwise open again (and leave open)."""
+        for harness in list(cls._made):
+            harness.settle()
 
 
 def versioned_items(*harnesses: Harness) -> None:
@@ -111,7 +129,10 @@ class LiveServer:
         self._closing = True
         self._server.close()
         self._thread.join(timeout=10)
-        self._server.task_dispatcher.shutdown()  # its threads, which closing the server leaves waiting
+        # As waitress's own multi-socket server closes: its task threads (closing the server leaves
+        # them waiting), then the connections its loop left open.
+        self._server.task_dispatcher.shutdown()
+        wasyncore.close_all(self._server._map)
 
 
 def concurrently(count: int, task: Callable[[int], Any]) -> list[Any]:

@@ -33,7 +33,9 @@ def storage_harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
         return
     server: RedisServer = request.getfixturevalue("redis_server")
     storage = RedisCacheStorage.from_url(server.url, prefix=request.getfixturevalue("redis_prefix"))
-    yield Harness(storage)
+    harness = Harness(storage)
+    yield harness
+    harness.settle()
     storage.close()
 
 
@@ -53,6 +55,7 @@ def any_storage(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ICache
             f"redis://127.0.0.1:{cluster.nodes[0].port}/0", prefix=prefix, cluster=True
         )
     yield storage
+    Harness.settle_all()  # the test's harnesses hold this storage
     storage.close()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from benchmarks.bench import tier_ratio
 
 
-def test_thetier_ratio_is_the_tiered_rate_over_the_in_memory_rate() -> None:
+def test_the_tier_ratio_is_the_tiered_rate_over_the_in_memory_rate() -> None:
     assert tier_ratio({"/memory": 200.0, "/tiered": 190.0}) == "0.95 (target >= 0.9): met"
     assert tier_ratio({"/memory": 200.0, "/tiered": 100.0}) == "0.50 (target >= 0.9): NOT met"
 

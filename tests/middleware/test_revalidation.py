@@ -235,8 +235,7 @@ def test_a_request_in_the_stale_while_revalidate_window_is_answered_while_the_re
     at_once = server.get("/feed")  # returns while the refresh is held
     assert refreshing.wait(10)
     release.set()
-    while harness.middleware.refreshing:
-        threading.Event().wait(0.005)
+    harness.settle()
     refreshed = server.get("/feed")
 
     assert at_once[2] == b"feed v1"

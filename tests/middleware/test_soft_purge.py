@@ -5,7 +5,6 @@ any window the handler is asked whether it is still current before it is served.
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -33,12 +32,6 @@ class Catalogue:
             return HttpResponse(f"{request.path} v{self.version}", headers={"etag": etag})
 
 
-def settle(harness: Harness) -> None:
-    deadline = time.monotonic() + 10
-    while harness.middleware.refreshing and time.monotonic() < deadline:
-        time.sleep(0.005)
-
-
 def status(response: object) -> str:
     return str(response.headers["Cache-Status"])  # type: ignore[attr-defined]
 
@@ -56,7 +49,7 @@ def test_within_its_window_the_stale_copy_is_served_at_once_while_one_refresh_ru
 
     made_stale = harness.middleware.purge("/products/1", soft=True)
     during = harness.client.get("/products/1")
-    settle(harness)
+    harness.settle()
     after = harness.client.get("/products/1")
 
     assert made_stale == 1
@@ -105,10 +98,9 @@ def test_a_template_and_a_prefix_purge_soft_too(harness: Harness) -> None:
     assert harness.middleware.purge("/products/{product_id}", soft=True) == 2
     for number in (1, 2):  # served stale, and refreshed
         harness.client.get(f"/products/{number}")
-    settle(harness)
+    harness.settle()
     assert harness.middleware.purge_prefix("/products/", soft=True) == 2
     served = [harness.client.get(f"/products/{number}") for number in (1, 2)]
-    settle(harness)  # the refreshes end before the storage is closed
 
     assert all("detail=stale-while-revalidate" in status(response) for response in served)
 
@@ -188,14 +180,14 @@ def test_a_soft_purge_of_a_thousand_responses_runs_each_handler_once_and_keeps_r
         return [status(harness.client.get(path)) for path in paths[number % 7 :] + paths[: number % 7]]
 
     statuses = [line for lines in concurrently(32, reader) for line in lines]
-    settle(harness)
+    harness.settle()
     most_after_the_burst = max(catalogue.runs[path] for path in paths)
     for _ in range(50):  # refreshes beyond the background queue's bound are scheduled by later requests
         if all(catalogue.runs[path] == 2 for path in paths):
             break
         for path in paths:
             harness.client.get(path)
-        settle(harness)
+        harness.settle()
 
     assert most_after_the_burst <= 2, "never more than one refresh per entry"
     assert all(catalogue.runs[path] == 2 for path in paths), "one refresh per entry"
@@ -217,6 +209,7 @@ def test_a_soft_purge_reaches_another_processs_tier(redis_server: RedisServer, r
     served = reading.client.get("/products/1")
 
     assert "detail=stale-while-revalidate" in status(served)
+    Harness.settle_all()  # the refresh ends before the tiers close
     for tier in tiers:
         tier.close()
 
